@@ -1,0 +1,42 @@
+"""Where narcowatch keeps things: the repository's bundled files and the per-user state directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The repository (or installed source tree) root: crawler/ lives directly below it.
+ROOT = Path(__file__).resolve().parent.parent
+MAPPINGS_DIR = ROOT / "index_mappings"
+CONFIG_DIR = ROOT / "config"
+KIBANA_DIR = ROOT / "kibana"
+
+
+def state_home() -> Path:
+    """Per-user state: node state files, spool, WARC files, mail sink, job store.
+
+    ``NARCOWATCH_HOME`` overrides it (tests point it at a temporary directory).
+    """
+    env = os.environ.get("NARCOWATCH_HOME")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        path = Path(base) / "narcowatch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_home() -> Path:
+    """Downloads kept outside the repository (the Elasticsearch distribution).
+
+    ``NARCOWATCH_CACHE`` overrides it; shared between state homes so tests do not download twice.
+    """
+    env = os.environ.get("NARCOWATCH_CACHE")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        path = Path(base) / "narcowatch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,1 @@
+"""spaCy-based extraction of substances, vendors, shipping, intent and risk from listing text."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the es service (filled in by its area)."""

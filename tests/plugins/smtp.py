@@ -1,0 +1,1 @@
+"""Pytest fixtures for the smtp service (filled in by its area)."""

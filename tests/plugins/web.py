@@ -1,0 +1,1 @@
+"""Pytest fixtures for the web service (filled in by its area)."""
