@@ -1,0 +1,24 @@
+"""Scrapy settings for narcowatch: shared by `scrapy crawl`, `narcowatch crawl`, the demo and the daemon."""
+
+BOT_NAME = "narcowatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# scrapy-playwright needs the asyncio reactor; the daemon and CLI never restart it.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+USER_AGENT = "narcowatch/0.1 (+research crawler; read-only)"
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+AUTOTHROTTLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
