@@ -1,0 +1,43 @@
+"""Fingerprints are stable across URL noise and content hashes change only with the tracked fields."""
+
+from crawler.fingerprint import apply, canonical_url, content_hash, fingerprint
+from crawler.items import Listing
+
+
+def make(**kw: object) -> Listing:
+    base = {"url": "http://Market.example:80/item/7?utm_source=x&b=2&a=1#top", "source": "m", "source_kind": "market"}
+    base.update(kw)
+    return Listing(**base)  # type: ignore[arg-type]
+
+
+def test_canonical_url_drops_noise_and_sorts_query() -> None:
+    assert canonical_url("http://Market.example:80/item/7?utm_source=x&b=2&a=1#top") == (
+        "http://market.example/item/7?a=1&b=2"
+    )
+
+
+def test_fingerprint_ignores_tracking_and_source_name() -> None:
+    a = make()
+    b = make(url="http://market.example/item/7?a=1&b=2", source="other-source")
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint(a) != fingerprint(make(url="http://market.example/item/8"))
+
+
+def test_native_id_wins_over_url_within_a_platform() -> None:
+    a = make(platform="telegram", native_id="chan/12", url="http://x/s/chan?before=20")
+    b = make(platform="telegram", native_id="chan/12", url="http://x/s/chan")
+    c = make(platform="reddit", native_id="chan/12", url="http://x/s/chan")
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+def test_content_hash_tracks_price_and_text_but_not_whitespace() -> None:
+    a = make(title="Fentanyl  HCl", price="100")
+    assert content_hash(a) == content_hash(make(title="fentanyl hcl ", price="100"))
+    assert content_hash(a) != content_hash(make(title="Fentanyl HCl", price="90"))
+    assert content_hash(a) != content_hash(make(title="Fentanyl HCl", price="100", description="new"))
+
+
+def test_apply_fills_both_fields() -> None:
+    item = apply(make(title="x"))
+    assert item.fingerprint is not None and len(item.fingerprint) == 40
+    assert item.content_hash is not None and len(item.content_hash) == 32
