@@ -1,0 +1,122 @@
+"""The one way narcowatch connects to Elasticsearch: environment (URL, auth, CA) or the managed node."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from elastic_transport import TransportError
+from elasticsearch import Elasticsearch
+from elasticsearch import exceptions as es_exc
+
+from crawler.es.node import read_node_info
+
+log = logging.getLogger(__name__)
+
+
+class EsUnavailable(RuntimeError):
+    """No Elasticsearch answers at the configured URL (or none is configured); the message says what to do."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+def redact_url(url: str) -> str:
+    """The URL without any ``user:password@`` part, for logs and messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^@/]*@", "//***@", url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    return url
+
+
+def resolve_url(url: str | None = None, state_home: Path | None = None) -> tuple[str, str]:
+    """The URL to use and where it came from: the argument, ``NARCOWATCH_ES_URL``, or the managed node."""
+    if url:
+        return url, "argument"
+    env = os.environ.get("NARCOWATCH_ES_URL")
+    if env:
+        return env, "NARCOWATCH_ES_URL"
+    info = read_node_info(state_home)
+    if info is not None:
+        return info.url, "managed node (narcowatch es start)"
+    raise EsUnavailable(
+        "no Elasticsearch configured: set NARCOWATCH_ES_URL to a cluster, or start the local node "
+        "with `narcowatch es start`"
+    )
+
+
+def client_options(url: str) -> dict[str, Any]:
+    """Auth and TLS options from the environment (API key, user/password, CA file)."""
+    opts: dict[str, Any] = {}
+    api_key = os.environ.get("NARCOWATCH_ES_API_KEY")
+    user = os.environ.get("NARCOWATCH_ES_USER")
+    password = os.environ.get("NARCOWATCH_ES_PASSWORD")
+    ca = os.environ.get("NARCOWATCH_ES_CA")
+    if api_key:
+        opts["api_key"] = api_key
+    elif user:
+        if password is None:
+            raise EsUnavailable("NARCOWATCH_ES_USER is set but NARCOWATCH_ES_PASSWORD is not", redact_url(url))
+        opts["basic_auth"] = (user, password)
+    if ca:
+        if not Path(ca).is_file():
+            raise EsUnavailable(f"NARCOWATCH_ES_CA={ca} is not a readable file", redact_url(url))
+        opts["ca_certs"] = ca
+    return opts
+
+
+def get_client(
+    url: str | None = None, *, check: bool = True, state_home: Path | None = None, **kw: Any
+) -> Elasticsearch:
+    """An Elasticsearch client for narcowatch.
+
+    ``url`` (else ``NARCOWATCH_ES_URL``, else the managed node's ``node.json``); auth and TLS from
+    ``NARCOWATCH_ES_API_KEY``, ``NARCOWATCH_ES_USER``/``NARCOWATCH_ES_PASSWORD``, ``NARCOWATCH_ES_CA``.
+    Extra keyword arguments go to ``Elasticsearch()``. With ``check`` (default) the node is asked for
+    its version once and ``EsUnavailable`` names the URL when it does not answer.
+    """
+    target, origin = resolve_url(url, state_home)
+    opts = {"request_timeout": 30, **client_options(target), **kw}
+    shown = redact_url(target)
+    try:
+        client = Elasticsearch(target, **opts)
+    except (ValueError, TypeError) as exc:
+        raise EsUnavailable(f"bad Elasticsearch URL {shown} (from {origin}): {exc}", shown) from exc
+    if check:
+        try:
+            server_version(client)
+        except (TransportError, es_exc.ApiError, OSError) as exc:
+            client.close()
+            raise EsUnavailable(
+                f"Elasticsearch at {shown} (from {origin}) does not answer: {_reason(exc)}. "
+                "Start the local node with `narcowatch es start` or check NARCOWATCH_ES_URL.",
+                shown,
+            ) from exc
+        log.debug("connected to Elasticsearch at %s (%s)", shown, origin)
+    return client
+
+
+def server_version(client: Elasticsearch) -> str:
+    """The version of the node answering (``GET /_nodes/_local``: ``GET /`` is 405 on the minimal node)."""
+    resp = client.nodes.info(node_id="_local", metric="_none")
+    for node in resp.get("nodes", {}).values():
+        return str(node.get("version", ""))
+    return ""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, es_exc.ApiError):
+        return f"HTTP {exc.meta.status} {exc.message}"
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "..."
