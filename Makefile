@@ -1,0 +1,39 @@
+# narcowatch: the two commands of the README are `make demo` and `make test`.
+.PHONY: setup demo test test-unit test-fast lint typecheck bench bench-nlp bench-index nlp-train clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/setup.sh
+
+## The main job on the embedded default: local Elasticsearch node, demo sites, one crawl, alerts to a local sink.
+demo: setup
+	$(BIN)/narcowatch demo
+
+## Every test tier: unit, integration (real node, Chromium, SMTP, Redis) and end to end.
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy crawler spiders nlp
+
+## Benchmarks: speed figures are ratios against a baseline measured in the same run.
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+nlp-train: setup
+	$(BIN)/narcowatch nlp train
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,184 @@
+"""`narcowatch demo`: the whole job on the embedded default, from an empty machine to alert emails.
+
+Starts (or reuses) the local Elasticsearch node, serves the bundled demo sites on loopback, runs one
+crawl of each demo source through NLP, indexing and alert rules, delivers alert emails to a local
+mail sink that saves .eml files, and prints a summary with where to look next.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from crawler.paths import CONFIG_DIR, state_home
+
+DEMO_CONFIG = CONFIG_DIR / "demo"
+
+
+def _es_url() -> str:
+    """URL of the cluster in use: NARCOWATCH_ES_URL, else the managed node (started if needed)."""
+    url = os.environ.get("NARCOWATCH_ES_URL")
+    if url:
+        return url
+    from crawler.es import node
+
+    return node.start().url
+
+
+@click.command("demo")
+@click.option("--workdir", type=click.Path(path_type=Path), help="Where mails and evidence go (default: state dir).")
+@click.option("--smtp-url", help="Send alert mails to this SMTP server instead of the local sink.")
+@click.option("--index-prefix", default=None, help="Index prefix (default NARCOWATCH_INDEX_PREFIX or narcowatch).")
+@click.option("--log-level", default="WARNING", show_default=True, help="Scrapy log level during the crawl.")
+@click.pass_context
+def demo_command(
+    ctx: click.Context, workdir: Path | None, smtp_url: str | None, index_prefix: str | None, log_level: str
+) -> None:
+    """Run the main job on the embedded default and print a summary."""
+    from crawler.cli import is_quiet
+
+    quiet = is_quiet(ctx)
+    console = Console(stderr=True, quiet=quiet)
+    out = Console()
+    workdir = (workdir or state_home() / "demo").resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NARCOWATCH_HOME", str(state_home()))
+    if index_prefix:
+        os.environ["NARCOWATCH_INDEX_PREFIX"] = index_prefix
+    t0 = time.monotonic()
+
+    with console.status("Starting the local Elasticsearch node (first run downloads it through Maven)..."):
+        try:
+            es_url = _es_url()
+        except Exception as exc:  # node start failures carry their own clear message
+            raise click.ClickException(f"Elasticsearch could not be started: {exc}") from None
+    console.print(f"[green]Elasticsearch[/green] {_redact(es_url)}")
+
+    from crawler.alerting.sink import MailSink
+    from crawler.demo_web import DemoWeb
+
+    web = DemoWeb()
+    base_url = web.start()
+    os.environ["NARCOWATCH_DEMO_URL"] = base_url.rstrip("/")
+    console.print(f"[green]Demo sites[/green] {base_url}")
+    sink: Any = None
+    mail_dir = workdir / "mail"
+    if smtp_url:
+        os.environ["NARCOWATCH_SMTP_URL"] = smtp_url
+    else:
+        sink = MailSink(mail_dir).start()
+        os.environ["NARCOWATCH_SMTP_URL"] = sink.url
+        console.print(f"[green]Mail sink[/green] {sink.url} -> {mail_dir}")
+    mails_before = set(mail_dir.glob("*.eml"))
+
+    try:
+        from crawler.runner import run_crawls
+
+        with console.status("Crawling the demo sources (one in Chromium)..."):
+            outcomes = run_crawls(
+                [],
+                config=DEMO_CONFIG,
+                overrides={
+                    "LOG_LEVEL": log_level,
+                    "NARCOWATCH_EVIDENCE_DIR": str(workdir / "evidence"),
+                    "NARCOWATCH_ALERTS_FILE": str(DEMO_CONFIG / "alerts.yaml"),
+                },
+            )
+        # The pipeline delivers after each batch; give the sink a moment to write the last files.
+        if sink is not None:
+            time.sleep(0.5)
+        summary = _summary(es_url, outcomes, mail_dir, mails_before)
+    finally:
+        if sink is not None:
+            sink.stop()
+        web.stop()
+
+    _print_summary(out, summary, time.monotonic() - t0)
+    if summary["spooled"]:
+        raise click.ClickException(
+            f"Elasticsearch at {_redact(es_url)} stopped answering during the run: "
+            f"{summary['spooled']} listings were spooled to disk and will be indexed on the next run."
+        )
+    if any(o.outcome == "failed" for o in outcomes):
+        sys.exit(1)
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _summary(es_url: str, outcomes: list[Any], mail_dir: Path, mails_before: set[Path]) -> dict[str, Any]:
+    from elastic_transport import TransportError
+
+    from crawler.es.client import get_client
+    from crawler.es.names import IndexNames
+
+    mails = sorted(set(mail_dir.glob("*.eml")) - mails_before)
+    summary: dict[str, Any] = {
+        "sources": [(o.source, o.pages, o.listings, o.new, o.outcome) for o in outcomes],
+        "pages": sum(o.pages for o in outcomes),
+        "listings": sum(o.listings for o in outcomes),
+        "new": sum(o.new for o in outcomes),
+        "spooled": sum(o.spooled for o in outcomes),
+        "mails": mails,
+        "mail_dir": mail_dir,
+        "substances": [],
+        "alerts": 0,
+        "example": [],
+        "es_url": es_url,
+    }
+    names = IndexNames()
+    try:
+        client = get_client()
+        client.indices.refresh(index=f"{names.listings},{names.alerts}")
+        agg = client.search(
+            index=names.listings,
+            size=0,
+            aggs={"s": {"terms": {"field": "substance_names", "size": 10}}},
+        )
+        summary["substances"] = [(b["key"], b["doc_count"]) for b in agg["aggregations"]["s"]["buckets"]]
+        summary["alerts"] = client.count(index=names.alerts)["count"]
+        from crawler.es.search import search
+
+        summary["example"] = search(client, names, "fentanyl", substance_class="fentanyl", size=3)
+    except (TransportError, ConnectionError) as exc:
+        summary["summary_error"] = f"Elasticsearch at {_redact(es_url)} did not answer: {exc}"
+    return summary
+
+
+def _print_summary(out: Console, s: dict[str, Any], seconds: float) -> None:
+    table = Table(title="narcowatch demo: crawl", show_lines=False)
+    for col in ("source", "pages", "listings", "new", "outcome"):
+        table.add_column(col)
+    for row in s["sources"]:
+        table.add_row(*(str(v) for v in row))
+    out.print(table)
+    if s["substances"]:
+        out.print("Substances found: " + ", ".join(f"{name} ({n})" for name, n in s["substances"]))
+    if s.get("summary_error"):
+        out.print(f"[red]{s['summary_error']}[/red]")
+    for hit in s["example"]:
+        out.print(f"  - {hit.get('title')!s:.70}  [{', '.join(hit.get('ships_from') or [])}]  risk {hit.get('risk')}")
+    out.print(
+        f"Example search: narcowatch search fentanyl --class fentanyl   ({len(s['example'])} shown above)"
+    )
+    mails = s["mails"]
+    example = f" (e.g. {mails[0].name})" if mails else ""
+    out.print(f"Alert mails: {len(mails)} .eml files in {s['mail_dir']}{example}")
+    out.print(
+        f"Demo summary: {s['pages']} pages, {s['listings']} listings ({s['new']} new), "
+        f"{len(s['substances'])} substances, {s['alerts']} alerts, {len(mails)} mails, in {seconds:.0f} s"
+    )

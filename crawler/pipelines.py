@@ -1,0 +1,147 @@
+"""Scrapy item pipeline: buffers listings into batches (size and time limit) for the BatchProcessor."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from twisted.internet import defer, task, threads
+
+from crawler import fingerprint as fp
+from crawler.items import Listing
+from crawler.processing import BatchProcessor, BatchResult, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """``NARCOWATCH_PIPELINE_*`` settings, read once."""
+
+    enabled: bool
+    batch_size: int
+    batch_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PipelineConfig:
+        cfg = cls(
+            enabled=settings.getbool("NARCOWATCH_PIPELINE_ENABLED", True),
+            batch_size=settings.getint("NARCOWATCH_PIPELINE_BATCH_SIZE", 200),
+            batch_seconds=settings.getfloat("NARCOWATCH_PIPELINE_BATCH_SECONDS", 2.0),
+        )
+        if cfg.batch_size < 1:
+            raise ValueError(f"NARCOWATCH_PIPELINE_BATCH_SIZE must be >= 1, got {cfg.batch_size}")
+        if cfg.batch_seconds <= 0:
+            raise ValueError(f"NARCOWATCH_PIPELINE_BATCH_SECONDS must be > 0, got {cfg.batch_seconds}")
+        return cfg
+
+
+class NarcowatchPipeline:
+    """Fingerprints each listing, then hands batches to the BatchProcessor in a worker thread.
+
+    Flushes are serialised (one batch at a time, in order); the crawl's close waits for the last one.
+    """
+
+    def __init__(self, crawler: Crawler, config: PipelineConfig):
+        self.crawler = crawler
+        self.config = config
+        self.buffer: list[Listing] = []
+        self.oldest: float | None = None
+        self.lock = defer.DeferredLock()
+        self.processor: BatchProcessor | None = None
+        self.total = BatchResult()
+        self.started_at = utc_now()
+        self.loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NarcowatchPipeline:
+        config = PipelineConfig.from_settings(crawler.settings)
+        if not config.enabled:
+            raise NotConfigured("NARCOWATCH_PIPELINE_ENABLED is off")
+        pipe = cls(crawler, config)
+        crawler.signals.connect(pipe.spider_opened, signal=signals.spider_opened)
+        return pipe
+
+    def spider_opened(self, spider: Spider) -> None:
+        from crawler.services import build_processor
+
+        self.processor = build_processor(self.crawler.settings, spider_name=spider.name)
+        self.loop = task.LoopingCall(self._tick)
+        self.loop.start(min(1.0, self.config.batch_seconds), now=False)
+
+    def process_item(self, item: Any, spider: Spider) -> Any:
+        if not isinstance(item, Listing):
+            return item
+        fp.apply(item)
+        self.buffer.append(item)
+        if self.oldest is None:
+            self.oldest = time.monotonic()
+        if len(self.buffer) >= self.config.batch_size:
+            return self._flush().addCallback(lambda _: item)
+        return item
+
+    def _tick(self) -> None:
+        if self.buffer and self.oldest is not None and time.monotonic() - self.oldest >= self.config.batch_seconds:
+            self._flush()
+
+    def _flush(self) -> defer.Deferred[Any]:
+        batch, self.buffer, self.oldest = self.buffer, [], None
+        return self.lock.run(self._process_in_thread, batch)
+
+    def _process_in_thread(self, batch: list[Listing]) -> defer.Deferred[Any]:
+        assert self.processor is not None
+        d = threads.deferToThread(self.processor.process, batch)
+        d.addCallback(self._record)
+        d.addErrback(self._failed, len(batch))
+        return d
+
+    def _record(self, result: BatchResult) -> None:
+        self.total.add(result)
+        stats = self.crawler.stats
+        assert stats is not None
+        for kind, n in result.events.items():
+            stats.inc_value(f"narcowatch/listings/{kind}", n)
+        for name in ("indexed", "failed", "alerts", "spooled", "replayed"):
+            value = getattr(result, name)
+            if value:
+                stats.inc_value(f"narcowatch/{name}", value)
+
+    def _failed(self, failure: Any, size: int) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("narcowatch/errors/batch", 1)
+        log.error("Batch of %d listings failed: %s", size, failure.getErrorMessage(), exc_info=failure.value)
+
+    @defer.inlineCallbacks
+    def close_spider(self, spider: Spider) -> Any:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.buffer:
+            yield self._flush()
+        yield self.lock.acquire()
+        self.lock.release()
+        stats = self.crawler.stats
+        assert stats is not None
+        reason = stats.get_value("finish_reason")
+        if self.processor is not None and reason in (None, "finished") and not self.total.spooled:
+            removed = yield threads.deferToThread(self._mark_removed, spider)
+            if removed:
+                stats.set_value("narcowatch/listings/removed", removed)
+
+    def _mark_removed(self, spider: Spider) -> int:
+        """Listings of this source not seen since before the grace period are marked removed."""
+        from crawler.services import removal_cutoff
+
+        assert self.processor is not None
+        cutoff = removal_cutoff(self.crawler.settings, self.started_at)
+        if cutoff is None:
+            return 0
+        try:
+            return int(self.processor.indexer.mark_removed(spider.name, cutoff))
+        except Exception as exc:  # a failing removal pass must not fail the crawl
+            log.error("Could not mark removed listings of %s: %s", spider.name, exc)
+            return 0

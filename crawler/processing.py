@@ -1,0 +1,271 @@
+"""One batch of listings through change detection, NLP, indexing, vendor profiles and alert rules.
+
+A plain class, independent of Scrapy, so the crawl pipeline, the benchmarks and the replay of spooled
+batches all use the same path. Exactly once: a batch that cannot be finished (Elasticsearch down) is
+written whole to a disk spool, with the events already decided, and replayed first on the next call;
+indexing is idempotent (``_id`` is the fingerprint) and alert records have deterministic ids, so a
+replay never duplicates a document or a mail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from crawler import fingerprint as fp
+from crawler.events import EventKind, ListingEvent
+from crawler.items import Listing
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> str:
+    """Current time as UTC ISO 8601 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Analyzer(Protocol):
+    def analyze_many(self, texts: Sequence[str], batch_size: int = ...) -> list[dict[str, Any]]: ...
+
+
+class AlertSink(Protocol):
+    def on_batch(self, events: list[ListingEvent]) -> Any: ...
+
+
+class ServiceUnavailable(Exception):
+    """Elasticsearch (or another required service) did not answer; the batch was spooled."""
+
+
+@dataclass
+class BatchResult:
+    """What one batch did; summed over a crawl into its run record."""
+
+    listings: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    indexed: int = 0
+    failed: int = 0
+    alerts: int = 0
+    spooled: int = 0
+    replayed: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.listings += other.listings
+        self.events.update(other.events)
+        self.indexed += other.indexed
+        self.failed += other.failed
+        self.alerts += other.alerts
+        self.spooled += other.spooled
+        self.replayed += other.replayed
+
+
+def classify(listing: Listing, existing: dict[str, Any] | None) -> EventKind:
+    """What this sighting of a listing means, given what the index holds for its fingerprint."""
+    if existing is None:
+        return "new"
+    if existing.get("status") == "removed":
+        return "relisted"
+    if existing.get("content_hash") == listing.content_hash:
+        return "unchanged"
+    old_price, old_currency = existing.get("price"), existing.get("currency")
+    if _num(old_price) != _num(listing.price) or (old_currency or None) != (listing.currency or None):
+        return "price_change"
+    return "changed"
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else round(float(value), 8)
+    except (TypeError, ValueError):
+        return None
+
+
+class BatchSpool:
+    """Batches that could not be finished, one JSON file each, replayed oldest first."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def put(self, listings: list[Listing], events: list[ListingEvent] | None, now: str) -> Path:
+        payload = {
+            "now": now,
+            "listings": [dataclasses.asdict(item) for item in listings],
+            "events": [dataclasses.asdict(e) for e in events] if events is not None else None,
+        }
+        name = f"{time.time_ns():020d}-{os.getpid()}.json"
+        tmp = self.directory / (name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(payload, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.rename(self.directory / name)
+        return self.directory / name
+
+    def pending(self) -> list[Path]:
+        return sorted(self.directory.glob("*.json"))
+
+    def size(self) -> int:
+        return len(self.pending())
+
+    @staticmethod
+    def load(path: Path) -> tuple[list[Listing], list[ListingEvent] | None, str]:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        listings = [Listing(**row) for row in payload["listings"]]
+        events = [ListingEvent(**row) for row in payload["events"]] if payload["events"] is not None else None
+        return listings, events, payload["now"]
+
+
+class BatchProcessor:
+    """Runs batches of listings through the whole enrichment and storage path."""
+
+    def __init__(
+        self,
+        *,
+        indexer: Any,
+        analyzer: Analyzer | None,
+        spool: BatchSpool,
+        listing_doc: Callable[[Listing, str], dict[str, Any]],
+        change_doc: Callable[[Listing, dict[str, Any] | None, str, str], dict[str, Any]] | None = None,
+        vendors: Callable[[list[dict[str, Any]]], Any] | None = None,
+        alerts: AlertSink | None = None,
+        unavailable: tuple[type[BaseException], ...] = (ConnectionError,),
+    ):
+        self.indexer = indexer
+        self.analyzer = analyzer
+        self.spool = spool
+        self.listing_doc = listing_doc
+        self.change_doc = change_doc
+        self.vendors = vendors
+        self.alerts = alerts
+        self.unavailable = unavailable
+
+    # -- public -------------------------------------------------------------------------------------
+    def process(self, listings: list[Listing], now: str | None = None) -> BatchResult:
+        """Process one batch; spooled batches from earlier failures go first, in order."""
+        now = now or utc_now()
+        result = BatchResult()
+        if self.spool.pending():
+            try:
+                result.add(self.replay())
+            except ServiceUnavailable:
+                self.spool.put(listings, None, now)
+                result.spooled += len(listings)
+                return result
+        result.add(self._run(listings, None, now))
+        return result
+
+    def replay(self) -> BatchResult:
+        """Finish every spooled batch, oldest first; stops (raising) at the first that fails again."""
+        result = BatchResult()
+        for path in self.spool.pending():
+            listings, events, now = self.spool.load(path)
+            part = self._run(listings, events, now, spool_on_failure=False)
+            if part.spooled:
+                raise ServiceUnavailable(f"replay of {path.name} failed again")
+            path.unlink()
+            part.replayed = len(listings)
+            result.add(part)
+        return result
+
+    # -- the path -----------------------------------------------------------------------------------
+    def _run(
+        self, listings: list[Listing], events: list[ListingEvent] | None, now: str, spool_on_failure: bool = True
+    ) -> BatchResult:
+        result = BatchResult(listings=len(listings))
+        if not listings:
+            return result
+        for item in listings:
+            if item.fingerprint is None or item.content_hash is None:
+                fp.apply(item)
+        listings = _dedupe(listings)
+        try:
+            existing: dict[str, dict[str, Any]] = {}
+            if events is None:
+                existing = self.indexer.lookup([item.fingerprint for item in listings])
+                events = [
+                    ListingEvent(
+                        fingerprint=item.fingerprint or "",
+                        kind=classify(item, existing.get(item.fingerprint or "")),
+                        content_hash=item.content_hash or "",
+                        source=item.source,
+                        platform=item.platform,
+                    )
+                    for item in listings
+                ]
+            kinds = {e.fingerprint: e.kind for e in events}
+            self._analyze([item for item in listings if kinds.get(item.fingerprint or "") != "unchanged"])
+            docs, changes = [], []
+            for item in listings:
+                kind = kinds.get(item.fingerprint or "", "new")
+                if kind == "unchanged":
+                    docs.append(self._seen_doc(item, now))
+                    continue
+                docs.append(self.listing_doc(item, now))
+                if kind in ("price_change", "changed", "relisted") and self.change_doc is not None:
+                    changes.append(self.change_doc(item, existing.get(item.fingerprint or ""), kind, now))
+            outcome = self.indexer.index_batch(docs, changes)
+            spooled = int(_get(outcome, "spooled", 0))
+            if spooled:
+                raise ServiceUnavailable(f"{spooled} actions could not reach Elasticsearch")
+            result.indexed = int(_get(outcome, "indexed", len(docs)))
+            result.failed = int(_get(outcome, "failed", 0))
+            full_docs = [d for d in docs if "title" in d or "nlp" in d]
+            if self.vendors is not None and full_docs:
+                self.vendors(full_docs)
+            for e in events:
+                result.events[e.kind] += 1
+            if self.alerts is not None:
+                alert_events = [e for e in events if e.kind != "unchanged"]
+                if alert_events:
+                    out = self.alerts.on_batch(alert_events)
+                    result.alerts += int(_get(out, "matched", _get(out, "created", 0)) or 0)
+        except (ServiceUnavailable, *self.unavailable) as exc:
+            if not spool_on_failure:
+                result.spooled = len(listings)
+                return result
+            path = self.spool.put(listings, events, now)
+            log.error("Elasticsearch unavailable (%s); batch of %d listings spooled to %s", exc, len(listings), path)
+            result.spooled = len(listings)
+            result.events.clear()
+        return result
+
+    def _analyze(self, listings: list[Listing]) -> None:
+        todo = [item for item in listings if item.nlp is None]
+        if not todo or self.analyzer is None:
+            return
+        outputs = self.analyzer.analyze_many([item.text() for item in todo])
+        for item, out in zip(todo, outputs, strict=True):
+            item.nlp = out
+
+    @staticmethod
+    def _seen_doc(item: Listing, now: str) -> dict[str, Any]:
+        """Partial update for a listing seen again unchanged: only when and where it was seen."""
+        doc: dict[str, Any] = {"_id": item.fingerprint, "_partial": True, "last_seen": now, "status": "active"}
+        if item.fetched_at:
+            doc["fetched_at"] = item.fetched_at
+        return doc
+
+
+def _dedupe(listings: list[Listing]) -> list[Listing]:
+    """Keep the last sighting of each fingerprint within one batch."""
+    by_fp: dict[str, Listing] = {}
+    for item in listings:
+        by_fp[item.fingerprint or ""] = item
+    return list(by_fp.values())
+
+
+def _get(obj: Any, name: str, default: Any) -> Any:
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
