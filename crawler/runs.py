@@ -1,0 +1,311 @@
+"""Crawl run records: what one crawl of one source did, stored in ``<prefix>-crawl-runs``, and failure streaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["success", "empty", "failed", "timeout", "interrupted", "skipped"]
+# Outcomes that count towards a failure streak. "interrupted" is our own shutdown, "skipped" a run that
+# did not start because the previous one still held the source: neither says the source is broken.
+STREAK_OUTCOMES = frozenset({"empty", "failed", "timeout"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and ``Z``."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+@dataclass(kw_only=True)
+class RunRecord:
+    """One crawl of one source, as written to the crawl-runs alias (one document, ``_id`` = run_id)."""
+
+    run_id: str
+    """Unique id of the run (``<source>-<UTC start, compact>-<random>``)."""
+    source: str
+    """Configured source name."""
+    start: str
+    """When the worker was started, UTC ISO 8601."""
+    end: str
+    """When the worker ended (or was given up on), UTC ISO 8601."""
+    duration: float = 0.0
+    """Wall time in seconds."""
+    outcome: Outcome = "success"
+    """success; empty (ran, found nothing); failed; timeout (killed at the per-source limit);
+    interrupted (stopped by a daemon shutdown or crash); skipped (the source was still running)."""
+    pages: int = 0
+    """Pages fetched (responses received)."""
+    items: int | None = None
+    """Listings seen in this run, changed or not (None when the worker did not say)."""
+    listings_new: int = 0
+    """Listings seen for the first time."""
+    listings_changed: int = 0
+    """Listings whose price, stock or text changed."""
+    listings_removed: int = 0
+    """Listings marked removed by this run."""
+    errors: dict[str, int] = field(default_factory=dict)
+    """Error counts by kind (``timeout``, ``http_5xx``, ``dns``, ``parse``, ...)."""
+    bytes: int = 0
+    """Response bytes received."""
+    exit_code: int | None = None
+    """The worker's exit status (negative: killed by that signal); None when it never ran."""
+    message: str | None = None
+    """Why the run failed or was skipped, in a sentence."""
+    host: str = field(default_factory=socket.gethostname)
+    """Machine that ran the worker."""
+    trigger: str = "schedule"
+    """schedule, manual or recovery (a run found unfinished after a daemon crash)."""
+    stats: dict[str, Any] = field(default_factory=dict)
+    """Other numbers the worker reported (NLP, indexing and alert counts and latencies)."""
+
+    def to_document(self) -> dict[str, Any]:
+        """The Elasticsearch document: the fields above plus ``@timestamp`` (= start)."""
+        doc = asdict(self)
+        doc["@timestamp"] = self.start
+        doc["listings"] = {"new": self.listings_new, "changed": self.listings_changed, "removed": self.listings_removed}
+        doc["errors_total"] = sum(self.errors.values())
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> RunRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse_worker_stats(stdout: str) -> dict[str, Any] | None:
+    """The last line of a worker's stdout that is a JSON object, or None (the worker died before it)."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def record_from_worker(
+    *,
+    run_id: str,
+    source: str,
+    start: datetime,
+    end: datetime,
+    exit_code: int | None,
+    stats: Mapping[str, Any] | None,
+    timed_out: bool = False,
+    interrupted: bool = False,
+    stderr_tail: str = "",
+    trigger: str = "schedule",
+) -> RunRecord:
+    """Build the run record from what the worker printed and how it ended.
+
+    Accepted stats keys (the runner's final JSON line): ``pages``, ``items``, ``listings`` as
+    ``{"new", "changed", "removed"}`` or flat ``listings_new``/``_changed``/``_removed``, ``errors`` (by
+    kind), ``bytes``, ``duration``, ``outcome``; anything else is kept in ``stats``.
+    """
+    stats = dict(stats or {})
+    listings = stats.pop("listings", None) or {}
+    if not isinstance(listings, Mapping):
+        listings = {}
+    errors_raw = stats.pop("errors", None) or {}
+    errors = {str(k): _int(v) for k, v in errors_raw.items()} if isinstance(errors_raw, Mapping) else {}
+    items = stats.pop("items", None)
+    rec = RunRecord(
+        run_id=run_id,
+        source=source,
+        start=iso(start),
+        end=iso(end),
+        duration=round((end - start).total_seconds(), 3),
+        pages=_int(stats.pop("pages", 0)),
+        items=None if items is None else _int(items),
+        listings_new=_int(listings.get("new", stats.pop("listings_new", 0))),
+        listings_changed=_int(listings.get("changed", stats.pop("listings_changed", 0))),
+        listings_removed=_int(listings.get("removed", stats.pop("listings_removed", 0))),
+        errors=errors,
+        bytes=_int(stats.pop("bytes", 0)),
+        exit_code=exit_code,
+        trigger=trigger,
+    )
+    stats.pop("duration", None)
+    stats.pop("source", None)
+    stats.pop("run_id", None)
+    worker_outcome = stats.pop("outcome", None)
+    rec.stats = stats
+    if timed_out:
+        rec.outcome, rec.message = "timeout", "no result within the per-source time limit; worker killed"
+    elif interrupted:
+        rec.outcome, rec.message = "interrupted", "stopped by a scheduler shutdown; resumes on the next run"
+    elif exit_code != 0:
+        rec.outcome = "failed"
+        tail = stderr_tail.strip().splitlines()[-1:] if stderr_tail.strip() else []
+        rec.message = f"worker exited with status {exit_code}" + (f": {tail[0][:500]}" if tail else "")
+    elif worker_outcome in ("failed", "timeout", "interrupted", "empty"):
+        rec.outcome = worker_outcome
+    elif (rec.items == 0) or (rec.items is None and rec.pages == 0):
+        rec.outcome, rec.message = "empty", "the crawl yielded nothing"
+    else:
+        rec.outcome = "success"
+    return rec
+
+
+def _index_name(names: Any) -> str:
+    if isinstance(names, str):
+        return names
+    alias = getattr(names, "crawl_runs", None)
+    if alias is None:
+        raise TypeError(f"record_run: names must be an IndexNames or an alias string, got {names!r}")
+    return str(alias() if callable(alias) else alias)
+
+
+def record_run(client: Any, names: Any, record: RunRecord, *, refresh: bool | str = False) -> str:
+    """Write ``record`` to the crawl-runs alias (``names.crawl_runs`` or an alias string); returns the alias.
+
+    Idempotent: the document ``_id`` is the run id, so a retried write does not duplicate the run.
+    """
+    index = _index_name(names)
+    client.index(index=index, id=record.run_id, document=record.to_document(), refresh=refresh)
+    return index
+
+
+class StreakTracker:
+    """Counts consecutive failed or empty runs per source, persisted as JSON (survives daemon restarts).
+
+    ``update(record)`` returns the streak length when it is at or past ``threshold`` and its alert has
+    not gone out yet (``mark_alerted``), else None; a successful run ends the streak.
+    """
+
+    def __init__(self, path: Path, threshold: int) -> None:
+        if threshold < 1:
+            raise ValueError(f"failure streak threshold must be >= 1, got {threshold}")
+        self.path = path
+        self.threshold = threshold
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            log.warning("streak file %s is not valid JSON; starting the counts again", self.path)
+            return {}
+
+    def _save(self, data: dict[str, dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def get(self, source: str) -> int:
+        with self._lock:
+            return int(self._load().get(source, {}).get("count", 0))
+
+    def mark_alerted(self, source: str) -> None:
+        """Remember that this streak's alert went out (so the next failures do not send it again)."""
+        with self._lock:
+            data = self._load()
+            data.setdefault(source, {"count": 0})["alerted"] = True
+            self._save(data)
+
+    def update(self, record: RunRecord) -> int | None:
+        if record.outcome not in STREAK_OUTCOMES and record.outcome != "success":
+            return None  # interrupted / skipped: neither ends nor extends a streak
+        with self._lock:
+            data = self._load()
+            entry = data.get(record.source, {"count": 0, "alerted": False})
+            if record.outcome == "success":
+                entry = {"count": 0, "alerted": False}
+                fire = None
+            else:
+                entry["count"] = int(entry.get("count", 0)) + 1
+                entry["last_outcome"] = record.outcome
+                entry["last_run"] = record.run_id
+                fire = None
+                if entry["count"] >= self.threshold and not entry.get("alerted"):
+                    fire = entry["count"]
+            data[record.source] = entry
+            self._save(data)
+            return fire
+
+
+def streak_alert_text(record: RunRecord, count: int) -> tuple[str, str]:
+    """Subject and plain-text body of the operational alert for a source's failure streak."""
+    subject = f"[narcowatch ops] source {record.source!r}: {count} failed or empty runs in a row"
+    body = (
+        f"The source {record.source!r} has failed or yielded nothing in {count} consecutive runs.\n\n"
+        f"Last run: {record.run_id}\n"
+        f"  outcome:  {record.outcome}\n"
+        f"  start:    {record.start}\n"
+        f"  end:      {record.end}\n"
+        f"  pages:    {record.pages}\n"
+        f"  errors:   {json.dumps(record.errors, sort_keys=True)}\n"
+        f"  message:  {record.message or '-'}\n"
+        f"  host:     {record.host}\n\n"
+        "Check the site (moved, down, blocked us, changed its layout) and the source's selectors, then "
+        "`narcowatch crawl SOURCE` by hand. This alert is sent once per streak; the next successful run "
+        "ends the streak.\n"
+    )
+    return subject, body
+
+
+def default_ops_notifier() -> Callable[[str, str], Any] | None:
+    """alerting's ``send_ops_alert(subject, body)`` when that part is installed, else None."""
+    try:
+        from crawler.alerting import send_ops_alert  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from crawler.alerting.ops import send_ops_alert  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    return send_ops_alert  # type: ignore[no-any-return]
+
+
+def handle_streak(
+    tracker: StreakTracker,
+    record: RunRecord,
+    notify: Callable[[str, str], Any] | None,
+) -> bool:
+    """Update the streak with ``record``; when it just reached the threshold, send the ops alert once.
+
+    Returns True when an alert was sent. A failing notifier is logged, not raised: the crawl is recorded.
+    """
+    count = tracker.update(record)
+    if count is None:
+        return False
+    subject, body = streak_alert_text(record, count)
+    if notify is None:
+        log.error("ops alert not sent (no ops notifier configured): %s", subject)
+        return False
+    try:
+        notify(subject, body)
+    except Exception:
+        log.exception("ops alert for source %r could not be sent; it is tried again after the next run",
+                      record.source)
+        return False
+    tracker.mark_alerted(record.source)
+    log.warning("ops alert sent: %s", subject)
+    return True
