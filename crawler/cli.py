@@ -80,3 +80,7 @@ def is_quiet(ctx: click.Context | None = None) -> bool:
 def run(argv: list[str] | None = None) -> Any:
     """Entry point for tests: run the CLI without exiting the interpreter."""
     return main.main(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+
+
+if __name__ == "__main__":
+    main()
