@@ -1,0 +1,1 @@
+"""Unattended operation: the scheduler daemon, its worker processes, and the status command."""

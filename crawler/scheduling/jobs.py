@@ -1,0 +1,162 @@
+"""From configured sources to scheduler jobs: cron parsing, jitter bounds, and the job list the daemon keeps."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.scheduling.settings import SchedulerSettings
+
+CRAWL_PREFIX = "crawl:"
+DIGEST_PREFIX = "digest:"
+RUN_SOURCE_REF = "crawler.scheduling.worker:run_source"
+RUN_DIGEST_REF = "crawler.scheduling.worker:run_digest"
+# A jitter above this share of the interval between two runs would let consecutive runs bunch together.
+JITTER_SHARE = 0.25
+
+
+def parse_cron(expr: str, *, jitter: float | None = None) -> CronTrigger:
+    """A UTC CronTrigger from a 5-field crontab (``*/5 * * * *``) or a 6-field one with seconds first.
+
+    Raises ValueError naming the expression when it does not parse.
+    """
+    fields = expr.split()
+    jit = int(jitter) if jitter else None
+    try:
+        if len(fields) == 5:
+            return CronTrigger.from_crontab(expr, timezone=UTC) if jit is None else _with_jitter(
+                CronTrigger.from_crontab(expr, timezone=UTC), jit
+            )
+        if len(fields) == 6:
+            second, minute, hour, day, month, dow = fields
+            return CronTrigger(
+                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow,
+                timezone=UTC, jitter=jit,
+            )
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+    raise ValueError(
+        f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday) "
+        f"or 6 with seconds first, got {len(fields)}"
+    )
+
+
+def _with_jitter(trigger: CronTrigger, jitter: int) -> CronTrigger:
+    trigger.jitter = jitter
+    return trigger
+
+
+def min_interval(trigger: CronTrigger, *, samples: int = 6, now: datetime | None = None) -> timedelta:
+    """The shortest gap between the next few fire times of ``trigger`` (without jitter)."""
+    saved, trigger.jitter = trigger.jitter, None
+    try:
+        t = now or datetime.now(UTC)
+        times: list[datetime] = []
+        prev: datetime | None = None
+        for _ in range(samples):
+            nxt = trigger.get_next_fire_time(prev, t)
+            if nxt is None:
+                break
+            times.append(nxt)
+            prev, t = nxt, nxt + timedelta(microseconds=1)
+    finally:
+        trigger.jitter = saved
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return min(gaps) if gaps else timedelta(days=365)
+
+
+def effective_jitter(expr: str, configured: float) -> int:
+    """The jitter used for a cron: the configured bound, capped at a quarter of its shortest interval."""
+    if configured <= 0:
+        return 0
+    gap = min_interval(parse_cron(expr)).total_seconds()
+    return int(max(0, min(configured, gap * JITTER_SHARE)))
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job the daemon should have in its job store."""
+
+    id: str
+    """``crawl:<source>`` or ``digest:<period>``."""
+    func: str
+    """Textual reference of the plain function the job runs (picklable for the persistent store)."""
+    args: tuple[Any, ...]
+    """Positional arguments of ``func``."""
+    cron: str | None
+    """Cron expression (5 fields, or 6 with seconds first); None for an interval job."""
+    jitter: int
+    """Upper bound of the random delay in seconds."""
+    name: str
+    """Human-readable job name (shown by `narcowatch status`)."""
+    interval: float | None = None
+    """Seconds between runs, for jobs that run on a period rather than a cron (digests)."""
+
+    def trigger(self) -> CronTrigger | IntervalTrigger:
+        if self.cron is None:
+            return IntervalTrigger(seconds=self.interval or 86400, timezone=UTC)
+        return parse_cron(self.cron, jitter=self.jitter)
+
+    def signature(self) -> str:
+        """What identifies the job's behaviour: a job with the same signature is left alone on reload."""
+        return f"{self.func}|{self.args!r}|{self.trigger()!s}|{self.jitter}"
+
+
+def build_job_specs(sources: Iterable[Any], settings: SchedulerSettings, config_path: str) -> list[JobSpec]:
+    """One crawl job per enabled source that has a schedule (source ``schedule`` or a settings override).
+
+    ``sources`` are the configured sources (objects with ``name``, ``schedule`` and ``enabled``); sources
+    without a schedule are crawled only on demand. Raises ValueError naming the source on a bad cron.
+    """
+    specs = []
+    for source in sources:
+        name = source.name
+        if not getattr(source, "enabled", True):
+            continue
+        cron = settings.schedules.get(name) or getattr(source, "schedule", None)
+        if not cron:
+            continue
+        try:
+            jitter = effective_jitter(cron, settings.jitter)
+        except ValueError as exc:
+            raise ValueError(f"source {name!r}: schedule: {exc}") from None
+        specs.append(
+            JobSpec(
+                id=f"{CRAWL_PREFIX}{name}", func=RUN_SOURCE_REF, args=(name, config_path), cron=cron,
+                jitter=jitter, name=f"crawl {name}",
+            )
+        )
+    return specs
+
+
+def digest_job_specs(periods: Iterable[Any], config_path: str) -> list[JobSpec]:
+    """One digest job per distinct digest period of the alert rules (timedelta, or seconds)."""
+    specs = []
+    seen: set[float] = set()
+    for period in periods:
+        seconds = period.total_seconds() if isinstance(period, timedelta) else float(period)
+        if seconds <= 0 or seconds in seen:
+            continue
+        seen.add(seconds)
+        label = _period_label(seconds)
+        specs.append(
+            JobSpec(
+                id=f"{DIGEST_PREFIX}{label}", func=RUN_DIGEST_REF, args=(label, config_path), cron=None,
+                jitter=0, name=f"alert digest every {label}", interval=seconds,
+            )
+        )
+    return specs
+
+
+def _period_label(seconds: float) -> str:
+    """``86400`` -> ``1d``, ``3600`` -> ``1h``, ``90`` -> ``90s`` (the alert rules' duration syntax)."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"

@@ -1,0 +1,378 @@
+"""The scheduler's job functions: run one crawl of one source in a worker process, time it out, record it.
+
+``run_source(source_name, config_path)`` is a plain function: the daemon's thread pool runs it on each
+cron tick, and any other process (a test, a one-off script) can call it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.paths import state_home
+from crawler.runs import (
+    RunRecord,
+    StreakTracker,
+    default_ops_notifier,
+    handle_streak,
+    iso,
+    parse_worker_stats,
+    record_from_worker,
+    record_run,
+    utcnow,
+)
+from crawler.scheduling.settings import SchedulerSettings, config_root, load_settings
+
+log = logging.getLogger(__name__)
+
+# Worker processes started by this process, by run id; the daemon stops them on shutdown.
+_ACTIVE: dict[str, subprocess.Popen[bytes]] = {}
+_ACTIVE_LOCK = threading.Lock()
+_FILE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+_PR_SET_PDEATHSIG = 1
+_prctl: Any = None
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:120] or "_"
+
+
+def scheduler_home() -> Path:
+    path = state_home() / "scheduler"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def lock_path(source: str) -> Path:
+    return scheduler_home() / "locks" / f"{_safe(source)}.lock"
+
+
+def marker_path(source: str) -> Path:
+    return scheduler_home() / "active" / f"{_safe(source)}.json"
+
+
+def jobdir_path(source: str) -> Path:
+    """Scrapy JOBDIR of a source: kept when a crawl is interrupted so that the next run resumes it."""
+    return state_home() / "jobs" / _safe(source)
+
+
+def crawl_log_path(source: str, run_id: str) -> Path:
+    return state_home() / "logs" / "crawls" / _safe(source) / f"{_safe(run_id)}.log"
+
+
+def local_runs_path() -> Path:
+    """Every run record this machine made, one JSON line each (read by `status` and kept if ES is down)."""
+    return scheduler_home() / "runs.jsonl"
+
+
+def pending_runs_path() -> Path:
+    """Run records not yet written to Elasticsearch (it was unreachable); replayed before the next write."""
+    return scheduler_home() / "runs-pending.jsonl"
+
+
+@contextlib.contextmanager
+def source_lock(source: str) -> Iterator[int | None]:
+    """Hold the source's lock file (flock) or yield None when another process holds it.
+
+    The worker process inherits the locked descriptor, so the lock lives as long as the crawl does, even
+    when the daemon that started it is killed: a restarted daemon cannot start an overlapping run.
+    """
+    path = lock_path(source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: no Python-level locks here
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _load_prctl() -> None:
+    global _prctl
+    if _prctl is None and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def request_stop() -> None:
+    """Mark this process as shutting down: running crawls end as ``interrupted``, no new one starts."""
+    _STOPPING.set()
+
+
+def reset_stop() -> None:
+    _STOPPING.clear()
+
+
+def active_runs() -> dict[str, int]:
+    """Run id -> worker PID of the crawls this process is running now."""
+    with _ACTIVE_LOCK:
+        return {rid: p.pid for rid, p in _ACTIVE.items()}
+
+
+def terminate_all(grace: float) -> int:
+    """SIGTERM every running worker (Scrapy then closes cleanly and saves its JOBDIR); SIGKILL after ``grace``.
+
+    Returns the number of workers signalled. Blocks until they exited or were killed.
+    """
+    request_stop()
+    with _ACTIVE_LOCK:
+        procs = list(_ACTIVE.values())
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+    deadline = utcnow().timestamp() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - utcnow().timestamp()))
+        except subprocess.TimeoutExpired:
+            log.warning("worker %s did not stop within %.0fs of SIGTERM; killing it", proc.pid, grace)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+    return len(procs)
+
+
+def _write_marker(source: str, run_id: str, start: datetime, pid: int) -> None:
+    path = marker_path(source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": run_id, "source": source, "start": iso(start), "pid": pid}))
+
+
+class RunSink:
+    """Where finished runs go: the local JSON-lines log, Elasticsearch (with a pending file when it is
+    down), the metrics, and the failure-streak tracker with its ops alert."""
+
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        *,
+        client_factory: Callable[[], Any] | None = None,
+        notify: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client_factory = client_factory
+        self.notify = notify if notify is not None else default_ops_notifier()
+        self.tracker = StreakTracker(scheduler_home() / "streaks.json", settings.failure_streak)
+
+    def _client(self) -> Any:
+        if self.client_factory is not None:
+            return self.client_factory()
+        from crawler.es.client import get_client
+
+        return get_client()
+
+    def write(self, record: RunRecord) -> None:
+        line = json.dumps(record.to_document(), sort_keys=True)
+        with _FILE_LOCK, local_runs_path().open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        if self.settings.record_runs:
+            self._to_es(record)
+        from crawler.metrics import metrics
+
+        m = metrics()
+        m.observe_run(record)
+        if handle_streak(self.tracker, record, self.notify):
+            m.ops_alerts.labels(record.source).inc()
+        m.failure_streak.labels(record.source).set(self.tracker.get(record.source))
+
+    def _to_es(self, record: RunRecord) -> None:
+        from crawler.es.names import IndexNames
+
+        pending = pending_runs_path()
+        try:
+            client = self._client()
+            names = IndexNames()
+            with _FILE_LOCK:
+                if pending.exists():
+                    for raw in pending.read_text(encoding="utf-8").splitlines():
+                        if raw.strip():
+                            record_run(client, names, RunRecord.from_document(json.loads(raw)))
+                    pending.unlink()
+            record_run(client, names, record)
+        except Exception as exc:
+            log.warning(
+                "run %s of %s not written to Elasticsearch (%s); kept in %s and written with the next run",
+                record.run_id, record.source, exc, pending,
+            )
+            with _FILE_LOCK, pending.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record.to_document(), sort_keys=True) + "\n")
+
+
+def recover_interrupted(sink: RunSink, source: str | None = None) -> list[RunRecord]:
+    """Record, as ``interrupted``, runs whose daemon died before they finished (their marker is left and
+    nobody holds the source lock any more). Their JOBDIR is kept, so the next run resumes them."""
+    root = scheduler_home() / "active"
+    paths = [marker_path(source)] if source else sorted(root.glob("*.json")) if root.exists() else []
+    out = []
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            marker = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            path.unlink(missing_ok=True)
+            continue
+        name = marker.get("source") or path.stem
+        with source_lock(name) if source is None else contextlib.nullcontext(0) as fd:
+            if fd is None:
+                continue  # its worker is still running (an orphan of the dead daemon): not finished yet
+            start = datetime.fromisoformat(marker["start"].replace("Z", "+00:00"))
+            record = record_from_worker(
+                run_id=marker["run_id"], source=name, start=start, end=utcnow(), exit_code=None, stats=None,
+                interrupted=True, trigger="recovery",
+            )
+            record.message = "the scheduler stopped (crashed or was killed) during this run; it resumes next run"
+            sink.write(record)
+            path.unlink(missing_ok=True)
+            out.append(record)
+    return out
+
+
+def new_run_id(source: str) -> str:
+    return f"{_safe(source)}-{utcnow().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def run_source(
+    source_name: str,
+    config_path: str | None = None,
+    *,
+    settings: SchedulerSettings | None = None,
+    sink: RunSink | None = None,
+    timeout: float | None = None,
+    trigger: str = "schedule",
+) -> RunRecord | None:
+    """Run one crawl of ``source_name`` in a worker process and record it; None when it did not start.
+
+    The worker is ``settings.command()`` (default ``python -m crawler.runner crawl``) with the source,
+    ``--config``, ``--run-id`` and ``-s JOBDIR=<state>/jobs/<source>`` appended. It is stopped at the
+    source's time limit (SIGTERM, then SIGKILL after ``kill_grace``). A source whose previous run still
+    holds its lock is skipped, so runs of one source never overlap, across daemons and restarts.
+    """
+    settings = settings or load_settings(config_path)
+    sink = sink or RunSink(settings)
+    limit = timeout or settings.timeout_for(source_name)
+    if _STOPPING.is_set():
+        log.info("not starting %s: the scheduler is shutting down", source_name)
+        return None
+    with source_lock(source_name) as fd:
+        if fd is None:
+            log.warning("skipping %s: its previous run is still going (lock %s)", source_name, lock_path(source_name))
+            from crawler.metrics import metrics
+
+            metrics().crawl_runs.labels(source_name, "skipped").inc()
+            return None
+        recover_interrupted(sink, source_name)
+        return _run_locked(source_name, config_path, settings, sink, limit, fd, trigger)
+
+
+def _run_locked(
+    source: str,
+    config_path: str | None,
+    settings: SchedulerSettings,
+    sink: RunSink,
+    limit: float,
+    lock_fd: int,
+    trigger: str,
+) -> RunRecord:
+    from crawler.metrics import metrics
+
+    run_id = new_run_id(source)
+    jobdir = jobdir_path(source)
+    jobdir.mkdir(parents=True, exist_ok=True)
+    cmd = [*settings.command(), source, "--config", str(config_root(config_path)), "--run-id", run_id,
+           "-s", f"JOBDIR={jobdir}"]
+    logfile = crawl_log_path(source, run_id)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, NARCOWATCH_RUN_ID=run_id, NARCOWATCH_JOBDIR=str(jobdir))
+    _load_prctl()
+    start = utcnow()
+    timed_out = interrupted = False
+    with logfile.open("wb") as err:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env,
+            pass_fds=(lock_fd,), preexec_fn=_die_with_parent,
+        )
+        with _ACTIVE_LOCK:
+            _ACTIVE[run_id] = proc
+        _write_marker(source, run_id, start, proc.pid)
+        metrics().running.inc()
+        log.info("started %s run %s (pid %s, limit %.0fs)", source, run_id, proc.pid, limit)
+        try:
+            try:
+                out, _ = proc.communicate(timeout=limit)
+            except subprocess.TimeoutExpired:
+                timed_out = not _STOPPING.is_set()
+                log.warning("%s run %s hit its time limit of %.0fs; stopping it", source, run_id, limit)
+                proc.terminate()
+                try:
+                    out, _ = proc.communicate(timeout=settings.kill_grace)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    out, _ = proc.communicate()
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.pop(run_id, None)
+            metrics().running.dec()
+    interrupted = _STOPPING.is_set() and not timed_out
+    end = utcnow()
+    stdout = out.decode("utf-8", "replace") if out else ""
+    stats = parse_worker_stats(stdout)
+    record = record_from_worker(
+        run_id=run_id, source=source, start=start, end=end, exit_code=proc.returncode, stats=stats,
+        timed_out=timed_out, interrupted=interrupted and proc.returncode != 0, stderr_tail=_tail(logfile),
+        trigger=trigger,
+    )
+    if record.outcome not in ("interrupted", "timeout"):
+        # a finished crawl must not leave its seen-requests file: the next run would skip every page
+        shutil.rmtree(jobdir, ignore_errors=True)
+    sink.write(record)
+    marker_path(source).unlink(missing_ok=True)
+    log.info("%s run %s: %s, %d pages, %.1fs", source, run_id, record.outcome, record.pages, record.duration)
+    return record
+
+
+def _tail(path: Path, size: int = 4000) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - size))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def run_digest(period: str, config_path: str | None = None) -> int:
+    """Send the alert digests of ``period`` (``narcowatch alerts send-digest``) in a worker process."""
+    cmd = [sys.executable, "-c", "import sys; from crawler.cli import main; sys.exit(main())", "alerts",
+           "send-digest", "--period", period]
+    env = dict(os.environ)
+    if config_path:
+        env["NARCOWATCH_CONFIG"] = str(config_path)
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=1800, check=False)
+    if proc.returncode != 0:
+        log.error("alert digest %s failed (status %s): %s", period, proc.returncode,
+                  proc.stderr.decode("utf-8", "replace")[-500:])
+    return proc.returncode
