@@ -73,9 +73,10 @@ def min_interval(trigger: CronTrigger, *, samples: int = 6, now: datetime | None
 
 def effective_jitter(expr: str, configured: float) -> int:
     """The jitter used for a cron: the configured bound, capped at a quarter of its shortest interval."""
+    trigger = parse_cron(expr)  # validates the expression even when there is no jitter
     if configured <= 0:
         return 0
-    gap = min_interval(parse_cron(expr)).total_seconds()
+    gap = min_interval(trigger).total_seconds()
     return int(max(0, min(configured, gap * JITTER_SHARE)))
 
 
