@@ -1,0 +1,22 @@
+"""Source configuration: pydantic models per source kind, loading with file/line errors, the JSON Schema."""
+
+from crawler.sources.loader import check_sources, config_path, get_source, load_sources
+from crawler.sources.models import (
+    B2BSource,
+    BrowserSource,
+    FeedSource,
+    ForumSource,
+    MarketSource,
+    MastodonSource,
+    RedditSource,
+    SourceConfig,
+    SourcesFile,
+    TelegramSource,
+    start_urls_of,
+)
+
+__all__ = [
+    "B2BSource", "BrowserSource", "FeedSource", "ForumSource", "MarketSource", "MastodonSource", "RedditSource",
+    "SourceConfig", "SourcesFile", "TelegramSource", "check_sources", "config_path", "get_source", "load_sources",
+    "start_urls_of",
+]

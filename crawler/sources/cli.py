@@ -1,0 +1,71 @@
+"""``narcowatch config``: check the sources configuration, write its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from crawler.paths import CONFIG_DIR
+
+SCHEMA_PATH = CONFIG_DIR / "schema" / "sources.schema.json"
+
+
+def sources_schema() -> dict[str, object]:
+    """The JSON Schema of a sources file, generated from the pydantic models."""
+    from crawler.sources.models import SourcesFile
+
+    schema = SourcesFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://narcowatch.example/schema/sources.schema.json"
+    schema["title"] = "narcowatch sources file"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(sources_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@click.group("config")
+def config_group() -> None:
+    """Validate the configuration and publish its JSON Schema."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+def check_command(path: Path | None, quiet: bool) -> None:
+    """Validate the sources under PATH (file or directory; default NARCOWATCH_CONFIG or config/).
+
+    Prints every error as FILE:LINE: FIELD: MESSAGE and exits 1 if there is any.
+    """
+    from crawler.sources.loader import check_sources, config_path, source_files
+
+    root = config_path(path)
+    sources, issues = check_sources(root)
+    for issue in issues:
+        click.echo(str(issue), err=True)
+    if issues:
+        click.echo(f"{len(issues)} error(s) in {root}", err=True)
+        sys.exit(1)
+    if not quiet:
+        files = source_files(root)
+        for src in sources:
+            state = "" if src.enabled else " (disabled)"
+            click.echo(f"ok  {src.name:<28} {src.kind:<16} {src.platform_name}{state}")
+        click.echo(f"{len(sources)} source(s) in {len(files)} file(s) under {root}: configuration is valid")
+
+
+@config_group.command("schema")
+@click.option("--write", is_flag=True, help=f"Write it to {SCHEMA_PATH.relative_to(CONFIG_DIR.parent)}.")
+def schema_command(write: bool) -> None:
+    """Print the JSON Schema of sources files (for editors), or write the published copy."""
+    text = schema_text()
+    if write:
+        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {SCHEMA_PATH}")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,127 @@
+"""Find and load sources files (a file, or a directory's sources.yaml and sources/*.yaml) into models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from crawler.config.loader import ConfigError, ConfigIssue, format_loc, line_of, load_yaml_with_lines
+from crawler.paths import CONFIG_DIR
+from crawler.sources.models import KINDS, SourceConfig
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(SourceConfig)
+
+
+def config_path(path: Path | str | None = None) -> Path:
+    """The configuration to read: ``path``, else ``NARCOWATCH_CONFIG``, else the repository's config/."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("NARCOWATCH_CONFIG")
+    return Path(env) if env else CONFIG_DIR
+
+
+def source_files(path: Path) -> list[Path]:
+    """The sources files under ``path``: the file itself, or ``sources.yaml`` and ``sources/*.yaml`` of a directory."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ConfigError([ConfigIssue(str(path), None, "", "no such file or directory (set NARCOWATCH_CONFIG "
+                                                             "or pass a configuration path)")])
+    files = [p for p in (path / "sources.yaml", path / "sources.yml") if p.is_file()]
+    sub = path / "sources"
+    if sub.is_dir():
+        files += sorted(p for p in sub.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return files
+
+
+def _strip_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic puts the discriminator's value first in a tagged union's error locations
+    return loc[1:] if loc and loc[0] in KINDS else loc
+
+
+def parse_sources_file(path: Path) -> tuple[list[Any], list[ConfigIssue]]:
+    """Validate one file; returns the sources that are valid and every issue found (with lines)."""
+    try:
+        data = load_yaml_with_lines(path)
+    except ConfigError as exc:
+        return [], list(exc.issues)
+    if data is None:
+        return [], []
+    if not isinstance(data, dict):
+        return [], [ConfigIssue(str(path), 1, "", "expected a mapping with a 'sources' list")]
+    issues: list[ConfigIssue] = []
+    for key in data:
+        if key != "sources":
+            issues.append(ConfigIssue(str(path), line_of(data, (key,)), str(key),
+                                      "unknown top-level key (expected only 'sources')"))
+    raw = data.get("sources")
+    if raw is None:
+        issues.append(ConfigIssue(str(path), getattr(data, "line", None), "sources", "missing 'sources' list"))
+        return [], issues
+    if not isinstance(raw, list):
+        issues.append(ConfigIssue(str(path), line_of(data, ("sources",)), "sources", "must be a list of sources"))
+        return [], issues
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(_ADAPTER.validate_python(entry))
+        except ValidationError as exc:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            for err in exc.errors():
+                loc = ("sources", i, *_strip_tag(tuple(err["loc"])))
+                if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                    loc = (*loc, "kind")
+                msg = err["msg"].removeprefix("Value error, ") + (f" (source {name!r})" if name else "")
+                issues.append(ConfigIssue(str(path), line_of(data, loc), format_loc(loc), msg))
+    return out, issues
+
+
+def check_sources(path: Path | str | None = None) -> tuple[list[Any], list[ConfigIssue]]:
+    """Every source and every issue under ``path`` (no exception): what ``config check`` prints."""
+    root = config_path(path)
+    try:
+        files = source_files(root)
+    except ConfigError as exc:
+        return [], list(exc.issues)
+    sources: list[Any] = []
+    issues: list[ConfigIssue] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        found, problems = parse_sources_file(file)
+        issues += problems
+        data = None
+        for src in found:
+            if src.name in seen:
+                if data is None:
+                    data = load_yaml_with_lines(file)
+                idx = next((i for i, e in enumerate(data["sources"]) if isinstance(e, dict)
+                            and e.get("name") == src.name), 0)
+                issues.append(ConfigIssue(str(file), line_of(data, ("sources", idx, "name")),
+                                          f"sources[{idx}].name",
+                                          f"duplicate source name {src.name!r} (first defined in {seen[src.name]})"))
+                continue
+            seen[src.name] = str(file)
+            sources.append(src)
+    return sources, issues
+
+
+def load_sources(path: Path | str | None = None) -> list[Any]:
+    """All configured sources under ``path`` (default NARCOWATCH_CONFIG or config/); any issue -> ConfigError."""
+    sources, issues = check_sources(path)
+    if issues:
+        raise ConfigError(issues)
+    return sources
+
+
+def get_source(name: str, path: Path | str | None = None) -> Any:
+    """One configured source by name; ConfigError naming the configured ones if it does not exist."""
+    sources = load_sources(path)
+    for src in sources:
+        if src.name == name:
+            return src
+    names = ", ".join(sorted(s.name for s in sources)) or "none"
+    message = f"no source named {name!r} (configured: {names})"
+    raise ConfigError([ConfigIssue(str(config_path(path)), None, "", message)])

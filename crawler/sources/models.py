@@ -1,0 +1,576 @@
+"""Pydantic models of a sources file: one model per source kind, discriminated by ``kind``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+
+NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
+KINDS = ("market", "browser", "b2b_chemicals", "forum", "telegram_public", "reddit", "mastodon", "feed")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# ---------------------------------------------------------------- selectors
+
+
+class SelectorSpec(_Model):
+    """A CSS or XPath selector with post-processing; written as a mapping in YAML."""
+
+    css: str | None = None
+    """CSS selector (parsel dialect: ``::text`` and ``::attr(name)`` allowed)."""
+    xpath: str | None = None
+    """XPath 1.0 expression."""
+    attr: str | None = None
+    """Read this attribute of the matched elements instead of their text (``href``, ``src``, ``datetime``)."""
+    regex: str | None = None
+    """Keep only this regular expression's first group (or whole match) of each value; values that do not match
+    are dropped."""
+    join: str | None = None
+    """Join all matched values with this separator (default: the first match only; lists keep all)."""
+    value: str | None = None
+    """A constant instead of a selector (``currency: {value: BTC}``)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SelectorSpec:
+        given = [k for k in ("css", "xpath", "value") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of css, xpath or value")
+        if self.css is not None:
+            _check_css(self.css)
+        if self.xpath is not None:
+            _check_xpath(self.xpath)
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {self.regex!r}: {exc}") from None
+        return self
+
+
+def _check_css(css: str) -> None:
+    from parsel.csstranslator import HTMLTranslator
+
+    try:
+        HTMLTranslator().css_to_xpath(css)
+    except Exception as exc:  # cssselect raises several error types
+        raise ValueError(f"invalid CSS selector {css!r}: {exc}") from None
+
+
+def _check_xpath(xpath: str) -> None:
+    from lxml import etree
+
+    try:
+        etree.XPath(xpath)
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"invalid XPath {xpath!r}: {exc}") from None
+
+
+def parse_selector(value: Any) -> Any:
+    """``"css:h1"`` / ``"xpath://h1"`` / ``"h1"`` (CSS) -> a SelectorSpec mapping; mappings pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("xpath:"):
+            return {"xpath": text[len("xpath:"):].strip()}
+        if text.startswith("css:"):
+            return {"css": text[len("css:"):].strip()}
+        return {"css": text}
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+Selector = Annotated[
+    SelectorSpec, BeforeValidator(parse_selector, json_schema_input_type=str | SelectorSpec)
+]
+"""A CSS (bare or ``css:``) or XPath (``xpath:``) string, or a mapping {css|xpath|value, attr, regex, join}."""
+
+SelectorList = Annotated[
+    list[Selector], BeforeValidator(_as_list, json_schema_input_type=Selector | list[Selector])
+]
+"""One selector or a list of them."""
+
+
+class ListingFields(_Model):
+    """Selectors for the Listing fields of one listing page (missing ones stay empty)."""
+
+    title: Selector | None = None
+    description: Selector | None = None
+    price: Selector | None = None
+    """Price text; the number and currency are read from it (``0.0992 BTC``, ``$79.40``, ``€12,50``)."""
+    currency: Selector | None = None
+    """Currency where the price text has none (``{value: USD}``)."""
+    quantity: Selector | None = None
+    stock: Selector | None = None
+    vendor: Selector | None = None
+    vendor_url: Selector | None = None
+    ships_from: Selector | None = None
+    ships_to: Selector | None = None
+    category: Selector | None = None
+    posted_at: Selector | None = None
+    updated_at: Selector | None = None
+    images: Selector | None = None
+    links: Selector | None = None
+    native_id: Selector | None = None
+    """The site's own id (else the id is taken from ``native_id_regex`` on the URL, else none)."""
+    cas_numbers: Selector | None = None
+    views: Selector | None = None
+    extra: dict[str, Selector] = Field(default_factory=dict)
+    """More named fields, stored under ``extra`` (``purity``, ``moq``...)."""
+
+
+
+# ---------------------------------------------------------------- shared options
+
+
+class RateLimit(_Model):
+    """Politeness per source: Scrapy's DOWNLOAD_DELAY and concurrency."""
+
+    download_delay: float = Field(1.0, ge=0, le=600)
+    """Seconds between requests to the same site (randomised 0.5-1.5x unless ``randomize: false``)."""
+    concurrency: int = Field(2, ge=1, le=64)
+    """Concurrent requests to the site."""
+    randomize: bool = True
+    autothrottle: bool = False
+    """Let Scrapy's AutoThrottle adapt the delay to the site's latency."""
+
+
+class Retry(_Model):
+    """Retries with backoff for failed requests and 5xx/429 answers."""
+
+    times: int = Field(3, ge=0, le=20)
+    backoff_base: float = Field(2.0, ge=0, le=600)
+    """Seconds before the first retry; doubled at each further retry."""
+    backoff_max: float = Field(120.0, ge=0, le=3600)
+
+
+class Session(_Model):
+    """Logged-in sessions: cookies and headers taken from environment variables (never written in YAML)."""
+
+    cookies_env: dict[str, str] = Field(default_factory=dict)
+    """Cookie name -> environment variable holding its value."""
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    """Header name -> environment variable holding its value (``Authorization: MARKET_TOKEN``)."""
+    logout_marker: Selector | None = None
+    """A selector that matches only when logged out (``css: form#login``); a match stops the source's crawl."""
+    logout_text: str | None = None
+    """Text that appears only when logged out (``Please log in``); same effect as ``logout_marker``."""
+
+    @field_validator("cookies_env", "headers_env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, env in v.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env or ""):
+                raise ValueError(f"{key}: {env!r} is not an environment variable name")
+        return v
+
+
+
+class Scroll(_Model):
+    """Scrolling for infinite lists (browser sources)."""
+
+    times: int = Field(0, ge=0, le=200)
+    delay: float = Field(0.5, ge=0, le=30)
+    """Seconds to wait after each scroll."""
+
+
+class BrowserOptions(_Model):
+    """How pages are rendered in Chromium."""
+
+    wait_for: str | None = None
+    """CSS selector to wait for before reading a listing page (``h1.product-title``)."""
+    wait_for_index: str | None = None
+    """CSS selector to wait for on category/index pages (``a.product-link``)."""
+    wait_timeout: float = Field(15.0, gt=0, le=300)
+    """Seconds to wait for ``wait_for`` before giving up on the page."""
+    scroll: Scroll = Field(default_factory=Scroll)
+    max_pages_per_context: int = Field(50, ge=1, le=10000)
+    """Recycle the browser context after this many pages, so memory stays flat."""
+    max_contexts: int = Field(2, ge=1, le=32)
+    """Browser contexts open at once for this source."""
+    screenshot: bool = True
+    """Full-page PNG screenshot of each listing page, as evidence."""
+
+    @field_validator("wait_for", "wait_for_index")
+    @classmethod
+    def _css(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_css(v)
+        return v
+
+
+def parse_duration(value: Any) -> Any:
+    """``"48h"``, ``"2d"``, ``"30m"``, ``"90s"`` or seconds -> timedelta."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)
+        if not m:
+            raise ValueError(f"invalid duration {value!r}: use a number with s, m, h, d or w (e.g. 48h)")
+        n, unit = float(m.group(1)), m.group(2) or "s"
+        return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    return value
+
+
+def check_cron(expr: str) -> str:
+    """Validate a 5-field crontab expression (APScheduler's dialect)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        raise ValueError(f"invalid cron {expr!r}: expected 5 fields (minute hour day month day-of-week)")
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"invalid cron {expr!r}: {exc}") from None
+    return expr
+
+
+Duration = Annotated[
+    timedelta,
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$"},
+                              {"type": "number", "minimum": 0}]}),
+]
+
+
+def _domain(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class SourceBase(_Model):
+    """Options every kind shares."""
+
+    name: str = Field(pattern=NAME_RE, max_length=64)
+    """Unique name: lower-case letters, digits, ``_`` and ``-`` (``scrapy crawl NAME``)."""
+    kind: str
+    enabled: bool = True
+    """Disabled sources are not scheduled (``narcowatch crawl NAME`` still runs them)."""
+    description: str | None = None
+    start_urls: list[str] = Field(default_factory=list)
+    allowed_domains: list[str] | None = None
+    """Domains the crawl may visit (default: those of the start URLs)."""
+    platform: str | None = None
+    """Platform name for attribution (default: domain of the first start URL, or the network name)."""
+    schedule: str | None = None
+    """Cron expression, UTC (``*/30 * * * *``); none = only on demand."""
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    retry: Retry = Field(default_factory=Retry)
+    robots: Literal["obey", "ignore"] = "obey"
+    proxy: str | None = None
+    """Proxy for this source: ``http://127.0.0.1:8118`` (e.g. Privoxy in front of Tor); the browser kind also
+    accepts ``socks5://``."""
+    session: Session | None = None
+    max_depth: int | None = Field(None, ge=0, le=100)
+    """Scrapy DEPTH_LIMIT (0 or none: unlimited)."""
+    max_pages: int | None = Field(None, ge=1)
+    """Stop after this many responses."""
+    removal_grace: Duration = timedelta(hours=48)
+    """A listing missing from its category for this long is marked removed (``48h``, ``3d``)."""
+    user_agent: str | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+    """Download timeout per request, seconds."""
+
+    @field_validator("start_urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an absolute http(s) URL (is an environment variable unset?)")
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        return check_cron(v) if v is not None else v
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+            raise ValueError(f"{v!r} is not a proxy URL (http://host:port, https:// or socks5://)")
+        return v
+
+    @field_validator("removal_grace", mode="before")
+    @classmethod
+    def _grace(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+    @model_validator(mode="after")
+    def _base_checks(self) -> SourceBase:
+        if self.proxy and self.proxy.startswith("socks") and self.kind != "browser":
+            raise ValueError("proxy: socks proxies work only for the browser kind; put an HTTP proxy "
+                             "(e.g. Privoxy) in front of Tor for plain requests")
+        return self
+
+    # -- derived
+    def default_platform(self) -> str:
+        return _domain(self.start_urls[0]) if self.start_urls else self.kind
+
+    @property
+    def platform_name(self) -> str:
+        """The platform recorded on each listing."""
+        return self.platform or self.default_platform()
+
+    @property
+    def domains(self) -> list[str]:
+        if self.allowed_domains is not None:
+            return self.allowed_domains
+        return sorted({_domain(u) for u in start_urls_of(self) if _domain(u)})
+
+
+def _require_start_urls(src: SourceBase) -> None:
+    if not src.start_urls:
+        raise ValueError("start_urls: give at least one URL")
+
+
+# ---------------------------------------------------------------- kinds
+
+
+class MarketLinks(_Model):
+    """Where to go from a page: category pages, next pages, listing pages (selectors of links)."""
+
+    category: SelectorList = Field(default_factory=list)
+    """Links from the start page to category pages (none: the start URLs are category pages)."""
+    pagination: SelectorList = Field(default_factory=list)
+    """Links to the next page of a category."""
+    listing: SelectorList = Field(default_factory=list)
+    """Links from a category page to listing pages."""
+    native_id_regex: str | None = None
+    """Regex with one group that reads the listing id from its URL (``/item/(\\w+)``)."""
+
+
+    @field_validator("native_id_regex")
+    @classmethod
+    def _rx(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                if re.compile(v).groups < 1:
+                    raise ValueError(f"native_id_regex {v!r} needs one group")
+            except re.error as exc:
+                raise ValueError(f"invalid regex {v!r}: {exc}") from None
+        return v
+
+
+class MarketSource(SourceBase):
+    """A marketplace of static HTML: category pages, pagination, listing pages."""
+
+    kind: Literal["market"] = "market"
+    links: MarketLinks
+    fields: ListingFields
+    listing_must_have: list[str] = Field(default_factory=lambda: ["title"])
+    """Listing fields that must be non-empty for a page to count as a listing (else it is skipped)."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> MarketSource:
+        _require_start_urls(self)
+        if not self.links.listing:
+            raise ValueError("links.listing: give a selector for the links to listing pages")
+        if self.fields.title is None:
+            raise ValueError("fields.title: give a selector for the listing title")
+        unknown = [f for f in self.listing_must_have if f not in ListingFields.model_fields or f == "extra"]
+        if unknown:
+            raise ValueError(f"listing_must_have: unknown field(s) {', '.join(unknown)}")
+        return self
+
+
+class BrowserSource(MarketSource):
+    """A marketplace rendered in Chromium: listing links and content appear only after JavaScript runs."""
+
+    kind: Literal["browser"] = "browser"  # type: ignore[assignment]
+    browser: BrowserOptions = Field(default_factory=BrowserOptions)
+    render_listing_pages: bool = True
+    """Render listing pages in the browser too (false: only category pages need JavaScript)."""
+
+
+class B2BSource(MarketSource):
+    """A B2B chemical sourcing site: product pages with CAS number, purity, MOQ and supplier."""
+
+    kind: Literal["b2b_chemicals"] = "b2b_chemicals"  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _cas(self) -> B2BSource:
+        if self.fields.cas_numbers is None:
+            raise ValueError("fields.cas_numbers: a b2b_chemicals source needs a selector for the CAS number")
+        return self
+
+
+class PostFields(_Model):
+    """Selectors relative to one post of a thread."""
+
+    container: Selector
+    """Each match is one post."""
+    author: Selector
+    """Post author: the vendor candidate."""
+    author_url: Selector | None = None
+    body: Selector
+    posted_at: Selector | None = None
+    native_id: Selector | None = None
+    links: Selector | None = None
+
+
+
+class ForumLinks(_Model):
+    board: SelectorList = Field(default_factory=list)
+    """Links from the forum index to boards (none: the start URLs are boards)."""
+    board_pagination: SelectorList = Field(default_factory=list)
+    thread: SelectorList
+    """Links from a board to its threads."""
+    thread_pagination: SelectorList = Field(default_factory=list)
+
+
+
+class ForumSource(SourceBase):
+    """A forum: board index -> threads -> posts; each post is one listing, its author the vendor candidate."""
+
+    kind: Literal["forum"] = "forum"
+    links: ForumLinks
+    thread_title: Selector
+    board_name: Selector | None = None
+    """Read on the thread page (breadcrumbs) and stored as the category."""
+    post: PostFields
+    max_threads: int | None = Field(None, ge=1)
+
+
+    @model_validator(mode="after")
+    def _checks(self) -> ForumSource:
+        _require_start_urls(self)
+        return self
+
+
+class TelegramSource(SourceBase):
+    """Public Telegram channels read through their web preview (``https://t.me/s/<channel>``)."""
+
+    kind: Literal["telegram_public"] = "telegram_public"
+    base_url: str = "https://t.me"
+    """Web preview host; start URLs are ``{base_url}/s/{channel}``."""
+    channels: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,64}$")]] = Field(default_factory=list)
+    older_pages: int = Field(3, ge=0, le=1000)
+    """How many "load older" pages to follow back from the newest messages."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> TelegramSource:
+        if not self.channels and not self.start_urls:
+            raise ValueError("channels: give at least one channel name (or start_urls)")
+        _check_base(self.base_url)
+        return self
+
+    def urls(self) -> list[str]:
+        return [*self.start_urls, *(f"{self.base_url.rstrip('/')}/s/{c}" for c in self.channels)]
+
+    def default_platform(self) -> str:
+        return "telegram"
+
+
+class RedditSource(SourceBase):
+    """Subreddits or searches read through Reddit's public JSON listings."""
+
+    kind: Literal["reddit"] = "reddit"
+    base_url: str = "https://www.reddit.com"
+    subreddits: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{2,32}$")]] = Field(default_factory=list)
+    searches: list[str] = Field(default_factory=list)
+    """Site-wide search queries (``/search.json?q=...&sort=new``)."""
+    sort: Literal["new", "hot", "top"] = "new"
+    limit: int = Field(100, ge=1, le=100)
+    max_pages_per_listing: int = Field(3, ge=1, le=100)
+    """Pages (``after=``) read per subreddit or search."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> RedditSource:
+        if not (self.subreddits or self.searches or self.start_urls):
+            raise ValueError("subreddits: give at least one subreddit or search")
+        _check_base(self.base_url)
+        return self
+
+    def urls(self) -> list[str]:
+        from urllib.parse import urlencode
+
+        base = self.base_url.rstrip("/")
+        out = list(self.start_urls)
+        out += [f"{base}/r/{s}/{self.sort}.json?limit={self.limit}&raw_json=1" for s in self.subreddits]
+        out += [f"{base}/search.json?{urlencode({'q': q, 'sort': self.sort, 'limit': self.limit})}"
+                for q in self.searches]
+        return out
+
+    def default_platform(self) -> str:
+        return "reddit"
+
+
+class MastodonSource(SourceBase):
+    """Public Mastodon hashtag or account timelines through the instance's REST API."""
+
+    kind: Literal["mastodon"] = "mastodon"
+    instance: str
+    """Instance base URL (``https://mastodon.social``)."""
+    hashtags: list[Annotated[str, Field(pattern=r"^\w{1,100}$")]] = Field(default_factory=list)
+    accounts: list[Annotated[str, Field(pattern=r"^\d{1,30}$")]] = Field(default_factory=list)
+    """Account ids (``/api/v1/accounts/:id/statuses``)."""
+    limit: int = Field(40, ge=1, le=40)
+    max_pages_per_timeline: int = Field(3, ge=1, le=100)
+    access_token_env: str | None = None
+    """Environment variable holding a bearer token, for instances that require one."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> MastodonSource:
+        _check_base(self.instance)
+        if not (self.hashtags or self.accounts):
+            raise ValueError("hashtags: give at least one hashtag or account id")
+        return self
+
+    def urls(self) -> list[str]:
+        base = self.instance.rstrip("/")
+        return [f"{base}/api/v1/timelines/tag/{t}?limit={self.limit}" for t in self.hashtags] + [
+            f"{base}/api/v1/accounts/{a}/statuses?limit={self.limit}&exclude_reblogs=true" for a in self.accounts
+        ]
+
+    def default_platform(self) -> str:
+        return "mastodon"
+
+
+class FeedSource(SourceBase):
+    """RSS 2.0 or Atom feeds; each entry is one listing."""
+
+    kind: Literal["feed"] = "feed"
+
+    @model_validator(mode="after")
+    def _checks(self) -> FeedSource:
+        _require_start_urls(self)
+        return self
+
+
+def _check_base(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute http(s) URL (is an environment variable unset?)")
+
+
+SourceConfig = Annotated[
+    MarketSource | BrowserSource | B2BSource | ForumSource | TelegramSource | RedditSource | MastodonSource
+    | FeedSource,
+    Field(discriminator="kind"),
+]
+"""Any source, chosen by its ``kind``."""
+
+
+class SourcesFile(_Model):
+    """A sources file: ``sources: [...]``."""
+
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+
+def start_urls_of(src: Any) -> list[str]:
+    """The URLs a crawl of ``src`` starts from."""
+    urls = getattr(src, "urls", None)
+    return list(urls()) if callable(urls) else list(src.start_urls)
