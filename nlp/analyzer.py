@@ -1,0 +1,56 @@
+"""Public entry point of the NLP step: ``Analyzer.load()``, ``analyze(text)`` and ``analyze_many(texts)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+
+from nlp import components
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+PIPE_NAMES = ["narcowatch_substances_v1", "narcowatch_contacts_v1", "narcowatch_shipping_v1",
+              "narcowatch_intent_v1"]
+
+
+def build_pipeline(with_ner: bool = False) -> Language:
+    """A fresh pipeline (spacy.blank + narcowatch components) with tables from nlp/data, untrained."""
+    nlp = spacy.blank("en")
+    for factory in PIPE_NAMES:
+        nlp.add_pipe(factory, name=factory.split("_")[1])
+    if with_ner:
+        nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", before="intent")
+    nlp.initialize()
+    return nlp
+
+
+class Analyzer:
+    """Reads listing and post text: substances, vendor contacts, shipping, intent and risk."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.nlp = nlp
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Analyzer:
+        """Load the trained pipeline (default: the one shipped in nlp/model; rules only if absent)."""
+        if path is None:
+            path = MODEL_DIR
+            if not (path / "config.cfg").exists():
+                return cls(build_pipeline())
+        path = Path(path)
+        if not (path / "config.cfg").exists():
+            raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing): run `narcowatch nlp train`")
+        return cls(spacy.load(path))
+
+    def analyze(self, text: str) -> dict[str, Any]:
+        """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized`` for one text."""
+        if not isinstance(text, str):
+            raise TypeError(f"analyze() needs a str, got {type(text).__name__}")
+        return components.build_output(self.nlp(text))
+
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 256) -> list[dict[str, Any]]:
+        """``analyze`` for many texts, in order, batched through the pipeline."""
+        return [components.build_output(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]

@@ -1,0 +1,179 @@
+"""Build nlp/data/substances.tsv from the hand-written tables and the copied DEA/analogue lexicons."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SOURCES = DATA_DIR / "sources"
+OUT_COLUMNS = ["term", "canonical", "class", "cas", "control", "strength", "source"]
+
+# DEA street-name categories -> (canonical, class)
+CATEGORY_MAP: dict[str, tuple[str, str]] = {
+    "fentanyl and fentanyl derivatives": ("fentanyl", "fentanyl"),
+    "heroin": ("heroin", "opioid"),
+    "opium": ("opium", "opioid"),
+    "oxycodone": ("oxycodone", "opioid"),
+    "acetaminophen and oxycodone": ("oxycodone", "opioid"),
+    "hydrocodone": ("hydrocodone", "opioid"),
+    "promethazine with codeine": ("codeine", "opioid"),
+    "codeine": ("codeine", "opioid"),
+    "codeine combinations": ("codeine", "opioid"),
+    "morphine": ("morphine", "opioid"),
+    "morphine-opium": ("morphine", "opioid"),
+    "hydromorphone": ("hydromorphone", "opioid"),
+    "methadone": ("methadone", "opioid"),
+    "fentanyl": ("fentanyl", "fentanyl"),
+    "cocaine": ("cocaine", "stimulant"),
+    "crack cocaine": ("cocaine", "stimulant"),
+    "crack": ("cocaine", "stimulant"),
+    "amphetamine": ("amphetamine", "stimulant"),
+    "methamphetamine": ("methamphetamine", "stimulant"),
+    "synthetic cathinones": ("synthetic cathinone", "stimulant"),
+    "synthetic cathinone": ("synthetic cathinone", "stimulant"),
+    "ritalin": ("methylphenidate", "stimulant"),
+    "marijuana": ("cannabis", "cannabis"),
+    "marijuana concentrates": ("cannabis", "cannabis"),
+    "marijuana concentrate": ("cannabis", "cannabis"),
+    "synthetic cannabinoids": ("synthetic cannabinoid", "cannabis"),
+    "synthetic cannabinoid": ("synthetic cannabinoid", "cannabis"),
+    "lsd": ("lsd", "hallucinogen"),
+    "mushrooms": ("psilocybin", "hallucinogen"),
+    "peyote": ("mescaline", "hallucinogen"),
+    "mescaline": ("mescaline", "hallucinogen"),
+    "mdma": ("mdma", "hallucinogen"),
+    "pcp": ("pcp", "hallucinogen"),
+    "ketamine": ("ketamine", "hallucinogen"),
+    "ghb": ("ghb", "depressant"),
+    "alprazolam": ("alprazolam", "depressant"),
+    "clonazepam": ("clonazepam", "depressant"),
+}
+LOOKUP_CLASS = {"narcotic (opioid)": "opioid", "heroin": "opioid", "stimulant": "stimulant",
+                "cannabis": "cannabis", "hallucinogen": "hallucinogen", "depressant": "depressant",
+                "inhalant": "other", "steroid": "other", "analgesic": "other", "antitussive": "other",
+                "treatment drug": "other", "drugs of concern": "other", "reversal agent": "other"}
+
+
+def _clean(term: str) -> str:
+    term = term.replace("’", "'").replace("¦Á", "alpha-").replace("¦Â", "beta-").replace("?", "")
+    term = re.sub(r"\s*\((?:mixed with|in pill form|liquid)[^)]*\)", "", term, flags=re.I)
+    return re.sub(r"\s+", " ", term).strip().lower()
+
+
+def _hand_table(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            canonical, cls, cas, control, names, source = line.rstrip("\n").split("\t")
+            for name in names.split(";"):
+                weak = name.startswith("~")
+                yield {"term": _clean(name.lstrip("~")), "canonical": canonical, "class": cls, "cas": cas,
+                       "control": control, "strength": "weak" if weak else "strong",
+                       "source": f"{path.name}: {source}"}
+
+
+def _c_cs_alpha() -> Iterator[dict[str, str]]:
+    import openpyxl  # build-time only (dev extra)
+
+    wb = openpyxl.load_workbook(SOURCES / "c_cs_alpha.xlsx", read_only=True)
+    ws = wb.worksheets[0]
+    for i, row in enumerate(ws.iter_rows(values_only=True)):
+        if i == 0 or not row[0]:
+            continue
+        substance, number, schedule, narcotic, names = (row + (None,) * 5)[:5]
+        base = _clean(re.sub(r"\(.*\)$", "", str(substance)))
+        if not base or len(base) > 60:
+            continue
+        is_fent = "fentan" in base
+        cls = "fentanyl" if is_fent else ("opioid" if narcotic == "Y" else "other")
+        control = f"US CSA Schedule {schedule}" if schedule else ""
+        src = f"c_cs_alpha.xlsx (DEA controlled substances, code {number})"
+        yield {"term": base, "canonical": base, "class": cls, "cas": "", "control": control,
+               "strength": "strong", "source": src}
+        for name in re.split(r"[;,]", str(names or "")):
+            name = _clean(name)
+            if not name or name in {"fentanyl", "china white", "chine white"} or len(name) > 60:
+                continue
+            yield {"term": name, "canonical": base, "class": cls, "cas": "", "control": control,
+                   "strength": "strong", "source": src}
+
+
+def _analogues() -> Iterator[dict[str, str]]:
+    names = (SOURCES / "fentanyl_lib_names.txt").read_text(encoding="utf-8").splitlines()
+    with (SOURCES / "base.csv").open(encoding="utf-8", newline="") as f:
+        names += [r["compound"] for r in csv.DictReader(f)]
+    for name in names:
+        term = _clean(name)
+        if len(term) < 5 or not re.search(r"fent|nil$|anpp", term):
+            continue
+        yield {"term": term, "canonical": term, "class": "fentanyl", "cas": "",
+               "control": "US CSA Schedule I (fentanyl-related substance)", "strength": "strong",
+               "source": "Fentnayl_lib.csv / base.csv (fentanyl analogue libraries)"}
+
+
+def _slang() -> Iterator[dict[str, str]]:
+    for line in (SOURCES / "slangUE.txt").read_text(encoding="utf-8").splitlines():
+        if "~" not in line:
+            continue
+        drug, _brand, slang = line.split("~", 2)
+        mapped = CATEGORY_MAP.get(drug.strip().lower())
+        if not mapped:
+            continue
+        for term in slang.split(";"):
+            yield _slang_row(term, mapped, "slangUE.txt (DEA Drug Slang Code Words 2017)")
+    with (SOURCES / "dea_street_names.rda.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            mapped = CATEGORY_MAP.get(r["category"].strip().lower())
+            if mapped:
+                for term in (r["slang"], r["brand"]):
+                    if term and term != "NA":
+                        yield _slang_row(term, mapped, "dea_street_names.rda.csv (DEA)")
+    with (SOURCES / "lookup_df.rda.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            cls = LOOKUP_CLASS.get(r["class"].strip().lower())
+            if cls is None:
+                continue
+            cat = _clean(r["category"])
+            canonical, cls2 = CATEGORY_MAP.get(cat, (cat, cls))
+            row = _slang_row(r["synonym"], (canonical, cls2), "lookup_df.rda.csv (CTN-0094/DOPE)")
+            yield row
+            yield {**row, "term": cat, "strength": "strong"}
+
+
+def _slang_row(term: str, mapped: tuple[str, str], source: str) -> dict[str, str]:
+    return {"term": _clean(term), "canonical": mapped[0], "class": mapped[1], "cas": "", "control": "",
+            "strength": "weak", "source": source}
+
+
+def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = None) -> int:
+    """Merge all sources (earlier sources win on the same term) and write the runtime table."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    stop = set(STOP_WORDS) | (stoplist or set())
+    extra = DATA_DIR / "slang_stoplist.txt"
+    if extra.exists():
+        stop |= {w.strip() for w in extra.read_text(encoding="utf-8").splitlines() if w.strip()}
+    rows: dict[str, dict[str, str]] = {}
+    order = [_hand_table(DATA_DIR / "precursors.tsv"), _hand_table(DATA_DIR / "core_substances.tsv"),
+             _analogues(), _c_cs_alpha(), _slang()]
+    for source in order:
+        for row in source:
+            term = row["term"]
+            if len(term) < 2 or term in rows:
+                continue
+            if row["strength"] == "weak" and (term in stop or len(term) < 3 or term.isdigit()):
+                continue
+            rows[term] = row
+    with out.open("w", encoding="utf-8", newline="") as f:
+        f.write("\t".join(OUT_COLUMNS) + "\n")
+        for row in sorted(rows.values(), key=lambda r: r["term"]):
+            f.write("\t".join(row[c].replace("\t", " ") for c in OUT_COLUMNS) + "\n")
+    return len(rows)
+
+
+if __name__ == "__main__":
+    print(build())

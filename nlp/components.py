@@ -1,0 +1,266 @@
+"""spaCy pipeline components (registered factories) that fill ``doc.user_data["nw"]`` with the analysis."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from nlp import extractors
+from nlp.intent import IntentModel, risk_score, rule_prob
+from nlp.lexicon import TOKEN_RE, Hit, Lexicon, filter_context
+from nlp.normalize import Normalized, normalize
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+KEY = "nw"
+
+
+def state(doc: Doc) -> dict[str, Any]:
+    """The per-document working state shared by the narcowatch components."""
+    st = doc.user_data.get(KEY)
+    if st is None:
+        st = doc.user_data[KEY] = {}
+    return st
+
+
+def _copy_file(src: Path, dest_dir: Path, name: str) -> None:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if src.resolve() != (dest_dir / name).resolve():
+        shutil.copyfile(src, dest_dir / name)
+
+
+class SubstanceMatcher:
+    """Normalises the text and finds substances (lexicon, CAS numbers, slang in context)."""
+
+    def __init__(self, nlp: Language, name: str, table: str) -> None:
+        self.name = name
+        self.table = table
+        self.lexicon: Lexicon | None = None
+        self._table_path: Path | None = None
+
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *,
+                   nlp: Language | None = None, table: str | None = None) -> None:
+        path = Path(table or self.table)
+        if not path.is_absolute() and not path.exists():
+            path = DATA_DIR / path.name
+        self.lexicon = Lexicon.from_tsv(path)
+        self._table_path = path
+
+    def _lex(self) -> Lexicon:
+        if self.lexicon is None:
+            self.initialize()
+        assert self.lexicon is not None
+        return self.lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        lex = self._lex()
+        st = state(doc)
+        st["text"] = doc.text
+        norm = normalize(st["text"], is_known=lex.is_known)
+        tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
+        st["norm"] = norm
+        st["tokens"] = tokens
+        st["hits"] = lex.match(norm.text, tokens)
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
+        for doc in stream:
+            yield self(doc)
+
+    def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        src = self._table_path or DATA_DIR / "substances.tsv"
+        _copy_file(src, path, "substances.tsv")
+
+    def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> SubstanceMatcher:
+        self.initialize(table=str(Path(path) / "substances.tsv"))
+        return self
+
+
+class ContactFinder:
+    """Contacts, vendor handles and crypto addresses (checksums verified where the format has one)."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+
+    def __call__(self, doc: Doc) -> Doc:
+        st = state(doc)
+        text = st.get("text") or doc.text
+        st["contacts"] = extractors.find_contacts(text)
+        st["wallets"] = extractors.find_wallets(text)
+        st["handles"] = extractors.find_handles(text)
+        st["prices"] = extractors.find_prices(text)
+        st["quantities"] = extractors.find_quantities(text)
+        return doc
+
+
+class ShippingFinder:
+    """Ships-from, ships-to and exclusions as ISO codes; carriers, stealth, domestic-only."""
+
+    def __init__(self, nlp: Language, name: str, table: str) -> None:
+        self.name = name
+        self.table_name = table
+        self.table: extractors.CountryTable | None = None
+        self._path: Path | None = None
+
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *,
+                   nlp: Language | None = None, table: str | None = None) -> None:
+        path = Path(table or self.table_name)
+        if not path.is_absolute() and not path.exists():
+            path = DATA_DIR / path.name
+        self.table = extractors.CountryTable.from_tsv(path)
+        self._path = path
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.table is None:
+            self.initialize()
+        assert self.table is not None
+        st = state(doc)
+        norm: Normalized = st["norm"]
+        text = st["text"]
+
+        def original_at(s: int, e: int) -> str:
+            a, b = norm.to_original(s, e)
+            return text[a:b]
+
+        mentions = self.table.find(norm.text, original_at, st["tokens"])
+        # a country word inside a substance name ("china white") is not a country
+        hits: list[Hit] = st.get("hits", [])
+        if hits and mentions:
+            mentions = [c for c in mentions if not any(h.start <= c[0] < h.end for h in hits)]
+        st["shipping"] = extractors.find_shipping(norm.text, mentions, st["tokens"])
+        return doc
+
+    def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
+        _copy_file(self._path or DATA_DIR / "countries.tsv", Path(path), "countries.tsv")
+
+    def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> ShippingFinder:
+        self.initialize(table=str(Path(path) / "countries.tsv"))
+        return self
+
+
+class IntentScorer:
+    """Sale intent (trained logistic model, rules until trained), slang context filter and risk."""
+
+    def __init__(self, nlp: Language, name: str, threshold: float) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.model: IntentModel | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        st = state(doc)
+        lower = st["norm"].text
+        p = self.model.prob(lower) if self.model is not None else rule_prob(lower)
+        threshold = self.model.threshold if self.model is not None else self.threshold
+        st["p_sale"] = p
+        st["intent"] = "sale" if p >= threshold else "other"
+        sale_signal = st["intent"] == "sale"
+        st["hits"] = filter_context(st.get("hits", []), st["tokens"], sale_signal)
+        return doc
+
+    def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.model is not None:
+            self.model.to_disk(path / "intent.json")
+
+    def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> IntentScorer:
+        model_path = Path(path) / "intent.json"
+        self.model = IntentModel.from_disk(model_path) if model_path.exists() else None
+        return self
+
+
+@Language.factory("narcowatch_substances_v1", default_config={"table": "substances.tsv"})
+def make_substances(nlp: Language, name: str, table: str) -> SubstanceMatcher:
+    return SubstanceMatcher(nlp, name, table)
+
+
+@Language.factory("narcowatch_contacts_v1")
+def make_contacts(nlp: Language, name: str) -> ContactFinder:
+    return ContactFinder(nlp, name)
+
+
+@Language.factory("narcowatch_shipping_v1", default_config={"table": "countries.tsv"})
+def make_shipping(nlp: Language, name: str, table: str) -> ShippingFinder:
+    return ShippingFinder(nlp, name, table)
+
+
+@Language.factory("narcowatch_intent_v1", default_config={"threshold": 0.5})
+def make_intent(nlp: Language, name: str, threshold: float) -> IntentScorer:
+    return IntentScorer(nlp, name, threshold)
+
+
+def build_output(doc: Doc) -> dict[str, Any]:
+    """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized``."""
+    st = state(doc)
+    text = st["text"]
+    norm: Normalized = st["norm"]
+    entities: list[dict[str, Any]] = []
+    substances: dict[str, dict[str, Any]] = {}
+    for h in st.get("hits", []):
+        s, e = norm.to_original(h.start, h.end)
+        t = h.term
+        if t.cls == "unknown":
+            entities.append({"start": s, "end": e, "label": "CAS", "text": text[s:e], "canonical": t.cas})
+            continue
+        entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e], "canonical": t.canonical,
+                         "class": t.cls})
+        if t.canonical not in substances:
+            substances[t.canonical] = {"name": t.canonical, "class": t.cls, "cas": t.cas or None,
+                                       "control": t.control or None}
+    for s, e, canonical, cls in st.get("ner_spans", []):
+        entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e], "canonical": canonical,
+                         "class": cls, "source": "ner"})
+        if canonical not in substances:
+            substances[canonical] = {"name": canonical, "class": cls, "cas": None, "control": None}
+    for h in st.get("handles", []):
+        entities.append({"start": h["start"], "end": h["end"], "label": "VENDOR", "text": text[h["start"]:h["end"]],
+                         "canonical": h["value"]})
+    for c in st.get("contacts", []):
+        entities.append({"start": c["start"], "end": c["end"], "label": "CONTACT", "text": text[c["start"]:c["end"]],
+                         "canonical": c["value"], "kind": c["kind"]})
+    for w in st.get("wallets", []):
+        entities.append({"start": w["start"], "end": w["end"], "label": "CRYPTO_ADDRESS",
+                         "text": text[w["start"]:w["end"]], "canonical": w["value"], "kind": w["kind"]})
+    ship = st["shipping"]
+    for ns, ne, code, role in ship["spans"]:
+        s, e = norm.to_original(ns, ne)
+        entities.append({"start": s, "end": e, "label": "SHIPPING", "text": text[s:e], "canonical": code,
+                         "role": role})
+    for p in st.get("prices", []):
+        entities.append({"start": p["start"], "end": p["end"], "label": "PRICE", "text": text[p["start"]:p["end"]],
+                         "canonical": f"{p['amount']} {p['currency']}"})
+    for q in st.get("quantities", []):
+        entities.append({"start": q["start"], "end": q["end"], "label": "QUANTITY",
+                         "text": text[q["start"]:q["end"]], "canonical": f"{q['amount']} {q['unit']}"})
+    entities.sort(key=lambda x: (x["start"], x["end"]))
+    handles = list(dict.fromkeys(h["value"] for h in st.get("handles", [])))
+    handles += [c["value"] for c in st.get("contacts", []) if c["kind"] == "telegram" and c["value"] not in handles]
+    contacts = list({(c["kind"], c["value"]): {"kind": c["kind"], "value": c["value"]}
+                     for c in st.get("contacts", [])}.values())
+    wallets = list({(w["kind"], w["value"]): {"kind": w["kind"], "value": w["value"]}
+                    for w in st.get("wallets", [])}.values())
+    classes = [s["class"] for s in substances.values()]
+    has_shipping = bool(ship["ships_from"] or ship["ships_to"] or ship["stealth"] or ship["carriers"])
+    return {
+        "entities": entities,
+        "substances": list(substances.values()),
+        "vendor": {"handles": handles, "contacts": contacts, "wallets": wallets},
+        "ships_from": ship["ships_from"],
+        "ships_to": ship["ships_to"],
+        "ships_not_to": ship["ships_not_to"],
+        "shipping": {"carriers": ship["carriers"], "stealth": ship["stealth"],
+                     "domestic_only": ship["domestic_only"]},
+        "prices": [{"amount": p["amount"], "currency": p["currency"]} for p in st.get("prices", [])],
+        "quantities": [{"amount": q["amount"], "unit": q["unit"]} for q in st.get("quantities", [])],
+        "intent": st["intent"],
+        "p_sale": round(st["p_sale"], 4),
+        "risk": risk_score(st["p_sale"], classes, len(contacts), len(wallets), has_shipping,
+                           bool(st.get("prices"))),
+        "text_normalized": norm.text,
+    }

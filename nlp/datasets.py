@@ -1,0 +1,116 @@
+"""Training and evaluation data in nlp/data/corpora, with the fixed-seed held-out splits."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CORPORA = Path(__file__).resolve().parent / "data" / "corpora"
+SEED = 20240501
+TEST_FRACTION = 0.25
+
+
+@dataclass
+class NerExample:
+    """A text with gold SUBSTANCE spans (character offsets)."""
+
+    text: str
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Listing:
+    """A market listing from the shared CSVs, with its ships-from/to columns and vendor."""
+
+    text: str
+    ships_from: str | None
+    ships_to: str | None
+    vendor: str | None
+
+
+def split(items: list, seed: int = SEED, test_fraction: float = TEST_FRACTION) -> tuple[list, list]:
+    """Shuffle a copy with ``seed`` and cut it: (train, test). The same input always splits the same way."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_test = round(len(items) * test_fraction)
+    test_idx = set(order[:n_test])
+    train = [x for i, x in enumerate(items) if i not in test_idx]
+    test = [x for i, x in enumerate(items) if i in test_idx]
+    return train, test
+
+
+def drugs_ner(path: Path = CORPORA / "drugs_training.jsonl") -> list[NerExample]:
+    """r/opiates comments with DRUG spans (rows with answer == "accept")."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: invalid JSON: {exc}") from exc
+            if row.get("answer") != "accept":
+                continue
+            out.append(NerExample(row["text"], [(s["start"], s["end"]) for s in row.get("spans", [])
+                                                if s["label"] == "DRUG"]))
+    return out
+
+
+def seizure_news(path: Path = CORPORA / "seizure_news_train.jsonl") -> list[NerExample]:
+    """News sentences about drug seizures with DRUG spans (non-sale text)."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            out.append(NerExample(row["text"], [(s["start"], s["end"]) for s in row.get("spans", [])
+                                                if s["label"] == "DRUG"]))
+    return out
+
+
+def _clean(s: str | None) -> str:
+    return re.sub(r"\s+", " ", s or "").strip()
+
+
+def agora_listings(path: Path = CORPORA / "vendorall_0114.csv") -> list[Listing]:
+    """Agora 2014-01 listings: product + description, from, to, vendor."""
+    out = []
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        for row in csv.DictReader(f):
+            text = "\n".join(p for p in (_clean(row.get("product")), _clean(row.get("description"))) if p)
+            if text:
+                out.append(Listing(text, _clean(row.get("from")) or None, _clean(row.get("to")) or None,
+                                   _clean(row.get("vendor")) or None))
+    return out
+
+
+def dream_listings(path: Path = CORPORA / "dream_market_cocaine_listings.csv") -> list[Listing]:
+    """Dream Market cocaine listings: title, ships_from, ships_to, vendor."""
+    out = []
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        for row in csv.DictReader(f):
+            text = _clean(row.get("product_title"))
+            if text:
+                out.append(Listing(text, _clean(row.get("ships_from")) or None, _clean(row.get("ships_to")) or None,
+                                   _clean(row.get("vendor_name")) or None))
+    return out
+
+
+def intent_data() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(train, test) of (text, 1 = sale offer / 0 = news or discussion), each source split with the seed."""
+    train: list[tuple[str, int]] = []
+    test: list[tuple[str, int]] = []
+    sources: list[tuple[list[str], int]] = [
+        ([x.text for x in agora_listings()], 1),
+        ([x.text for x in dream_listings()], 1),
+        ([x.text for x in seizure_news()], 0),
+        ([x.text for x in drugs_ner()], 0),
+    ]
+    for texts, label in sources:
+        texts = list(dict.fromkeys(texts))
+        tr, te = split(texts)
+        train += [(t, label) for t in tr]
+        test += [(t, label) for t in te]
+    return train, test

@@ -1,0 +1,416 @@
+"""Rule extractors: contacts, crypto addresses, shipping countries and terms, prices and quantities."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlp.lexicon import TOKEN_RE
+
+# ---------------------------------------------------------------- contacts
+
+_HANDLE = r"@?([A-Za-z][A-Za-z0-9_]{3,31})"
+_SEP = r"\s*(?:id|username|user|name|handle|me|contact)?\s*[:=\-–>@#]*\s*"
+CONTACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("telegram", re.compile(r"(?:https?://)?(?:t\.me|telegram\.me|telegram\.dog)/(?:joinchat/|\+)?([A-Za-z0-9_]{4,32})",
+                            re.I)),
+    ("telegram", re.compile(r"\b(?:telegram|telegramm|tlgrm|teleg|tg|телеграм|телеграмм)\b" + _SEP + _HANDLE, re.I)),
+    ("signal", re.compile(r"\bsignal\b" + _SEP + r"(\+?\d[\d \-]{7,16}\d|[A-Za-z][\w]{2,31}\.\d{2})", re.I)),
+    ("session", re.compile(r"\b(05[0-9a-f]{64})\b", re.I)),
+    ("wickr", re.compile(r"\bwickr(?:\s*me)?\b" + _SEP + r"([A-Za-z0-9][A-Za-z0-9_.\-]{2,31})", re.I)),
+    ("threema", re.compile(r"\bthreema\b" + _SEP + r"([A-Z0-9*]{8})\b", re.I)),
+    ("whatsapp", re.compile(r"(?:https?://)?wa\.me/(\d{7,15})", re.I)),
+    ("whatsapp", re.compile(r"\b(?:whatsapp|whats\s?app|watsapp|wsp|wa)\b" + _SEP + r"(\+?\d[\d \-().]{6,18}\d)",
+                            re.I)),
+    ("wechat", re.compile(r"(?:\bwechat\b|\bweixin\b|\bwe\s?chat\b|微信)" + _SEP.replace(":=", ":：=")
+                          + r"([A-Za-z][A-Za-z0-9_\-]{5,19}|\+?\d{7,15})", re.I)),
+    ("icq", re.compile(r"\bicq\b\s*(?:uin|#|no\.?|number)?\s*[:=\-#]*\s*(\d{5,10}|@?[A-Za-z][\w]{3,31})", re.I)),
+    ("jabber", re.compile(r"\b(?:jabber|xmpp|jid)\b" + _SEP + r"([\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+)", re.I)),
+]
+EMAIL_RE = re.compile(r"(?<![\w.+\-])([A-Za-z0-9][\w.+\-]{0,63}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})\b")
+PGP_RE = re.compile(r"\b((?:[0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4})\b")
+_PGP_CUE = re.compile(r"pgp|gpg|fingerprint|finger print|key id|public key", re.I)
+_PHONE_CANDIDATE = re.compile(r"(?<![\w])\+?\(?\d[\d \-().]{6,18}\d(?!\w)")
+_PHONE_CUE = re.compile(r"phone|call|text|sms|tel\b|mobile|cell|whatsapp|signal|viber|contact|wa\b|\+\d", re.I)
+
+# ---------------------------------------------------------------- crypto
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(_B58)}
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+BTC_B58_RE = re.compile(r"(?<![A-Za-z0-9])([13][1-9A-HJ-NP-Za-km-z]{25,34})(?![A-Za-z0-9])")
+BTC_BECH32_RE = re.compile(r"(?<![A-Za-z0-9])(bc1[02-9ac-hj-np-z]{11,71}|BC1[02-9AC-HJ-NP-Z]{11,71})(?![A-Za-z0-9])")
+XMR_RE = re.compile(r"(?<![A-Za-z0-9])([48][0-9AB][1-9A-HJ-NP-Za-km-z]{93}(?:[1-9A-HJ-NP-Za-km-z]{11})?)"
+                    r"(?![A-Za-z0-9])")
+ETH_RE = re.compile(r"(?<![A-Za-z0-9])(0x[0-9a-fA-F]{40})(?![A-Za-z0-9])")
+TRX_RE = re.compile(r"(?<![A-Za-z0-9])(T[1-9A-HJ-NP-Za-km-z]{33})(?![A-Za-z0-9])")
+
+
+def b58check_payload(addr: str) -> bytes | None:
+    """Decoded payload (version + hash) when the base58check checksum is right, else None."""
+    n = 0
+    for c in addr:
+        i = _B58_INDEX.get(c)
+        if i is None:
+            return None
+        n = n * 58 + i
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    raw = b"\x00" * (len(addr) - len(addr.lstrip("1"))) + raw
+    if len(raw) < 5:
+        return None
+    payload, check = raw[:-4], raw[-4:]
+    if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != check:
+        return None
+    return payload
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def bech32_valid(addr: str) -> bool:
+    """True when a bech32 (segwit v0) or bech32m (v1+) address has a valid checksum."""
+    addr = addr.lower()
+    hrp, _, data = addr.rpartition("1")
+    if not hrp or len(data) < 7 or any(c not in _BECH32 for c in data):
+        return False
+    values = [_BECH32.index(c) for c in data]
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    const = _bech32_polymod(expanded + values)
+    witver = values[0]
+    return (witver == 0 and const == 1) or (witver > 0 and const == 0x2BC830A3)
+
+
+def find_wallets(text: str) -> list[dict[str, Any]]:
+    """Cryptocurrency addresses with their offsets; BTC and TRX checksums are verified."""
+    out: list[dict[str, Any]] = []
+    for m in BTC_B58_RE.finditer(text):
+        payload = b58check_payload(m.group(1))
+        if payload is not None and len(payload) == 21 and payload[0] in (0, 5):
+            out.append({"kind": "btc", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
+    for m in BTC_BECH32_RE.finditer(text):
+        if bech32_valid(m.group(1)):
+            out.append({"kind": "btc", "value": m.group(1).lower(), "start": m.start(1), "end": m.end(1)})
+    for m in TRX_RE.finditer(text):
+        payload = b58check_payload(m.group(1))
+        if payload is not None and len(payload) == 21 and payload[0] == 0x41:
+            out.append({"kind": "trx", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
+    for m in ETH_RE.finditer(text):
+        out.append({"kind": "eth", "value": m.group(1).lower(), "start": m.start(1), "end": m.end(1)})
+    for m in XMR_RE.finditer(text):
+        out.append({"kind": "xmr", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
+    return out
+
+
+def _phone_e164(raw: str, region: str | None = None) -> str | None:
+    import phonenumbers
+
+    digits = re.sub(r"[^\d+]", "", raw)
+    if len(digits.lstrip("+")) < 8:
+        return None
+    try:
+        num = phonenumbers.parse(digits, region or "US")
+    except phonenumbers.NumberParseException:
+        if not digits.startswith("+"):
+            try:
+                num = phonenumbers.parse("+" + digits, None)
+            except phonenumbers.NumberParseException:
+                return None
+        else:
+            return None
+    if not phonenumbers.is_valid_number(num):
+        if digits.startswith("+"):
+            return None
+        try:
+            num = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(num):
+            return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_contacts(text: str) -> list[dict[str, Any]]:
+    """Contact channels with offsets: kind, value (handles as ``@name``, phones as E.164)."""
+    out: list[dict[str, Any]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, value: str, start: int, end: int) -> None:
+        if any(s < end and start < e for s, e in taken):
+            return
+        taken.append((start, end))
+        out.append({"kind": kind, "value": value, "start": start, "end": end})
+
+    lower_has = text.lower()
+    for kind, pattern in CONTACT_PATTERNS:
+        if kind == "session" and "05" not in text:
+            continue
+        for m in pattern.finditer(text):
+            raw = m.group(1)
+            start, end = m.start(1), m.end(1)
+            if kind in ("telegram",):
+                value = "@" + raw.lstrip("@")
+            elif kind in ("whatsapp", "signal") and re.fullmatch(r"\+?[\d \-().]+", raw):
+                e164 = _phone_e164(raw)
+                if e164 is None:
+                    continue
+                value = e164
+            elif kind == "session":
+                value = raw.lower()
+            else:
+                value = raw.rstrip(".-")
+                end = start + len(value)
+            add(kind, value, start, end)
+    if "@" in text:
+        for m in EMAIL_RE.finditer(text):
+            before = lower_has[max(0, m.start() - 25):m.start()]
+            kind = "jabber" if re.search(r"jabber|xmpp|jid", before) else "email"
+            add(kind, m.group(1).lower(), m.start(1), m.end(1))
+    if _PGP_CUE.search(text):
+        for m in PGP_RE.finditer(text):
+            add("pgp", m.group(1).replace(" ", "").upper(), m.start(1), m.end(1))
+    if _PHONE_CUE.search(text):
+        for m in _PHONE_CANDIDATE.finditer(text):
+            raw = m.group(0)
+            if sum(c.isdigit() for c in raw) < 8 or re.fullmatch(r"\d{1,7}-\d{2}-\d", raw.strip()):
+                continue
+            e164 = _phone_e164(raw)
+            if e164:
+                add("phone", e164, m.start(), m.end())
+    return out
+
+
+_VENDOR_RE = re.compile(
+    r"\b(?:vendor|seller|sold by|shop|store|supplier|dealer|plug|contact)\s*(?:name|id)?\s*[:=\-–]\s*"
+    r"@?([A-Za-z0-9][\w.\-]{2,31})", re.I)
+
+
+def find_handles(text: str) -> list[dict[str, Any]]:
+    """Seller handles and shop names stated in the text (``vendor: X``, ``sold by X``)."""
+    out = []
+    for m in _VENDOR_RE.finditer(text):
+        out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
+    return out
+
+
+# ---------------------------------------------------------------- shipping
+
+@dataclass
+class CountryTable:
+    """Country names, demonyms and codes to ISO 3166-1 alpha-2 (plus EU, WORLDWIDE)."""
+
+    by_key: dict[str, str] = field(default_factory=dict)
+    max_len: dict[str, int] = field(default_factory=dict)
+    codes: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_tsv(cls, path: str | Path) -> CountryTable:
+        """Load ``countries.tsv`` (code, names, source); the last comment line lists capital codes."""
+        table = cls()
+        codes: set[str] = set()
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.startswith("# two-letter codes"):
+                codes = set(line.split(":", 1)[1].strip().split(","))
+                continue
+            if not line.strip() or line.startswith("#"):
+                continue
+            code, names, _source = line.split("\t")
+            for name in names.split(";"):
+                key = " ".join(TOKEN_RE.findall(name.lower()))
+                if key and key not in table.by_key:
+                    table.by_key[key] = code
+                    first = key.split(" ")[0]
+                    table.max_len[first] = max(table.max_len.get(first, 0), key.count(" ") + 1)
+        table.codes = frozenset(codes)
+        return table
+
+    def find(self, norm: str, original_at: Any, tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Country mentions (start, end, code) in normalised text; capital codes checked on the original."""
+        out = []
+        i, n_tok = 0, len(tokens)
+        while i < n_tok:
+            word = tokens[i][2]
+            longest = self.max_len.get(word, 0)
+            hit = None
+            for n in range(min(longest, n_tok - i), 0, -1):
+                key = word if n == 1 else " ".join(t[2] for t in tokens[i:i + n])
+                code = self.by_key.get(key)
+                if code is not None:
+                    hit = (tokens[i][0], tokens[i + n - 1][1], code, n)
+                    break
+            if hit is None and len(word) == 2 and word.upper() in self.codes:
+                raw = original_at(tokens[i][0], tokens[i][1])
+                if raw.isupper():
+                    code = "GB" if word == "uk" else word.upper()
+                    hit = (tokens[i][0], tokens[i][1], code, 1)
+            if hit is None and word == "usa":
+                hit = (tokens[i][0], tokens[i][1], "US", 1)
+            if hit is not None:
+                out.append(hit[:3])
+                i += hit[3]
+            else:
+                i += 1
+        return out
+
+
+_CLAUSE_RE = re.compile(r"[.;!?\n|•]+(?:\s|$)|\n")
+_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("not", re.compile(r"\b(?:no|not|never|don'?t|do not|doesn'?t|does not|won'?t|will not|cannot|can'?t|cant)\s+"
+                       r"(?:\w+\s+){0,3}?(?:ship(?:ping|s|ped)?|send(?:ing)?|deliver(?:y|ing|ies)?|post(?:age)?|mail)"
+                       r"(?:\s+(?:to|into|in))?\b|\bexcept(?:\s+for)?\b|\bexcluding\b|\bexcl\.?|\bbut not\b|"
+                       r"\bnot to\b|\bno ship(?:ping)? to\b|\bno\b(?=\s+[a-z]+\s*(?:,|$|\band\b|\bor\b))")),
+    ("from", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|dispatch(?:ed|es|ing)?|post(?:ed|s|ing)?|"
+                        r"mail(?:ed|s)?|deliver(?:ed|s|y|ies)?)\s+(?:\w+\s+){0,2}?from\b|\bfrom\s*:|\borigin\b|"
+                        r"\bships?\s+from\b|\blocated in\b|\bbased in\b|\bwarehouse(?:s)? in\b|\bstock in\b|"
+                        r"\bfactory in\b|\bwe are (?:in|from)\b|\bcountry of origin\b")),
+    ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
+                      r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
+                      r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
+                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b")),
+]
+_ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
+CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
+            "royal mail": "Royal Mail", "postnl": "PostNL", "dpd": "DPD", "gls": "GLS", "aramex": "Aramex",
+            "china post": "China Post", "sf express": "SF Express", "canada post": "Canada Post",
+            "auspost": "Australia Post", "australia post": "Australia Post", "la poste": "La Poste",
+            "correos": "Correos", "deutsche post": "Deutsche Post", "priority mail": "USPS",
+            "express mail": "EMS", "hermes": "Hermes", "yodel": "Yodel", "parcelforce": "Parcelforce"}
+_CARRIER_FIRST = {k.split(" ")[0] for k in CARRIERS}
+_STEALTH_RE = re.compile(r"\bstealth\w*|\bvacuum[\s\-]?seal\w*|\bvac[\s\-]?seal\w*|\bmylar\b|\bdiscre+te?\b|"
+                         r"\bdiscreet\w*|\bmbb\b|\bdecoy\w*|\bodou?r[\s\-]?(?:less|proof)|\bsmell[\s\-]?proof|"
+                         r"\bnon[\s\-]?descript")
+_DOMESTIC_RE = re.compile(r"\bdomestic(?:\s+shipping)?\s+only\b|\bonly\s+domestic\b|\bno\s+international\b|"
+                          r"\bdomestic\s+orders?\s+only\b|\bno\s+(?:overseas|export)\b")
+
+
+def find_carriers(tokens: list[tuple[int, int, str]]) -> list[str]:
+    """Parcel carriers named in the text (USPS, DHL, EMS, ...)."""
+    found = []
+    for i, (_s, _e, word) in enumerate(tokens):
+        if word in _CARRIER_FIRST:
+            if i + 1 < len(tokens) and f"{word} {tokens[i + 1][2]}" in CARRIERS:
+                found.append(CARRIERS[f"{word} {tokens[i + 1][2]}"])
+            elif word in CARRIERS:
+                found.append(CARRIERS[word])
+    return list(dict.fromkeys(found))
+
+
+def find_shipping(norm: str, countries: list[tuple[int, int, str]],
+                  tokens: list[tuple[int, int, str]] | None = None) -> dict[str, Any]:
+    """Assign country mentions to ships_from / ships_to / ships_not_to by the cue before them in the clause."""
+    ships_from: list[str] = []
+    ships_to: list[str] = []
+    ships_not: list[str] = []
+    spans: list[tuple[int, int, str, str]] = []
+    if countries:
+        bounds = [m.end() for m in _CLAUSE_RE.finditer(norm)]
+        cues: list[tuple[int, int, str]] = []
+        for role, pattern in _CUES:
+            cues.extend((m.start(), m.end(), role) for m in pattern.finditer(norm))
+        cues.sort()
+        for start, end, code in countries:
+            clause_start = max((b for b in bounds if b <= start), default=0)
+            role = None
+            best = None
+            for cs, ce, r in cues:
+                if cs >= clause_start and ce <= start + 1 and (best is None or (ce, -cs) > (best[1], -best[0])):
+                    best = (cs, ce, r)
+            if best is not None:
+                role, _last_cue_end = best[2], best[1]
+            after = norm[end:end + 12]
+            if role is None:
+                if _ARROW_RE.match(after.lstrip()) or after.lstrip().startswith("to "):
+                    role = "from"
+                elif re.match(r"\s*only\b", after):
+                    role = "to"
+                elif any(s < start and _ARROW_RE.search(norm[e:start]) and norm[e:start].strip() in
+                         ("→", "->", "=>", ">>", "-", "to") for s, e, _c in countries):
+                    role = "to"
+            if role == "from":
+                ships_from.append(code)
+            elif role == "to":
+                ships_to.append(code)
+            elif role == "not":
+                ships_not.append(code)
+            if role is not None:
+                spans.append((start, end, code, role))
+    not_set = set(ships_not)
+    return {
+        "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
+        "ships_to": list(dict.fromkeys(c for c in ships_to if c not in not_set)),
+        "ships_not_to": list(dict.fromkeys(ships_not)),
+        "spans": spans,
+        "carriers": find_carriers(tokens if tokens is not None else
+                                  [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm)]),
+        "stealth": bool(_STEALTH_RE.search(norm)),
+        "domestic_only": bool(_DOMESTIC_RE.search(norm)) or (
+            len(set(ships_to) - {"WORLDWIDE", "EU"}) == 1 and bool(re.search(r"\bonly\b", norm))
+            and "WORLDWIDE" not in ships_to),
+    }
+
+
+# ---------------------------------------------------------------- price and quantity
+
+_CUR_SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "CNY", "₿": "BTC", "₽": "RUB", "₹": "INR"}
+_CUR_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "eur": "EUR", "euro": "EUR",
+             "euros": "EUR", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "btc": "BTC", "bitcoin": "BTC",
+             "xmr": "XMR", "monero": "XMR", "usdt": "USDT", "eth": "ETH", "ltc": "LTC", "cad": "CAD",
+             "aud": "AUD", "rub": "RUB", "cny": "CNY", "rmb": "CNY", "inr": "INR", "mxn": "MXN"}
+_NUM = r"\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+PRICE_RE = re.compile(
+    r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a1>" + _NUM + r")|(?P<a2>" + _NUM + r")\s?(?:(?P<sym2>[$€£¥₿₽₹])|(?P<word>"
+    + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)|\b(?P<word2>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a3>"
+    + _NUM + r")\b", re.I)
+_UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "g", "gram": "g", "grams": "g",
+          "gramm": "g", "kg": "kg", "kilo": "kg", "kilos": "kg", "oz": "oz", "ounce": "oz", "ounces": "oz",
+          "lb": "lb", "lbs": "lb", "pill": "pill", "pills": "pill", "tab": "pill", "tabs": "pill",
+          "tablet": "pill", "tablets": "pill", "pcs": "piece", "pc": "piece", "pieces": "piece", "ml": "ml",
+          "l": "l", "liter": "l", "litre": "l", "bar": "pill", "bars": "pill", "blotter": "blotter",
+          "blotters": "blotter", "cap": "capsule", "caps": "capsule", "capsule": "capsule", "capsules": "capsule",
+          "ton": "t", "tons": "t", "tonnes": "t"}
+QTY_RE = re.compile(r"(?<![\w.])(?P<a>\d+(?:[.,]\d+)?)\s?(?P<u>" + "|".join(sorted(_UNITS, key=len, reverse=True))
+                    + r")(?![\w])|\bx\s?(?P<n>\d{1,5})\b", re.I)
+
+
+def _amount(raw: str) -> str:
+    raw = raw.replace(" ", "")
+    if raw.count(",") and "." not in raw and len(raw.split(",")[-1]) != 3:
+        raw = raw.replace(",", ".")
+    return raw.replace(",", "")
+
+
+def find_prices(text: str) -> list[dict[str, Any]]:
+    """Prices with ISO 4217 code or crypto ticker, amounts as decimal strings."""
+    out = []
+    for m in PRICE_RE.finditer(text):
+        if m.group("sym"):
+            cur, amount = _CUR_SYMBOL[m.group("sym")], m.group("a1")
+        elif m.group("a2"):
+            cur = _CUR_SYMBOL[m.group("sym2")] if m.group("sym2") else _CUR_WORD[m.group("word").lower()]
+            amount = m.group("a2")
+        else:
+            cur, amount = _CUR_WORD[m.group("word2").lower()], m.group("a3")
+        out.append({"amount": _amount(amount), "currency": cur, "start": m.start(), "end": m.end()})
+    return out
+
+
+def find_quantities(text: str) -> list[dict[str, Any]]:
+    """Quantities with a normalised unit (mg, g, kg, oz, pill, ...)."""
+    out = []
+    for m in QTY_RE.finditer(text):
+        if m.group("n"):
+            out.append({"amount": m.group("n"), "unit": "piece", "start": m.start(), "end": m.end()})
+        else:
+            out.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[m.group("u").lower()],
+                        "start": m.start(), "end": m.end()})
+    return out

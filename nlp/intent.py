@@ -1,0 +1,125 @@
+"""Sale-intent classifier (hashed bag of words + rule features, logistic) and the risk score."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+_WORD_RE = re.compile(r"[^\W_]+")
+N_BUCKETS = 1 << 18
+
+# Hand-set rule features; their weights are learned with the rest.
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("R:price", re.compile(r"[$€£]\s?\d|\d\s?(?:usd|eur|btc|xmr|\$|€|£)\b|\bprice\b")),
+    ("R:qty", re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|g|gr|grams?|kg|oz|pills?|tabs?|pcs)\b|\bx\s?\d+\b")),
+    ("R:ship", re.compile(r"\bship(?:s|ping|ped)?\b|\bdeliver|\bstealth|\btracking\b|\bescrow\b")),
+    ("R:contact", re.compile(r"\b(?:telegram|wickr|whatsapp|signal|threema|wechat|icq|jabber|session)\b|"
+                             r"t\.me/|@\w{4,}")),
+    ("R:offer", re.compile(r"\b(?:for sale|we sell|we supply|in stock|wholesale|moq|discount|bulk|order now|"
+                           r"buy now|samples? available|free shipping|reship|refund|payment|pay with|vendor)\b")),
+    ("R:news", re.compile(r"\b(?:police|seized|seizure|arrested|arrest|charged|sentenced|court|prosecutors?|"
+                          r"authorities|officials?|according to|investigation|customs officers?|cartel|"
+                          r"trafficking|smuggl\w+|indicted|raid|convicted|reported|spokesman|ministry)\b")),
+    ("R:harm", re.compile(r"\b(?:harm reduction|naloxone|narcan|test strips?|stay safe|treatment|recovery|"
+                          r"rehab|clean|sober|overdose prevention|never use alone|help line|hotline|"
+                          r"withdrawal|i took|i used|i was|my friend|anyone know|has anyone|does anyone)\b")),
+    ("R:first_person_use", re.compile(r"\b(?:i|i'm|im|my|me)\b")),
+    ("R:question", re.compile(r"\?")),
+]
+
+
+def featurize(text: str) -> list[int]:
+    """Hashed unigram and bigram features plus rule features of lower-cased text."""
+    words = _WORD_RE.findall(text)
+    feats = [zlib.crc32(w.encode()) % N_BUCKETS for w in words]
+    feats += [zlib.crc32(f"{a} {b}".encode()) % N_BUCKETS for a, b in itertools.pairwise(words)]
+    for name, pattern in _RULES:
+        if pattern.search(text):
+            feats.append(zlib.crc32(name.encode()) % N_BUCKETS)
+    feats.append(zlib.crc32(f"LEN:{min(len(words) // 10, 10)}".encode()) % N_BUCKETS)
+    return list(set(feats))
+
+
+class IntentModel:
+    """Logistic regression over hashed features; weights stored sparse as JSON."""
+
+    def __init__(self, weights: dict[int, float] | None = None, bias: float = 0.0, threshold: float = 0.5) -> None:
+        self.weights = weights or {}
+        self.bias = bias
+        self.threshold = threshold
+
+    def prob(self, text_lower: str) -> float:
+        """Probability that the text is a sale offer."""
+        w = self.weights
+        z = self.bias + sum(w.get(f, 0.0) for f in featurize(text_lower))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def train(self, texts: Sequence[str], labels: Sequence[int], epochs: int = 8, lr: float = 0.2,
+              l2: float = 1e-6, seed: int = 0) -> None:
+        """Plain SGD on the logistic loss, examples shuffled with ``seed``."""
+        data = [(featurize(t.lower()), y) for t, y in zip(texts, labels, strict=True)]
+        rng = random.Random(seed)
+        w: dict[int, float] = {}
+        b = 0.0
+        pos = sum(labels) or 1
+        neg = (len(labels) - pos) or 1
+        cw = {1: len(labels) / (2 * pos), 0: len(labels) / (2 * neg)}
+        for epoch in range(epochs):
+            rng.shuffle(data)
+            rate = lr / (1 + epoch)
+            for feats, y in data:
+                z = b + sum(w.get(f, 0.0) for f in feats)
+                p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+                g = (p - y) * cw[y] * rate
+                b -= g
+                for f in feats:
+                    w[f] = w.get(f, 0.0) * (1 - l2) - g
+        self.weights = {f: round(v, 4) for f, v in w.items() if abs(v) >= 1e-3}
+        self.bias = b
+
+    def to_disk(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"bias": self.bias, "threshold": self.threshold,
+                                          "weights": {str(k): v for k, v in self.weights.items()}}),
+                              encoding="utf-8")
+
+    @classmethod
+    def from_disk(cls, path: str | Path) -> IntentModel:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"intent model {path} is missing: run `narcowatch nlp train`") from exc
+        return cls({int(k): float(v) for k, v in data["weights"].items()}, data["bias"], data["threshold"])
+
+
+CLASS_WEIGHT = {"fentanyl": 1.0, "precursor": 0.9, "opioid": 0.7, "stimulant": 0.35, "depressant": 0.3,
+                "hallucinogen": 0.25, "cannabis": 0.1, "other": 0.2, "unknown": 0.3}
+
+
+def risk_score(p_sale: float, classes: Iterable[str], n_contacts: int, n_wallets: int,
+               has_shipping: bool, has_price: bool) -> float:
+    """0..1: fentanyl/precursor sale offers with contacts and shipping rank highest."""
+    substance = max((CLASS_WEIGHT.get(c, 0.2) for c in classes), default=0.0)
+    signals = (0.4 * min(1, n_contacts + n_wallets) + 0.35 * has_shipping + 0.25 * has_price)
+    score = p_sale * (0.6 * substance + 0.25 * signals + 0.15) + (1 - p_sale) * 0.15 * substance
+    return round(max(0.0, min(1.0, score)), 4)
+
+
+def rule_prob(text_lower: str) -> float:
+    """Fallback sale probability from rule features alone (used before a model is trained)."""
+    score = -1.0
+    for name, pattern in _RULES:
+        if pattern.search(text_lower):
+            score += {"R:price": 1.5, "R:qty": 0.8, "R:ship": 1.2, "R:contact": 1.5, "R:offer": 1.5,
+                      "R:news": -2.5, "R:harm": -1.5, "R:first_person_use": -0.5, "R:question": -0.7}[name]
+    return 1.0 / (1.0 + math.exp(-score))
+
+
+def summarize(p: float, threshold: float) -> dict[str, Any]:
+    return {"intent": "sale" if p >= threshold else "other", "p_sale": round(p, 4)}

@@ -1,0 +1,193 @@
+"""Substance lexicon: term table loading and fast n-gram matching with context rules for slang."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_RE = re.compile(r"[^\W_][\w\u0900-\u097f]*|[\u0900-\u097f]+")
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+CAS_RE = re.compile(r"(?<![\d-])(\d{2,7})-(\d{2})-(\d)(?![\d-])")
+
+# Words near which a slang term reads as a drug name (sale, dosage and use vocabulary).
+CUE_WORDS = frozenset("""
+pill pills pressed press presses mg mcg ug µg gram grams g gr oz kg kilo kilos ounce ounces
+ship shipping shipped ships stealth vacuum sealed price prices buy buying sell selling sale sold order orders
+vendor vendors dose doses dosage high snort snorted snorting smoke smoked smoking shoot shooting iv
+plug connect tabs tab bars bar powder pure purity batch bundle bundles bag bags wholesale stock
+telegram wickr whatsapp signal threema session wechat escrow btc xmr bitcoin monero usdt tracking
+withdrawal withdrawals wd wds od overdose overdosed nod nodding tolerance addicted addiction
+fix cut cutting dealer dealers supplier suppliers quality potent potency lab tested sample samples
+shot hit bump line lines rail rails opiate opiates opioid opioids drug drugs narcotics
+""".split())
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One row of the substance table."""
+
+    term: str
+    canonical: str
+    cls: str
+    cas: str
+    control: str
+    strength: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A lexicon match in normalised-text offsets."""
+
+    start: int
+    end: int
+    term: Term
+    token_index: int
+
+
+def cas_valid(cas: str) -> bool:
+    """True when the CAS registry number's check digit is right."""
+    digits = cas.replace("-", "")
+    if not digits.isdigit() or len(digits) < 5:
+        return False
+    body, check = digits[:-1], int(digits[-1])
+    return sum((i + 1) * int(c) for i, c in enumerate(reversed(body))) % 10 == check
+
+
+def term_key(text: str) -> str:
+    """The lookup key of a term: its word tokens, lower-case, joined by single spaces."""
+    return " ".join(TOKEN_RE.findall(text.lower()))
+
+
+class Lexicon:
+    """Terms by key, with the first-token index the matcher needs."""
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self.by_key: dict[str, Term] = {}
+        self.by_cas: dict[str, Term] = {}
+        self.cjk: dict[str, Term] = {}
+        self.max_len: dict[str, int] = {}
+        for t in terms:
+            if t.cas and t.cas not in self.by_cas and t.term == t.canonical:
+                self.by_cas[t.cas] = t
+            if _CJK_RE.search(t.term):
+                self.cjk.setdefault(t.term.replace(" ", ""), t)
+                continue
+            key = term_key(t.term)
+            if not key:
+                continue
+            self._add(key, t)
+            if " " in key:
+                joined = key.replace(" ", "")
+                if len(joined) >= 5:
+                    self._add(joined, t)
+        for t in list(self.by_key.values()):
+            if t.cas and t.cas not in self.by_cas:
+                self.by_cas[t.cas] = t
+        self._cjk_re = (re.compile("|".join(re.escape(k) for k in sorted(self.cjk, key=len, reverse=True)))
+                        if self.cjk else None)
+        self.vocabulary: frozenset[str] = frozenset(
+            w for k in self.by_key for w in k.split(" ") if len(w) >= 3 and not w.isdigit())
+        self.prefixes: frozenset[str] = frozenset(
+            w[:n] for w in self.vocabulary if w.isascii() for n in range(4, len(w)))
+
+    def _add(self, key: str, t: Term) -> None:
+        if key in self.by_key:
+            return
+        self.by_key[key] = t
+        parts = key.split(" ")
+        self.max_len[parts[0]] = max(self.max_len.get(parts[0], 0), len(parts))
+
+    @classmethod
+    def from_tsv(cls, path: str | Path) -> Lexicon:
+        """Load the table written by ``nlp.build_lexicon`` (columns term, canonical, class, cas, ...)."""
+        path = Path(path)
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"substance table {path} is missing: run `narcowatch nlp train`") from exc
+        try:
+            return cls(Term(r["term"], r["canonical"], r["class"], r["cas"], r["control"], r["strength"],
+                            r["source"]) for r in rows)
+        except KeyError as exc:
+            raise ValueError(f"substance table {path}: column {exc} is missing") from exc
+
+    def rows(self) -> list[Term]:
+        """Distinct terms, for serialisation."""
+        seen: dict[int, Term] = {}
+        for t in (*self.by_key.values(), *self.cjk.values()):
+            seen.setdefault(id(t), t)
+        return list(seen.values())
+
+    def is_known(self, word: str) -> bool:
+        """True when ``word`` is a lexicon word or the start of one (for de-obfuscation)."""
+        return word in self.vocabulary or word in self.prefixes
+
+    def match(self, text: str, tokens: list[tuple[int, int, str]] | None = None) -> list[Hit]:
+        """Longest-first matches of lexicon terms in normalised ``text`` (no context filtering)."""
+        if tokens is None:
+            tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(text)]
+        hits: list[Hit] = []
+        by_key, max_len = self.by_key, self.max_len
+        i, n_tok = 0, len(tokens)
+        while i < n_tok:
+            word = tokens[i][2]
+            longest = max_len.get(word, 0)
+            found = False
+            for n in range(min(longest, n_tok - i), 0, -1):
+                key = word if n == 1 else " ".join(tok[2] for tok in tokens[i:i + n])
+                t = by_key.get(key)
+                if t is not None:
+                    hits.append(Hit(tokens[i][0], tokens[i + n - 1][1], t, i))
+                    i += n
+                    found = True
+                    break
+            if not found:
+                if longest == 0 and len(word) > 4 and word[-1] == "s" and word[:-1] in by_key:
+                    hits.append(Hit(tokens[i][0], tokens[i][1], by_key[word[:-1]], i))
+                i += 1
+        if self._cjk_re is not None and _CJK_RE.search(text):
+            for m in self._cjk_re.finditer(text):
+                hits.append(Hit(m.start(), m.end(), self.cjk[m.group()], -1))
+        for m in CAS_RE.finditer(text):
+            cas = m.group(0)
+            if cas_valid(cas):
+                t = self.by_cas.get(cas) or Term(cas, cas, "unknown", cas, "", "strong", "CAS number in text")
+                hits.append(Hit(m.start(), m.end(), t, -1))
+        return hits
+
+
+def is_curated(term: Term) -> bool:
+    """Slang from the hand-written tables (M30, blues, china white), trusted in any sale context."""
+    return term.source.startswith(("core_substances", "precursors"))
+
+
+def filter_context(hits: list[Hit], tokens: list[tuple[int, int, str]], sale: bool, window: int = 6) -> list[Hit]:
+    """Keep names; keep slang only in context.
+
+    Curated slang counts in a sale text or near drug vocabulary; slang from the large DEA lists only
+    near drug vocabulary or beside another substance.
+    """
+    if not hits:
+        return hits
+    strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
+    kept = []
+    for h in hits:
+        if h.term.strength == "strong":
+            kept.append(h)
+            continue
+        if sale and is_curated(h.term):
+            kept.append(h)
+            continue
+        i = h.token_index
+        if i < 0:
+            continue
+        lo, hi = max(0, i - window), min(len(tokens), i + window + 1)
+        if any(tokens[j][2] in CUE_WORDS for j in range(lo, hi) if j != i) or any(
+                0 < abs(j - i) <= window for j in strong_idx):
+            kept.append(h)
+    return kept
