@@ -1,0 +1,119 @@
+"""The generic source spider: per-source Scrapy settings, start requests, skip accounting. Spiders only route."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Request, Response, TextResponse
+
+from crawler.sources.models import SourceBase, start_urls_of
+
+# Request.meta keys the spiders set (other components may read them).
+META_SOURCE = "narcowatch_source"
+"""Name of the configured source the request belongs to."""
+META_ROLE = "narcowatch_role"
+"""What the page is to the spider: index, listing, thread, channel, api, feed."""
+
+
+def source_settings(source: SourceBase) -> dict[str, Any]:
+    """Scrapy settings of one source: politeness, robots policy, retries, limits, timeouts."""
+    rate = source.rate_limit
+    settings: dict[str, Any] = {
+        "DOWNLOAD_DELAY": rate.download_delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": rate.randomize,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": rate.concurrency,
+        "CONCURRENT_REQUESTS_PER_IP": 0,
+        "AUTOTHROTTLE_ENABLED": rate.autothrottle,
+        "ROBOTSTXT_OBEY": source.robots == "obey",
+        "RETRY_TIMES": source.retry.times,
+        "NARCOWATCH_RETRY_BACKOFF_BASE": source.retry.backoff_base,
+        "NARCOWATCH_RETRY_BACKOFF_MAX": source.retry.backoff_max,
+        "DEPTH_LIMIT": source.max_depth or 0,
+        "CLOSESPIDER_PAGECOUNT": source.max_pages or 0,
+        "DOWNLOAD_TIMEOUT": source.timeout,
+    }
+    if source.user_agent:
+        settings["USER_AGENT"] = source.user_agent
+    return settings
+
+
+class SourceSpider(scrapy.Spider):
+    """Base of the generic spiders; ``for_source`` makes the per-source subclass Scrapy runs."""
+
+    kind: ClassVar[str] = ""
+    source: ClassVar[Any]
+
+    @classmethod
+    def for_source(cls, source: SourceBase) -> type[SourceSpider]:
+        """A subclass bound to ``source``: its name, allowed domains and custom settings."""
+        ident = re.sub(r"\W", "_", source.name)
+        return type(
+            f"{cls.__name__}_{ident}",
+            (cls,),
+            {
+                "name": source.name,
+                "source": source,
+                "allowed_domains": source.domains,
+                "custom_settings": {**source_settings(source), **cls.extra_settings(source)},
+                "__module__": cls.__module__,
+            },
+        )
+
+    @classmethod
+    def extra_settings(cls, source: SourceBase) -> dict[str, Any]:
+        """Kind-specific settings (the browser kind adds scrapy-playwright's)."""
+        return {}
+
+    # -- requests
+    def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
+        """A request of this source: tagged with source and role, through the source's proxy if any."""
+        meta = {META_SOURCE: self.source.name, META_ROLE: role, **meta}
+        if self.source.proxy and self.kind != "browser":
+            meta.setdefault("proxy", self.source.proxy)
+        return Request(url, callback=callback, errback=self.on_error, meta=meta,
+                       headers=self.request_headers())
+
+    def request_headers(self) -> dict[str, str]:
+        return {}
+
+    def start_urls_list(self) -> list[str]:
+        return start_urls_of(self.source)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.start_urls_list():
+            yield self.request(url, self.parse_start, "start")
+
+    def parse_start(self, response: Response) -> Any:
+        return self.parse(response)
+
+    def parse(self, response: Response, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    # -- accounting
+    def skip(self, response: Response, reason: str, detail: str = "") -> None:
+        """Count and log a page that yields nothing usable; the crawl goes on."""
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"narcowatch/skipped/{reason}")
+            self.crawler.stats.inc_value("narcowatch/skipped")
+        self.logger.warning("skipped %s (%s)%s", response.url, reason, f": {detail}" if detail else "")
+
+    def count(self, key: str, n: int = 1) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"narcowatch/{key}", n)
+
+    def text_response(self, response: Response) -> bool:
+        """True when the response can be parsed as text; otherwise counts it as skipped."""
+        if not isinstance(response, TextResponse):
+            self.skip(response, "not_text", response.headers.get(b"Content-Type", b"").decode("latin-1"))
+            return False
+        return True
+
+    def on_error(self, failure: Any) -> None:
+        """Errback: count the failure by type; the crawl goes on."""
+        request = getattr(failure, "request", None)
+        kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
+        self.count(f"errors/{kind}")
+        self.logger.warning("request failed: %s (%s: %s)", getattr(request, "url", "?"), kind, failure.value)

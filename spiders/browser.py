@@ -1,0 +1,43 @@
+"""Spider of JavaScript marketplaces: the market flow with pages rendered in Chromium (scrapy-playwright)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.http import Request
+
+from crawler.sources.models import SourceBase
+from spiders.market import MarketSpider
+
+
+class BrowserSpider(MarketSpider):
+    """Category and listing pages rendered in Chromium with the source's waits and scrolling.
+
+    crawler.browser.BrowserPageMiddleware assigns pages to recycled contexts (with the source's proxy),
+    takes the screenshots and closes every page, after the response and on any error.
+    """
+
+    kind = "browser"
+
+    @classmethod
+    def extra_settings(cls, source: SourceBase) -> dict[str, Any]:
+        from crawler.browser import playwright_settings
+
+        options = source.browser  # type: ignore[attr-defined]
+        settings = playwright_settings(max_contexts=options.max_contexts)
+        settings["NARCOWATCH_BROWSER_PAGES_PER_CONTEXT"] = options.max_pages_per_context
+        return settings
+
+    def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
+        from crawler.browser import browser_meta
+
+        options = self.source.browser
+        timeout_ms = int(options.wait_timeout * 1000)
+        if role in ("start", "index"):
+            meta.update(browser_meta(wait_for=options.wait_for_index, wait_timeout_ms=timeout_ms,
+                                     scroll_times=options.scroll.times,
+                                     scroll_delay_ms=int(options.scroll.delay * 1000)))
+        elif self.source.render_listing_pages:
+            meta.update(browser_meta(wait_for=options.wait_for, wait_timeout_ms=timeout_ms,
+                                     screenshot=options.screenshot))
+        return super().request(url, callback, role, **meta)
