@@ -16,11 +16,12 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from crawler.alerting.mailer import Mailer, MailPermanentError, MailTransportError, SendResult
+from crawler.alerting.mailer import MailConfigError, Mailer, MailPermanentError, MailTransportError, SendResult
 from crawler.alerting.query import compile_rule, restrict_to_ids
 from crawler.alerting.render import AlertView, render_alert, render_digest
 from crawler.alerting.rules import AlertsConfig, Delivery, Rule
@@ -402,7 +403,11 @@ class AlertEngine:
         if result.created:
             log.info("alerts: %d new records (%s)", result.created, result.by_rule)
         if deliver if deliver is not None else self.deliver_after_batch:
-            result.delivery = self.deliver_pending()
+            try:
+                result.delivery = self.deliver_pending()
+            except Exception as exc:  # records are stored; the next deliver_pending() sends them
+                log.exception("alerts recorded but delivery failed; they are retried later")
+                result.errors.append(f"delivery failed: {exc}")
         return result
 
     def _record(self, c: _Compiled, event: ListingEvent, hit: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -464,6 +469,8 @@ class AlertEngine:
         Safe to call from several processes at once: each alert is claimed with optimistic concurrency.
         """
         result = DeliveryResult()
+        if not self._mailer_ready(result):
+            return result
         now = self.clock()
         self.client.indices.refresh(index=self.names.alerts)
         res = self.client.search(
@@ -527,6 +534,17 @@ class AlertEngine:
                 result.sent, result.retry, result.failed, result.throttled, result.skipped,
             )
         return result
+
+    def _mailer_ready(self, result: DeliveryResult) -> bool:
+        """False (error logged and noted) when no SMTP server is configured: alerts stay pending."""
+        try:
+            self.mailer  # noqa: B018 - builds the mailer from NARCOWATCH_SMTP_URL
+        except MailConfigError as exc:
+            msg = f"alert mails not sent, they wait in {self.names.alerts}: {exc}"
+            log.error(msg)
+            result.errors.append(msg)
+            return False
+        return True
 
     def _throttle_budget(self, rule: Rule | None, now: dt.datetime) -> int | None:
         """How many more mails ``rule`` may send now (None: unlimited)."""
@@ -713,6 +731,8 @@ class AlertEngine:
         (what ``deliver_pending`` callers use to retry digests between scheduled runs).
         """
         result = DeliveryResult()
+        if not self._mailer_ready(result):
+            return result
         for c in self._compiled.values():
             r = c.rule
             if r.mode != "digest" or (period is not None and r.period != period) or (rule and r.name != rule):
@@ -844,6 +864,32 @@ class AlertEngine:
         result = self.deliver_pending()
         result.add(self.send_digests(due_only=True))
         return result
+
+
+def engine_from_config(
+    client: Elasticsearch,
+    names: Names,
+    path: Path | str | None = None,
+    *,
+    mailer: Mailer | None = None,
+    **kwargs: Any,
+) -> AlertEngine | None:
+    """An engine for ``alerts.yaml`` (``path``, else ``NARCOWATCH_ALERTS_FILE``, else the configuration
+    directory); None when that file does not exist or has no enabled rule. Invalid files raise ConfigError.
+    """
+    from crawler.alerting.rules import default_alerts_path, load_alerts_config
+
+    file = Path(path) if path else default_alerts_path()
+    if file.is_dir():
+        file = file / "alerts.yaml"
+    if not file.exists():
+        log.info("no alert rules: %s does not exist", file)
+        return None
+    config = load_alerts_config(file)
+    if not config.active_rules:
+        log.info("no enabled alert rule in %s", file)
+        return None
+    return AlertEngine(client, names, config, mailer, **kwargs)
 
 
 def ensure_indices(client: Elasticsearch, names: Names) -> None:

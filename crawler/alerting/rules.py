@@ -10,7 +10,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from crawler.config.loader import ConfigError, ConfigIssue, load_yaml_model
 from crawler.paths import CONFIG_DIR
@@ -55,7 +64,15 @@ Duration = Annotated[
     dt.timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _DURATION.pattern}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(s|sec|m|min|h|d|w)?\s*$"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "description": "A duration: 90s, 15m, 1h, 1d, 1w, or a number of seconds.",
+        }
+    ),
 ]
 
 RuleEvent = Literal["new", "price_change", "changed", "relisting", "new_vendor_platform"]
@@ -128,11 +145,12 @@ class Condition(_Strict):
     @field_validator("ships_from", "ships_to")
     @classmethod
     def _countries(cls, values: list[str]) -> list[str]:
-        out = [v.strip().upper() for v in values]
-        bad = [v for v in out if not _COUNTRY.match(v)]
+        bad = [v for v in values if not _COUNTRY.match(v.strip().upper())]
         if bad:
-            raise ValueError(f"not an ISO 3166-1 alpha-2 code, EU or WORLDWIDE: {', '.join(bad)}")
-        return out
+            raise ValueError(
+                f"not an ISO 3166-1 alpha-2 code, EU or WORLDWIDE: {', '.join(bad)} (write e.g. CN, US, NL)"
+            )
+        return [v.strip().upper() for v in values]
 
     @field_validator("query")
     @classmethod
@@ -218,8 +236,8 @@ class Rule(_Strict):
 class Delivery(_Strict):
     """How failed mails are retried."""
 
-    retry_base: Duration = Field(default=dt.timedelta(seconds=30), description="First retry delay.")
-    retry_max: Duration = Field(default=dt.timedelta(hours=1), description="Longest retry delay.")
+    retry_base: Duration = Field(default="30s", validate_default=True, description="First retry delay.")
+    retry_max: Duration = Field(default="1h", validate_default=True, description="Longest retry delay.")
     max_attempts: int = Field(default=50, ge=1, description="Give up (state failed) after this many tries.")
 
 
@@ -281,7 +299,11 @@ class AlertsConfig(_Strict):
 
 
 def default_alerts_path() -> Path:
-    """``alerts.yaml`` in ``NARCOWATCH_CONFIG`` (a directory, or beside the file it names), else config/."""
+    """``NARCOWATCH_ALERTS_FILE``, else ``alerts.yaml`` in ``NARCOWATCH_CONFIG`` (a directory, or beside the
+    file it names), else ``config/alerts.yaml``."""
+    explicit = os.environ.get("NARCOWATCH_ALERTS_FILE")
+    if explicit:
+        return Path(explicit).expanduser()
     env = os.environ.get("NARCOWATCH_CONFIG")
     if env:
         path = Path(env).expanduser()
