@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crawler.alerting.mailer import (
-    Mailer,
     MailConfigError,
+    Mailer,
     MailTransportError,
     SmtpSettings,
     redact_url,
