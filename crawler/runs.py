@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -73,17 +73,43 @@ class RunRecord:
     """Other numbers the worker reported (NLP, indexing and alert counts and latencies)."""
 
     def to_document(self) -> dict[str, Any]:
-        """The Elasticsearch document: the fields above plus ``@timestamp`` (= start)."""
-        doc = asdict(self)
-        doc["@timestamp"] = self.start
-        doc["listings"] = {"new": self.listings_new, "changed": self.listings_changed, "removed": self.listings_removed}
-        doc["errors_total"] = sum(self.errors.values())
-        return doc
+        """The Elasticsearch document, in the field names of ``index_mappings/crawl-runs.json``."""
+        return {
+            "@timestamp": self.start,
+            "run_id": self.run_id,
+            "source": self.source,
+            "started_at": self.start,
+            "ended_at": self.end,
+            "duration_s": self.duration,
+            "outcome": self.outcome,
+            "pages": self.pages,
+            "bytes": self.bytes,
+            "listings_seen": self.items,
+            "listings_new": self.listings_new,
+            "listings_changed": self.listings_changed,
+            "listings_removed": self.listings_removed,
+            "errors": dict(self.errors),
+            "error_count": sum(self.errors.values()),
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "host": self.host,
+            "trigger": self.trigger,
+            "stats": dict(self.stats),
+        }
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> RunRecord:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        """The record back from its document (``to_document``'s inverse)."""
+        return cls(
+            run_id=doc["run_id"], source=doc["source"], start=doc["started_at"], end=doc["ended_at"],
+            duration=float(doc.get("duration_s") or 0.0), outcome=doc.get("outcome", "success"),
+            pages=int(doc.get("pages") or 0), items=doc.get("listings_seen"),
+            listings_new=int(doc.get("listings_new") or 0), listings_changed=int(doc.get("listings_changed") or 0),
+            listings_removed=int(doc.get("listings_removed") or 0), errors=dict(doc.get("errors") or {}),
+            bytes=int(doc.get("bytes") or 0), exit_code=doc.get("exit_code"), message=doc.get("message"),
+            host=doc.get("host") or socket.gethostname(), trigger=doc.get("trigger") or "schedule",
+            stats=dict(doc.get("stats") or {}),
+        )
 
 
 def _int(value: Any) -> int:
@@ -122,17 +148,27 @@ def record_from_worker(
 ) -> RunRecord:
     """Build the run record from what the worker printed and how it ended.
 
-    Accepted stats keys (the runner's final JSON line): ``pages``, ``items``, ``listings`` as
-    ``{"new", "changed", "removed"}`` or flat ``listings_new``/``_changed``/``_removed``, ``errors`` (by
-    kind), ``bytes``, ``duration``, ``outcome``; anything else is kept in ``stats``.
+    Accepted stats keys (the runner's final JSON line, ``crawler.runner.CrawlOutcome``): ``pages``,
+    ``listings`` (count seen) with flat ``new``/``changed``/``price_changes``/``removed``, or ``items``
+    with ``listings`` as ``{"new", "changed", "removed"}``; ``errors`` (by kind), ``bytes``, ``outcome``
+    (``ok``/``failed``/``empty``); anything else is kept in ``stats``.
     """
     stats = dict(stats or {})
-    listings = stats.pop("listings", None) or {}
+    listings = stats.pop("listings", None)
+    items = stats.pop("items", None)
+    if isinstance(listings, int | float) and not isinstance(listings, bool):
+        # crawler.runner's CrawlOutcome: "listings" is the count seen; new/changed/removed are flat keys
+        items, listings = listings, {}
     if not isinstance(listings, Mapping):
         listings = {}
     errors_raw = stats.pop("errors", None) or {}
     errors = {str(k): _int(v) for k, v in errors_raw.items()} if isinstance(errors_raw, Mapping) else {}
-    items = stats.pop("items", None)
+
+    def take(kind: str) -> int:
+        return _int(listings.get(kind, stats.pop(f"listings_{kind}", stats.pop(kind, 0))))
+
+    new, changed, removed = take("new"), take("changed"), take("removed")
+    changed += _int(stats.get("price_changes", 0))
     rec = RunRecord(
         run_id=run_id,
         source=source,
@@ -141,14 +177,16 @@ def record_from_worker(
         duration=round((end - start).total_seconds(), 3),
         pages=_int(stats.pop("pages", 0)),
         items=None if items is None else _int(items),
-        listings_new=_int(listings.get("new", stats.pop("listings_new", 0))),
-        listings_changed=_int(listings.get("changed", stats.pop("listings_changed", 0))),
-        listings_removed=_int(listings.get("removed", stats.pop("listings_removed", 0))),
+        listings_new=new,
+        listings_changed=changed,
+        listings_removed=removed,
         errors=errors,
         bytes=_int(stats.pop("bytes", 0)),
         exit_code=exit_code,
         trigger=trigger,
     )
+    for key in ("start", "end", "duration_s"):
+        stats.pop(key, None)
     stats.pop("duration", None)
     stats.pop("source", None)
     stats.pop("run_id", None)

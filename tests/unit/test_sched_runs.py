@@ -49,7 +49,8 @@ def test_record_from_runner_stats() -> None:
     assert r.start == "2026-05-01T10:00:00.000Z" and r.end == "2026-05-01T10:00:42.500Z"
     assert r.stats["alerts"] == 1 and "pages" not in r.stats
     doc = r.to_document()
-    assert doc["@timestamp"] == r.start and doc["errors_total"] == 2
+    assert doc["@timestamp"] == doc["started_at"] == r.start and doc["error_count"] == 2
+    assert doc["listings_seen"] == 80 and doc["duration_s"] == 42.5
     assert RunRecord.from_document(doc) == r
 
 
