@@ -137,7 +137,7 @@ class NarcowatchPipeline:
         from crawler.services import removal_cutoff
 
         assert self.processor is not None
-        cutoff = removal_cutoff(self.crawler.settings, self.started_at)
+        cutoff = removal_cutoff(self.crawler.settings, self.started_at, spider)
         if cutoff is None:
             return 0
         try:

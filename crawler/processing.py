@@ -227,7 +227,7 @@ class BatchProcessor:
                 alert_events = [e for e in events if e.kind != "unchanged"]
                 if alert_events:
                     out = self.alerts.on_batch(alert_events)
-                    result.alerts += int(_get(out, "matched", _get(out, "created", 0)) or 0)
+                    result.alerts += int(_get(out, "created", 0) or 0)
         except (ServiceUnavailable, *self.unavailable) as exc:
             if not spool_on_failure:
                 result.spooled = len(listings)

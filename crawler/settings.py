@@ -25,3 +25,8 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 # Every configured source is a spider (crawler.spiderloader; config from NARCOWATCH_CONFIG, default config/).
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
+
+# Fingerprint -> change detection -> NLP -> index -> vendors -> alert rules, in batches (crawler.pipelines).
+ITEM_PIPELINES = {"crawler.pipelines.NarcowatchPipeline": 500}
+NARCOWATCH_PIPELINE_BATCH_SIZE = 200
+NARCOWATCH_PIPELINE_BATCH_SECONDS = 2.0

@@ -1,0 +1,81 @@
+"""Builds the services a crawl needs (ES client, indexer, NLP analyzer, alert engine) once per process."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+
+from crawler.paths import state_home
+from crawler.processing import BatchProcessor, BatchSpool
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_installed: set[tuple[str, str]] = set()
+
+
+@functools.lru_cache(maxsize=1)
+def analyzer() -> Any:
+    """The NLP pipeline, loaded once per process (several crawlers in one process share it)."""
+    from nlp.analyzer import Analyzer
+
+    return Analyzer.load()
+
+
+def build_processor(settings: Any, spider_name: str = "") -> BatchProcessor:
+    """A BatchProcessor wired to the configured cluster, the trained NLP pipeline and the alert rules.
+
+    Settings: ``NARCOWATCH_INDEX_PREFIX``, ``NARCOWATCH_SPOOL_DIR``, ``NARCOWATCH_ALERTS_FILE``,
+    ``NARCOWATCH_ALERTS_ENABLED``, ``NARCOWATCH_NLP_ENABLED``.
+    """
+    from crawler.es.client import get_client, resolve_url
+    from crawler.es.documents import change_doc, listing_doc
+    from crawler.es.indexer import IndexerUnavailable, ListingIndexer
+    from crawler.es.names import IndexNames
+    from crawler.es.templates import install
+    from crawler.es.vendors import update_vendors
+
+    names = IndexNames(settings.get("NARCOWATCH_INDEX_PREFIX") or "")
+    client = get_client()
+    url = resolve_url()[0]
+    with _lock:
+        if (url, names.prefix) not in _installed:
+            install(client, names)
+            _installed.add((url, names.prefix))
+    spool_root = Path(settings.get("NARCOWATCH_SPOOL_DIR") or state_home() / "spool") / names.prefix
+    indexer = ListingIndexer(client, names, spool_root / "actions", refresh="wait_for")
+    alerts = None
+    if settings.getbool("NARCOWATCH_ALERTS_ENABLED", True):
+        from crawler.alerting.engine import engine_from_config
+
+        alerts = engine_from_config(client, names, settings.get("NARCOWATCH_ALERTS_FILE") or None)
+    return BatchProcessor(
+        indexer=indexer,
+        analyzer=analyzer() if settings.getbool("NARCOWATCH_NLP_ENABLED", True) else None,
+        spool=BatchSpool(spool_root / "batches"),
+        listing_doc=listing_doc,
+        change_doc=change_doc,
+        vendors=lambda docs: update_vendors(client, names, docs),
+        alerts=alerts,
+        unavailable=(IndexerUnavailable, TransportConnectionError, ConnectionTimeout),
+    )
+
+
+def removal_cutoff(settings: Any, started_at: str, spider: Any = None) -> str | None:
+    """Listings of the crawled source last seen before this instant are marked removed.
+
+    The source's ``removal_grace`` (a timedelta; None disables removal marking) is counted back from
+    the crawl's start, so only listings missed by this crawl and earlier ones for that long go.
+    """
+    source = getattr(spider, "source", None)
+    grace = getattr(source, "removal_grace", timedelta(hours=48)) if source is not None else None
+    if grace is None:
+        return None
+    start = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    return (start - grace).isoformat().replace("+00:00", "Z")
