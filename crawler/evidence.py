@@ -113,7 +113,7 @@ class WarcRun:
         self.run_id = run_id
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = open(path, "ab")
-        self._writer = WARCWriter(self._file, gzip=True)
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
         if self._file.tell() == 0:
             info = self._writer.create_warcinfo_record(
                 path.name,

@@ -30,3 +30,14 @@ SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
 ITEM_PIPELINES = {"crawler.pipelines.NarcowatchPipeline": 500}
 NARCOWATCH_PIPELINE_BATCH_SIZE = 200
 NARCOWATCH_PIPELINE_BATCH_SECONDS = 2.0
+
+# Robustness, sessions, proxies, evidence and browser pages (crawler.middlewares, .evidence, .browser).
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.SessionMiddleware": 560,
+    "crawler.middlewares.BadPageMiddleware": 580,
+    "crawler.middlewares.SourceProxyMiddleware": 740,
+    "crawler.evidence.EvidenceMiddleware": 950,
+    "crawler.browser.BrowserPageMiddleware": 960,
+}

@@ -1,0 +1,414 @@
+"""Downloader middlewares for robust crawling: bad-page skipping, retry backoff, sessions, per-source proxies."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response, TextResponse
+from twisted.internet import defer
+
+log = logging.getLogger(__name__)
+
+BAD_PAGE_STAT = "narcowatch/bad_page"
+"""Stats prefix: ``narcowatch/bad_page/<reason>`` counts skipped pages by reason, plus the total."""
+BAD_PAGE_REASONS = ("bad_encoding", "truncated", "too_large", "binary", "empty")
+
+# File signatures of content that is never a web page.
+_BINARY_MAGIC = (
+    b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"MZ",
+    b"RIFF", b"\x00\x00\x01\x00", b"BZh", b"7z\xbc\xaf", b"Rar!", b"OggS", b"ID3", b"\x28\xb5\x2f\xfd",
+)
+_TEXT_TYPES = ("text/html", "application/xhtml", "text/plain", "text/xml", "application/xml")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_HTML_OPEN = re.compile(rb"<html[\s>]", re.I)
+_HTML_CLOSE = re.compile(rb"</(?:html|body)\s*>", re.I)
+
+
+def _source_of(spider: Spider) -> Any:
+    return getattr(spider, "source", None) or getattr(spider, "source_config", None)
+
+
+# ---------------------------------------------------------------- bad pages
+
+
+def declared_encoding(content_type: str, body: bytes) -> str | None:
+    """The encoding a page declares (Content-Type charset, else ``<meta charset>``), normalised, or None."""
+    m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", content_type or "", re.I)
+    name = m.group(1) if m else None
+    if name is None:
+        mm = _META_CHARSET.search(body[:4096])
+        name = mm.group(1).decode("ascii", "replace") if mm else None
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def bad_page_reason(body: bytes, content_type: str, max_bytes: int) -> str | None:
+    """Why a page that says it is text cannot be used (one of BAD_PAGE_REASONS), or None when it is fine.
+
+    Checks, in order: empty body, body over ``max_bytes`` (0: no limit), binary content (a file
+    signature or NUL bytes), bytes that are invalid under the declared encoding, and HTML cut off
+    before its end (``<html>`` opened, neither ``</body>`` nor ``</html>`` present).
+    """
+    if not body.strip():
+        return "empty"
+    if max_bytes and len(body) > max_bytes:
+        return "too_large"
+    head = body[:8192]
+    if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
+        # UTF-16 pages carry NULs legitimately; they declare themselves with a BOM.
+        if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "binary"
+    encoding = declared_encoding(content_type, body)
+    if encoding is not None:
+        try:
+            body.decode(encoding, errors="strict")
+        except UnicodeDecodeError:
+            return "bad_encoding"
+    if "html" in (content_type or "").lower() or _HTML_OPEN.search(head):
+        if _HTML_OPEN.search(head) and not _HTML_CLOSE.search(body[-65536:]):
+            return "truncated"
+    return None
+
+
+@dataclass(frozen=True)
+class BadPageConfig:
+    """``NARCOWATCH_MAX_PAGE_BYTES``: largest page body accepted (0: no limit of our own)."""
+
+    max_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BadPageConfig:
+        max_bytes = settings.getint("NARCOWATCH_MAX_PAGE_BYTES", settings.getint("DOWNLOAD_MAXSIZE", 0))
+        if max_bytes < 0:
+            raise ValueError(f"NARCOWATCH_MAX_PAGE_BYTES must be >= 0, got {max_bytes}")
+        return cls(max_bytes=max_bytes)
+
+
+class BadPageMiddleware:
+    """Counts and skips pages that cannot be read, so one broken page never stops a crawl.
+
+    A skipped page is logged at WARNING with its URL and reason, counted in
+    ``narcowatch/bad_page/<reason>``, and dropped (IgnoreRequest). Bodies over the per-source limit
+    (source ``max_page_bytes``, else ``NARCOWATCH_MAX_PAGE_BYTES``) are cancelled while downloading.
+    Order 580: after decompression, so it judges the body the spider would parse.
+    """
+
+    def __init__(self, crawler: Crawler, config: BadPageConfig):
+        self.crawler = crawler
+        self.config = config
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BadPageMiddleware:
+        if not crawler.settings.getbool("NARCOWATCH_BAD_PAGES_ENABLED", True):
+            raise NotConfigured("NARCOWATCH_BAD_PAGES_ENABLED is off")
+        return cls(crawler, BadPageConfig.from_settings(crawler.settings))
+
+    def max_bytes(self, spider: Spider) -> int:
+        limit = getattr(_source_of(spider), "max_page_bytes", None)
+        return int(limit) if limit else self.config.max_bytes
+
+    def process_request(self, request: Request, spider: Spider) -> None:
+        limit = self.max_bytes(spider)
+        if limit:
+            request.meta.setdefault("download_maxsize", limit)
+        return None
+
+    def skip(self, spider: Spider, url: str, reason: str, detail: str = "") -> IgnoreRequest:
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"{BAD_PAGE_STAT}/{reason}")
+            stats.inc_value(BAD_PAGE_STAT)
+        log.warning("bad page skipped: %s (%s)%s [source %s]", url, reason,
+                    f": {detail}" if detail else "", spider.name)
+        return IgnoreRequest(f"bad page {url}: {reason}")
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+        if not (200 <= response.status < 300) or request.method == "HEAD" or _is_robots(response.url):
+            return response
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        textual = isinstance(response, TextResponse) or any(t in content_type.lower() for t in _TEXT_TYPES)
+        if not textual:
+            return response  # images and downloads are the spider's business
+        reason = bad_page_reason(response.body, content_type, self.max_bytes(spider))
+        if reason is not None:
+            raise self.skip(spider, response.url, reason, f"{len(response.body)} bytes, {content_type or 'no type'}")
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException, spider: Spider) -> None:
+        if isinstance(exception, defer.CancelledError):
+            message = str(exception)
+            if not message or "max size" in message or "maxsize" in message:
+                limit = request.meta.get("download_maxsize") or self.max_bytes(spider)
+                raise self.skip(spider, request.url, "too_large", f"over {limit} bytes")
+        return None
+
+
+def _is_robots(url: str) -> bool:
+    return url.split("?", 1)[0].endswith("/robots.txt")
+
+
+# ---------------------------------------------------------------- retries with backoff
+
+
+def backoff_delay(attempt: int, base: float, maximum: float, retry_after: str | None = None) -> float:
+    """Seconds before retry number ``attempt`` (1-based): ``base * 2**(attempt-1)``, capped at ``maximum``.
+
+    A numeric ``Retry-After`` header asks for more and is honoured up to ``maximum``.
+    """
+    delay = base * (2 ** max(attempt - 1, 0))
+    if retry_after and retry_after.strip().isdigit():
+        delay = max(delay, float(retry_after.strip()))
+    return max(0.0, min(delay, maximum))
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware (5xx, 429, timeouts, connection errors) with exponential backoff.
+
+    The retry request is handed back only after ``NARCOWATCH_RETRY_BACKOFF_BASE * 2**(n-1)`` seconds
+    (capped at ``NARCOWATCH_RETRY_BACKOFF_MAX``); other requests go on meanwhile.
+    """
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        self.base = settings.getfloat("NARCOWATCH_RETRY_BACKOFF_BASE", 2.0)
+        self.maximum = settings.getfloat("NARCOWATCH_RETRY_BACKOFF_MAX", 120.0)
+        if self.base < 0 or self.maximum < 0:
+            raise ValueError("NARCOWATCH_RETRY_BACKOFF_BASE and _MAX must be >= 0")
+        self.stats: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        mw = cls(crawler.settings)
+        mw.stats = crawler.stats
+        return mw
+
+    def _delayed(self, result: Any, retry_after: str | None = None) -> Any:
+        if not isinstance(result, Request):
+            return result
+        delay = backoff_delay(int(result.meta.get("retry_times", 1)), self.base, self.maximum, retry_after)
+        if self.stats is not None:
+            self.stats.inc_value("narcowatch/retry/backoff_seconds", delay)
+        if delay <= 0:
+            return result
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        return deferLater(reactor, delay, lambda: result)  # type: ignore[arg-type]
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Any:
+        result = super().process_response(request, response, spider)
+        retry_after = response.headers.get(b"Retry-After")
+        return self._delayed(result, retry_after.decode("latin-1") if retry_after else None)
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider) -> Any:
+        return self._delayed(super().process_exception(request, exception, spider))
+
+
+# ---------------------------------------------------------------- sessions
+
+
+class SessionEnvMissing(RuntimeError):
+    """An environment variable named in a source's ``session`` is not set."""
+
+
+@dataclass
+class SourceSession:
+    """A source's session read from the environment: cookie and header values, and its logout markers."""
+
+    source: str
+    cookies: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    logout_selector: Any = None
+    logout_text: str | None = None
+
+    @classmethod
+    def from_source(cls, source: Any, environ: dict[str, str] | None = None) -> SourceSession | None:
+        """Read the values of ``session.cookies_env`` / ``headers_env``; None when the source has no session."""
+        session = getattr(source, "session", None)
+        if session is None:
+            return None
+        env = os.environ if environ is None else environ
+        name = str(getattr(source, "name", "?"))
+        missing = [var for var in [*session.cookies_env.values(), *session.headers_env.values()] if not env.get(var)]
+        if missing:
+            raise SessionEnvMissing(
+                f"source {name}: session environment variable(s) {', '.join(sorted(set(missing)))} not set; "
+                "export them with the logged-in cookie/header values (they are never read from YAML)"
+            )
+        return cls(
+            source=name,
+            cookies={k: env[v] for k, v in session.cookies_env.items()},
+            headers={k: env[v] for k, v in session.headers_env.items()},
+            logout_selector=session.logout_marker,
+            logout_text=session.logout_text,
+        )
+
+    def secrets(self) -> list[str]:
+        return [v for v in [*self.cookies.values(), *self.headers.values()] if v]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every session value replaced by ``***``."""
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def logout_match(self, response: TextResponse) -> str | None:
+        """What shows the response is a logged-out page (the marker or text), or None."""
+        if self.logout_text and self.logout_text in response.text:
+            return f"text {self.logout_text!r}"
+        spec = self.logout_selector
+        if spec is not None:
+            css, xpath = getattr(spec, "css", None), getattr(spec, "xpath", None)
+            found = response.css(css) if css else response.xpath(xpath) if xpath else None
+            if found:
+                return f"selector {css or xpath!r}"
+        return None
+
+
+class SessionRedactingFilter(logging.Filter):
+    """Logging filter that replaces session secrets in log messages by ``***``."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class SessionMiddleware:
+    """Per-source session cookies and headers from environment variables, and logout detection.
+
+    Adds the cookies (through Scrapy's cookie jar) and headers to every request of the source; when a
+    response shows the logout marker the source's crawl is closed with reason ``logged_out``, naming
+    the source and URL. Values are redacted from the log. Order 560: requests reach the cookie
+    middleware (700) after it; responses reach it after decompression.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.session: SourceSession | None = None
+        self.error: str | None = None
+        self.closing = False
+        self.filter: SessionRedactingFilter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SessionMiddleware:
+        mw = cls(crawler)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        try:
+            self.session = SourceSession.from_source(_source_of(spider))
+        except SessionEnvMissing as exc:
+            self.error = str(exc)
+            return
+        if self.session is not None and self.session.secrets():
+            self.filter = SessionRedactingFilter(self.session.secrets())
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self.filter)
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.filter is not None:
+            for handler in logging.getLogger().handlers:
+                handler.removeFilter(self.filter)
+            self.filter = None
+
+    def _close(self, spider: Spider, reason: str, message: str) -> IgnoreRequest:
+        if not self.closing:
+            self.closing = True
+            log.error(message)
+            if self.crawler.stats is not None:
+                self.crawler.stats.set_value(f"narcowatch/{reason}", message)
+            assert self.crawler.engine is not None
+            self.crawler.engine.close_spider(spider, reason)
+        return IgnoreRequest(message)
+
+    def process_request(self, request: Request, spider: Spider) -> None:
+        if self.error is not None:
+            raise self._close(spider, "session_env_missing", self.error)
+        if self.closing:
+            raise IgnoreRequest(f"source {spider.name} is closing: {request.url} not fetched")
+        if self.session is None:
+            return None
+        for name, value in self.session.headers.items():
+            request.headers.setdefault(name, value)
+        if self.session.cookies:
+            if isinstance(request.cookies, dict):
+                for name, value in self.session.cookies.items():
+                    request.cookies.setdefault(name, value)
+            else:
+                have = {c.get("name") for c in request.cookies if isinstance(c, dict)}
+                request.cookies.extend({"name": k, "value": v} for k, v in self.session.cookies.items()
+                                       if k not in have)
+        return None
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+        if self.session is None or not isinstance(response, TextResponse):
+            return response
+        found = self.session.logout_match(response)
+        if found is not None:
+            raise self._close(
+                spider, "logged_out",
+                f"source {self.session.source}: logged out at {response.url} ({found} found); "
+                "refresh the session cookies/headers in the environment variables named in its config",
+            )
+        return response
+
+
+# ---------------------------------------------------------------- proxies
+
+
+class SourceProxyMiddleware:
+    """Sends every plain request of a source through its ``proxy:`` (Privoxy in front of Tor, say).
+
+    Rendered pages use the browser context's own proxy (crawler.browser). A SOCKS proxy can only
+    serve rendered pages: a plain request of such a source is dropped rather than sent directly.
+    Order 740: before Scrapy's HttpProxyMiddleware (750), which applies ``meta["proxy"]``.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SourceProxyMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider) -> None:
+        proxy = getattr(_source_of(spider), "proxy", None)
+        if not proxy or request.meta.get("playwright"):
+            return None
+        if proxy.startswith("socks"):
+            from crawler.browser import redact_url
+
+            raise IgnoreRequest(
+                f"source {spider.name}: {request.url} is a plain request but the source's proxy "
+                f"{redact_url(proxy)} is SOCKS; not sending it directly (render it, or use an HTTP proxy)"
+            )
+        request.meta.setdefault("proxy", proxy)
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("narcowatch/proxy/requests")
+        return None
