@@ -88,5 +88,17 @@ class Listing:
     """Output of the NLP step for the listing text (shared/DESIGN.md section 4, without ``id``)."""
 
     def text(self) -> str:
-        """The text the NLP step reads: title and description."""
-        return "\n".join(part for part in (self.title, self.description) if part)
+        """The text the NLP step reads: title and description, then the page's structured fields as
+        labelled lines ("Ships from: China"), so that what a site states in a table counts too."""
+        parts = [p for p in (self.title, self.description) if p]
+        for label, value in (
+            ("Vendor", self.vendor),
+            ("Price", " ".join(v for v in (self.price_raw or self.price, self.currency) if v) or None),
+            ("Quantity", self.quantity),
+            ("Ships from", self.ships_from_raw),
+            ("Ships to", self.ships_to_raw),
+            ("CAS", ", ".join(self.cas_numbers) or None),
+        ):
+            if value:
+                parts.append(f"{label}: {value}")
+        return "\n".join(parts)

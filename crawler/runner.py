@@ -135,7 +135,8 @@ def run_crawls(
         settings.setdict(playwright_settings(), priority="cmdline")
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     settings.set("NARCOWATCH_RUN_ID", run_id, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings, install_root_handler=True)
+    _drop_duplicate_root_handlers()
     start = utc_now()
     crawlers = []
     for source in selected:
@@ -150,6 +151,18 @@ def run_crawls(
         out.duration_s = round(_seconds(start, out.end), 3)
         results.append(out)
     return results
+
+
+def _drop_duplicate_root_handlers() -> None:
+    """Scrapy installs its own root handler (honouring LOG_LEVEL); drop the CLI's basicConfig one."""
+    import logging as _logging
+
+    from scrapy.utils.log import _scrapy_root_handler  # type: ignore[attr-defined]
+
+    root = _logging.getLogger()
+    for handler in list(root.handlers):
+        if handler is not _scrapy_root_handler and type(handler) is _logging.StreamHandler:
+            root.removeHandler(handler)
 
 
 def _seconds(start: str, end: str) -> float:

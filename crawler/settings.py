@@ -21,7 +21,6 @@ RETRY_TIMES = 3
 AUTOTHROTTLE_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 # Every configured source is a spider (crawler.spiderloader; config from NARCOWATCH_CONFIG, default config/).
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"

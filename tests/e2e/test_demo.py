@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from tests.plugins.es import delete_prefix
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.smtp]
 
 DECOY_PATHS = ("/news/", "/harm-reduction/")
@@ -51,8 +53,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, es_url: str, es_client: E
     prefix = f"nwtest-demo-{uuid.uuid4().hex[:6]}"
     first = run_demo(home, es_url, prefix)
     yield home, prefix, first
-    es_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    es_client.indices.delete_index_template(name=f"{prefix}-*", ignore=[404])
+    delete_prefix(es_client, prefix)
 
 
 def test_demo_ends_with_summary_and_alert_mails(demo_run: Any) -> None:
@@ -76,7 +77,9 @@ def test_demo_indexes_every_kind_of_site_with_substances(demo_run: Any, es_clien
     assert {"market", "browser", "telegram_public", "forum"} <= kinds, kinds
     classes = {c for d in docs for c in d.get("substance_classes") or []}
     assert {"fentanyl", "precursor"} <= classes, classes
-    assert all(d.get("response_sha256") for d in docs)
+    evidence = [d.get("evidence") or {} for d in docs]
+    assert all(e.get("response_sha256") and e.get("warc_record_id") for e in evidence)
+    assert any(e.get("screenshot") for e, d in zip(evidence, docs, strict=True) if d["source_kind"] == "browser")
 
 
 def test_decoys_are_indexed_as_non_sale_and_never_alerted(demo_run: Any, es_client: Elasticsearch) -> None:
