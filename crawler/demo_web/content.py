@@ -34,7 +34,7 @@ def slug(text: str) -> str:
 
 
 _QTY = re.compile(
-    r"(\d+(?:[.,]\d+)?)\s?(kg|g|gr|grams?|mg|mcg|pills?|tabs?|tablets?|patch(?:es)?|caps?|capsules?|ml|blotters?)\b",
+    r"(\d*[.,]?\d+)\s?(kg|g|gr|grams?|mg|mcg|pills?|tabs?|tablets?|patch(?:es)?|caps?|capsules?|ml|blotters?)\b",
     re.I,
 )
 _TIMES = re.compile(r"(?:\bx\s?(\d+)\b|\b(\d+)\s?x\b)", re.I)
@@ -271,7 +271,7 @@ def forum(base_url: str) -> dict[str, Any]:
     comments = _comments()
     authors = ["kratom_kev", "nodqueen", "wd_survivor", "sublocade_sam", "tolerance_break", "greyday",
                "lowdose_larry", "methadone_mike", "pinned_pupils", "quiet_recovery"]
-    post_id = 1000
+    post_id = 5000
     # discussion board: 12 threads of 5-13 comments (so some threads have a second page)
     disc_ids = []
     idx = 0
@@ -291,16 +291,17 @@ def forum(base_url: str) -> dict[str, Any]:
     boards.append({"id": 1, "name": "Opiates discussion", "threads": disc_ids})
     # market board: vendor threads
     sale_ids = []
-    for t in range(3):
+    groups = [("[WTS] Fentanyl HCl / 4-ANPP / NPP - worldwide", [0, 5, 6]), ("[WTS] EU oxy and blues", [1, 2, 3, 4]),
+              ("[WTS] Indian pharma bulk", [7])]
+    for t, (title, members) in enumerate(groups):
         tid = 200 + t
         posts = []
-        for k, (author, text) in enumerate(FORUM_SALE_POSTS[t * 3: t * 3 + 4] or FORUM_SALE_POSTS[:2]):
+        for k, n in enumerate(members):
+            author, text = FORUM_SALE_POSTS[n]
             post_id += 1
             posts.append(Post(id=post_id, author=author, text=text, when=start + timedelta(days=20 + t, hours=k),
                               sale=author in (CROSS_VENDOR, "oxyplug_eu", "pharma_direct_in")))
-        titles = ["[WTS] Fentanyl HCl / 4-ANPP / NPP - worldwide", "[WTS] EU oxy and blues",
-                  "[WTS] Indian pharma bulk"]
-        threads[tid] = {"id": tid, "board": 2, "title": titles[t], "posts": posts}
+        threads[tid] = {"id": tid, "board": 2, "title": title, "posts": posts}
         sale_ids.append(tid)
     boards.append({"id": 2, "name": "Vendor offers", "threads": sale_ids})
     hr_ids = []

@@ -146,7 +146,7 @@ def _decimal(raw: str) -> str | None:
         value = Decimal(s)
     except InvalidOperation:
         return None
-    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return format(value, "f")  # the digits as shown: "42.00000000" stays, "1,234.50" -> "1234.50"
 
 
 _DATE_FORMATS = ["%d %b %Y %H:%M", "%d %b %Y, %H:%M", "%d %B %Y %H:%M", "%d %b %Y", "%d %B %Y", "%B %d, %Y",
