@@ -280,6 +280,7 @@ class AlertEngine:
             stored[hit["_id"]] = hit["_source"]
         actions: dict[str, str] = {}
         ops: list[dict[str, Any]] = []
+        validity = self.validate_rules() if self.client.indices.exists(index=self.names.listings) else {}
         for rule in self.config.rules:
             query = compile_rule(rule)
             doc = {
@@ -295,6 +296,10 @@ class AlertEngine:
                 "config": rule.model_dump(mode="json"),
                 "updated_at": now,
             }
+            if rule.name in validity:
+                doc.update(valid=validity[rule.name] is None, error=validity[rule.name])
+                if validity[rule.name]:
+                    log.error("alert rule %r: Elasticsearch rejects its query: %s", rule.name, validity[rule.name])
             old = stored.get(rule.name)
             if old and old.get("version") == rule.version and not old.get("removed"):
                 actions[rule.name] = "unchanged"
@@ -893,11 +898,22 @@ def engine_from_config(
 
 
 def ensure_indices(client: Elasticsearch, names: Names) -> None:
-    """Create the alerts and rules indices (``<alias>-v1`` behind the alias) unless they exist.
+    """Create the alerts and rules indices behind their aliases unless they exist.
 
-    The Elasticsearch part's installer normally creates them from ``index_mappings/``; this keeps the
-    engine usable on its own (tests, an installation set up before alerting existed).
+    With ``IndexNames`` the Elasticsearch part's installer does it from ``index_mappings/`` (versioned
+    templates); otherwise ``<alias>-v1`` is created with this module's mappings.
     """
+    missing = [k for k, a in (("alerts", names.alerts), ("rules", names.rules)) if not client.indices.exists(index=a)]
+    if not missing:
+        return
+    try:
+        from crawler.es.names import IndexNames
+        from crawler.es.templates import install
+    except ImportError:  # pragma: no cover - the Elasticsearch part is always installed with this one
+        install = None  # type: ignore[assignment]
+    if install is not None and isinstance(names, IndexNames):
+        install(client, names, kinds=missing)
+        return
     for alias, mapping in ((names.alerts, ALERTS_MAPPING), (names.rules, RULES_MAPPING)):
         if client.indices.exists(index=alias):
             continue

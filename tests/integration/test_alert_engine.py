@@ -393,3 +393,61 @@ def test_dry_run_lists_existing_matches_without_mail(make_engine, index_listings
     assert engine.dry_run("fentanyl-new")[0] == 2
     assert smtp_sink.messages() == [] and records(es_client, names) == []
     assert engine.validate_rules() == {"fentanyl-new": None, "fentanyl-prices": None}
+
+
+def test_vendor_on_new_platform_counts_for_rules_that_ask(make_engine, index_listings, smtp_sink):
+    rule = Rule.model_validate(
+        {"name": "vendors", "condition": {}, "recipients": ["v@example.org"], "events": ["new_vendor_platform"]}
+    )
+    index_listings(make_listing("vp-1"), make_listing("vp-2"))
+    engine = make_engine(rule, FENTANYL_PRICES)
+    out = engine.on_batch([event("vp-1", "changed", vendor_new_platform=True), event("vp-2", "changed")])
+    assert out.by_rule == {"vendors": 1}
+    [mail] = smtp_sink.messages()
+    assert mail.subject.startswith("[narcowatch] Vendor on a new platform:")
+    assert aid(mail) == alert_id("vendors", "vp-1", "changed", "h1")
+
+
+def test_crashed_sender_lease_expires_and_alert_is_sent(make_engine, index_listings, smtp_sink, es_client, names):
+    clock = Clock()
+    engine = make_engine(FENTANYL, clock=clock)
+    index_listings(make_listing("l-1"))
+    engine.on_batch([event("l-1")], deliver=False)
+    # A process claims the alert and dies before sending: the record stays in "sending".
+    es_client.indices.refresh(index=names.alerts)
+    [hit] = es_client.search(index=names.alerts, seq_no_primary_term=True)["hits"]["hits"]
+    assert engine._claim(hit, clock()) is not None
+    assert engine.deliver_pending().sent == 0  # the lease still holds
+    clock.advance(minutes=6)
+    assert engine.deliver_pending().sent == 1
+    assert len(smtp_sink.messages()) == 1
+    [rec] = records(es_client, names)
+    assert rec["state"] == SENT and rec["attempts"] == 2
+
+
+def test_without_smtp_url_alerts_wait(make_engine, es_client, names, index_listings, smtp_sink, monkeypatch):
+    monkeypatch.delenv("NARCOWATCH_SMTP_URL")
+    config = AlertsConfig(rules=[FENTANYL])
+    engine = AlertEngine(es_client, names, config, None, clock=Clock())
+    index_listings(make_listing("n-1"))
+    out = engine.on_batch([event("n-1")])
+    assert out.created == 1 and out.delivery is not None and out.delivery.sent == 0
+    assert "NARCOWATCH_SMTP_URL is not set" in out.delivery.errors[0]
+    assert [r["state"] for r in records(es_client, names)] == [PENDING]
+    monkeypatch.setenv("NARCOWATCH_SMTP_URL", smtp_sink.url)
+    assert AlertEngine(es_client, names, config, None, clock=Clock()).deliver_pending().sent == 1
+
+
+def test_setup_installs_alert_indices_and_rejects_bad_query(es_client, index_prefix, smtp_sink):
+    names = IndexNames(index_prefix)
+    bad = Rule.model_validate({"name": "bad", "condition": {"query": "title:(unclosed"}, "recipients": ["b@x.org"]})
+    engine = AlertEngine(es_client, names, AlertsConfig(rules=[bad]), Mailer(smtp_sink.url))
+    assert es_client.indices.exists_alias(name=names.alerts)
+    assert es_client.indices.exists_alias(name=names.rules)
+    from crawler.es.templates import install
+
+    install(es_client, names, kinds=["listings"])
+    error = engine.validate_rules()["bad"]
+    assert error is not None and "Failed to parse query [title:(unclosed]" in error
+    out = engine.on_batch([event("zz")])
+    assert out.created == 0 and out.errors[0].startswith("rule 'bad': query failed in Elasticsearch")
