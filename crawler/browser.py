@@ -318,7 +318,7 @@ class BrowserPageMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BrowserPageMiddleware:
         if not crawler.settings.getbool("NARCOWATCH_BROWSER_ENABLED", False):
-            raise NotConfigured("browser pages are off (no playwright_settings() in this crawl)")
+            raise NotConfigured  # quietly: only browser crawls use it
         mw = cls(crawler, BrowserPageConfig.from_settings(crawler.settings))
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         return mw
