@@ -113,7 +113,12 @@ class SourceSpider(scrapy.Spider):
 
     def on_error(self, failure: Any) -> None:
         """Errback: count the failure by type; the crawl goes on."""
+        from scrapy.exceptions import IgnoreRequest
+
         request = getattr(failure, "request", None)
+        if failure.check(IgnoreRequest):  # robots.txt, bad pages, sessions: counted by whoever dropped it
+            self.logger.debug("request dropped: %s (%s)", getattr(request, "url", "?"), failure.value)
+            return
         kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
         self.count(f"errors/{kind}")
         self.logger.warning("request failed: %s (%s: %s)", getattr(request, "url", "?"), kind, failure.value)

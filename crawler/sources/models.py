@@ -278,6 +278,8 @@ class SourceBase(_Model):
     user_agent: str | None = None
     timeout: float = Field(30.0, gt=0, le=600)
     """Download timeout per request, seconds."""
+    max_page_bytes: int | None = Field(None, ge=1024)
+    """Largest page body accepted; bigger pages are cancelled and counted as bad pages (default 10 MB)."""
 
     @field_validator("start_urls")
     @classmethod
