@@ -65,6 +65,17 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj["quiet"] = quiet
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        quiet_noisy_loggers()
+
+
+def quiet_noisy_loggers() -> None:
+    """Client libraries that log every retried connection with a traceback: errors only.
+
+    Our own code reports an unreachable service once, with its URL and what to do.
+    """
+    for name in ("elastic_transport", "elasticsearch", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def is_quiet(ctx: click.Context | None = None) -> bool:

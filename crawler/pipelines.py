@@ -9,7 +9,7 @@ from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 from twisted.internet import defer, task, threads
 
 from crawler import fingerprint as fp
@@ -68,15 +68,32 @@ class NarcowatchPipeline:
         return pipe
 
     def spider_opened(self, spider: Spider) -> None:
+        from elastic_transport import TransportError
+
+        from crawler.es.client import EsUnavailable, redact_url, resolve_url
         from crawler.services import build_processor
 
-        self.processor = build_processor(self.crawler.settings, spider_name=spider.name)
+        try:
+            self.processor = build_processor(self.crawler.settings, spider_name=spider.name)
+        except (EsUnavailable, TransportError, ConnectionError) as exc:
+            try:
+                url = redact_url(resolve_url()[0])
+            except EsUnavailable:
+                url = "(none configured)"
+            log.error("%s: Elasticsearch at %s is unavailable, crawl not started: %s", spider.name, url, exc)
+            from twisted.internet import reactor
+
+            assert self.crawler.engine is not None
+            reactor.callLater(0, self.crawler.engine.close_spider, spider, "elasticsearch_unavailable")  # type: ignore[attr-defined]
+            return
         self.loop = task.LoopingCall(self._tick)
         self.loop.start(min(1.0, self.config.batch_seconds), now=False)
 
     def process_item(self, item: Any, spider: Spider) -> Any:
         if not isinstance(item, Listing):
             return item
+        if self.processor is None:
+            raise DropItem("the pipeline has no Elasticsearch connection (see the error above)")
         fp.apply(item)
         self.buffer.append(item)
         if self.oldest is None:

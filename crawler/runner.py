@@ -135,8 +135,14 @@ def run_crawls(
         settings.setdict(playwright_settings(), priority="cmdline")
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     settings.set("NARCOWATCH_RUN_ID", run_id, priority="cmdline")
+    if settings.get("LOG_LEVEL") != "DEBUG":
+        from crawler.cli import quiet_noisy_loggers
+
+        quiet_noisy_loggers()
+    if settings.getbool("NARCOWATCH_PIPELINE_ENABLED", True) and settings.getdict("ITEM_PIPELINES"):
+        _preflight_elasticsearch()
+    _drop_cli_root_handlers()
     process = CrawlerProcess(settings, install_root_handler=True)
-    _drop_duplicate_root_handlers()
     start = utc_now()
     crawlers = []
     for source in selected:
@@ -153,16 +159,22 @@ def run_crawls(
     return results
 
 
-def _drop_duplicate_root_handlers() -> None:
-    """Scrapy installs its own root handler (honouring LOG_LEVEL); drop the CLI's basicConfig one."""
-    import logging as _logging
-
-    from scrapy.utils.log import _scrapy_root_handler  # type: ignore[attr-defined]
-
-    root = _logging.getLogger()
+def _drop_cli_root_handlers() -> None:
+    """Scrapy installs its own root handler (honouring LOG_LEVEL); drop the CLI's basicConfig one first."""
+    root = logging.getLogger()
     for handler in list(root.handlers):
-        if handler is not _scrapy_root_handler and type(handler) is _logging.StreamHandler:
+        if type(handler) is logging.StreamHandler:
             root.removeHandler(handler)
+
+
+def _preflight_elasticsearch() -> None:
+    """Fail before crawling, with the URL and what to do, when no cluster answers."""
+    from crawler.es.client import EsUnavailable, get_client
+
+    try:
+        get_client()
+    except EsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _seconds(start: str, end: str) -> float:
