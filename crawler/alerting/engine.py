@@ -462,7 +462,7 @@ class AlertEngine:
             size=size,
             track_total_hits=True,
             sort=[{"last_seen": {"order": "desc", "unmapped_type": "date"}}],
-            source=SNAPSHOT_FIELDS,
+            source_includes=SNAPSHOT_FIELDS,
         )
         hits = [h["_source"] | {"_id": h["_id"]} for h in res["hits"]["hits"]]
         return int(res["hits"]["total"]["value"]), hits
@@ -585,7 +585,7 @@ class AlertEngine:
                     ]
                 }
             },
-            source=["sent_at"],
+            source_includes=["sent_at"],
         )
         oldest = res["hits"]["hits"][0]["_source"]["sent_at"] if res["hits"]["hits"] else None
         reopen = (parse_iso(oldest) or now) + rule.throttle.per

@@ -218,7 +218,7 @@ class AlertView:
     def risk_text(self) -> str:
         risk = self.listing.get("risk")
         try:
-            return f"{float(risk):.2f}"
+            return f"{float(risk):.2f}"  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return "-"
 

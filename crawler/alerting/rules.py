@@ -182,7 +182,7 @@ class Rule(_Strict):
         "five-field cron expression. Default daily.",
     )
     throttle: Throttle | None = None
-    events: list[RuleEvent] = Field(default_factory=lambda: ["new"], min_length=1)
+    events: list[RuleEvent] = Field(default_factory=lambda: list[RuleEvent](["new"]), min_length=1)
 
     @field_validator("recipients")
     @classmethod
@@ -254,7 +254,7 @@ class AlertsConfig(_Strict):
     @field_validator("ops")
     @classmethod
     def _ops(cls, values: list[str]) -> list[str]:
-        return Rule._recipients(values)  # type: ignore[operator]
+        return Rule._recipients(values)
 
     @field_validator("sender")
     @classmethod
