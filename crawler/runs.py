@@ -310,16 +310,18 @@ def streak_alert_text(record: RunRecord, count: int) -> tuple[str, str]:
     return subject, body
 
 
-def default_ops_notifier() -> Callable[[str, str], Any] | None:
-    """alerting's ``send_ops_alert(subject, body)`` when that part is installed, else None."""
+def default_ops_notifier(alerts_path: Path | None = None) -> Callable[[str, str], Any] | None:
+    """alerting's ``send_ops_alert`` (to the ``ops`` addresses of ``alerts_path``), or None without it."""
     try:
-        from crawler.alerting import send_ops_alert  # type: ignore[attr-defined]
+        from crawler.alerting.ops import send_ops_alert
     except ImportError:
-        try:
-            from crawler.alerting.ops import send_ops_alert  # type: ignore[no-redef]
-        except ImportError:
-            return None
-    return send_ops_alert  # type: ignore[no-any-return]
+        return None
+
+    def notify(subject: str, body: str) -> bool:
+        path = alerts_path if alerts_path is not None and alerts_path.exists() else None
+        return bool(send_ops_alert(subject, body, config_path=path))
+
+    return notify
 
 
 def handle_streak(
@@ -339,10 +341,12 @@ def handle_streak(
         log.error("ops alert not sent (no ops notifier configured): %s", subject)
         return False
     try:
-        notify(subject, body)
+        sent = notify(subject, body)
     except Exception:
         log.exception("ops alert for source %r could not be sent; it is tried again after the next run",
                       record.source)
+        return False
+    if sent is False:  # e.g. no ops address configured: logged by the notifier; try again next run
         return False
     tracker.mark_alerted(record.source)
     log.warning("ops alert sent: %s", subject)

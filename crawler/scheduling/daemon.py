@@ -161,7 +161,7 @@ class Daemon:
             job_defaults={"coalesce": s.coalesce, "max_instances": 1, "misfire_grace_time": s.misfire_grace_time},
             timezone="UTC",
         )
-        recovered = worker.recover_interrupted(worker.RunSink(s))
+        recovered = worker.recover_interrupted(worker.RunSink(s, config_path=self.config_path))
         for rec in recovered:
             log.warning("recorded run %s of %s as interrupted (the previous daemon stopped during it)",
                         rec.run_id, rec.source)

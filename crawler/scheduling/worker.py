@@ -172,10 +172,13 @@ class RunSink:
         *,
         client_factory: Callable[[], Any] | None = None,
         notify: Callable[[str, str], Any] | None = None,
+        config_path: str | Path | None = None,
     ) -> None:
         self.settings = settings
         self.client_factory = client_factory
-        self.notify = notify if notify is not None else default_ops_notifier()
+        root = config_root(config_path)
+        alerts = (root if root.is_dir() else root.parent) / "alerts.yaml"
+        self.notify = notify if notify is not None else default_ops_notifier(alerts)
         self.tracker = StreakTracker(scheduler_home() / "streaks.json", settings.failure_streak)
 
     def _client(self) -> Any:
@@ -273,7 +276,7 @@ def run_source(
     holds its lock is skipped, so runs of one source never overlap, across daemons and restarts.
     """
     settings = settings or load_settings(config_path)
-    sink = sink or RunSink(settings)
+    sink = sink or RunSink(settings, config_path=config_path)
     limit = timeout or settings.timeout_for(source_name)
     if _STOPPING.is_set():
         log.info("not starting %s: the scheduler is shutting down", source_name)
