@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ from tests.plugins.smtp import SmtpSinkFixture
 
 
 @pytest.fixture
-def env(tmp_path: Path, es_installed: IndexNames, es_env: IndexNames) -> SchedEnv:
-    return SchedEnv(tmp_path, ["alpha", "beta"], {})
+def env(tmp_path: Path, es_installed: IndexNames, es_env: IndexNames) -> Iterator[SchedEnv]:
+    e = SchedEnv(tmp_path, ["alpha", "beta"], {})
+    yield e
+    e.close()
 
 
 def _alive(pid: int) -> bool:

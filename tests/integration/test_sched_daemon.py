@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from crawler.es.names import IndexNames
 
 
 @pytest.fixture
-def env(tmp_path: Path, es_installed: IndexNames, es_env: IndexNames) -> SchedEnv:
-    return SchedEnv(tmp_path, ["alpha", "beta"], {})
+def env(tmp_path: Path, es_installed: IndexNames, es_env: IndexNames) -> Iterator[SchedEnv]:
+    e = SchedEnv(tmp_path, ["alpha", "beta"], {})
+    yield e
+    e.close()
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ are all real. Tests with the real runner are in test_sched_runner.py.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -132,6 +133,26 @@ class SchedEnv:
         assert self.daemon is not None
         self.daemon.kill()
         self.daemon.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop the daemon (SIGTERM, then SIGKILL) and any scripted worker still alive: for test teardown."""
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        for ev in self.worker_events():
+            if ev["ev"] != "start":
+                continue
+            try:  # only a process that is still this test's scripted worker (pids are reused)
+                cmdline = Path(f"/proc/{ev['pid']}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(self.script).encode() in cmdline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(ev["pid"], signal.SIGKILL)
 
     def log_lines(self) -> list[dict[str, Any]]:
         out = []
