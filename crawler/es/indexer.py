@@ -1,7 +1,10 @@
 """The one indexing path: listings (upserts), change records and removals through ``streaming_bulk``.
 
-Listing documents are ``update`` actions with ``doc`` + ``upsert`` keyed by fingerprint: ``first_seen``
-lives only in the upsert, so a re-crawl moves ``last_seen`` and never ``first_seen`` (no scripts).
+Listing documents are keyed by fingerprint. A listing ``lookup`` found is an ``update`` with ``doc``
+(never ``first_seen``), so a re-crawl moves ``last_seen`` and never ``first_seen``; any other listing is
+a ``create`` carrying ``first_seen``. A ``create`` that finds the document already there (409) is
+resent as an ``update``, and a full ``update`` that finds none (404) as a ``create``: the upsert
+semantics without sending every document twice, and without scripts.
 Change records are ``create`` actions with a deterministic ``_id``: a replay never duplicates one.
 When the cluster cannot be reached (or keeps answering 429 / a write block), the actions not yet
 confirmed go to a disk spool (JSON lines, fsynced) and are replayed, in order, before anything else.
@@ -178,6 +181,7 @@ class ListingIndexer:
         self.max_backoff = max_backoff
         self.connect_retries = connect_retries
         self.refresh = refresh
+        self._known: set[str] = set()  # fingerprints the last lookup found: sent as updates
 
     # ------------------------------------------------------------------ reading
 
@@ -209,25 +213,28 @@ class ListingIndexer:
             if d.get("found"):
                 src = d.get("_source") or {}
                 out[d["_id"]] = {k: src.get(k) for k in LOOKUP_FIELDS}
+        self._known = set(out)
         return out
 
     # ------------------------------------------------------------------ writing
 
     def listing_action(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """The bulk action for one listing document (full, or ``_partial`` last-seen refresh)."""
+        """The bulk action for one listing document (full, or ``_partial`` last-seen refresh).
+
+        Partial documents and listings the last ``lookup`` found are updates (``doc`` without
+        ``first_seen``); other listings are creates with ``first_seen``. Conflicts either way are
+        resolved by ``send`` (see the module docstring).
+        """
         body = dict(doc)
         doc_id = body.pop("_id", None) or body.get("fingerprint")
         if not doc_id:
             raise ValueError(f"listing document for {body.get('url')!r} has neither _id nor fingerprint")
         partial = bool(body.pop("_partial", False))
-        action: dict[str, Any] = {"_op_type": "update", "_index": self.names.listings, "_id": doc_id}
-        update = {k: v for k, v in body.items() if k not in _UPSERT_ONLY}
-        action["doc"] = update
-        if not partial:
-            upsert = dict(body)
-            upsert.setdefault("first_seen", body.get("last_seen") or _utc_now())
-            action["upsert"] = upsert
-        return action
+        if partial or doc_id in self._known:
+            update = {k: v for k, v in body.items() if k not in _UPSERT_ONLY}
+            return {"_op_type": "update", "_index": self.names.listings, "_id": doc_id, "doc": update}
+        body.setdefault("first_seen", body.get("last_seen") or _utc_now())
+        return {"_op_type": "create", "_index": self.names.listings, "_id": doc_id, "_source": body}
 
     def change_action(self, change: dict[str, Any]) -> dict[str, Any]:
         """The ``create`` action of one change record (deterministic ``_id``)."""
@@ -291,13 +298,22 @@ class ListingIndexer:
         """Send ``actions``; return what happened and the actions still unconfirmed (to spool)."""
         result = IndexResult()
         todo = list(actions)
-        attempt = 0
+        attempt = passes = 0
         while todo:
-            part, unconfirmed, error = self._stream_once(todo)
+            part, unconfirmed, error, followups = self._stream_once(todo)
             result.add(part)
             if error is None:
-                return result, []
-            todo = unconfirmed
+                # creates that met an existing listing, updates that met none; bounded in case another
+                # process keeps deleting and recreating the same documents
+                passes += 1
+                if passes > 3 and followups:
+                    result.failed += len(followups)
+                    result.failures.append(f"{len(followups)} listings kept conflicting: {followups[0]['_id']}")
+                    log.error("%d listings kept conflicting between create and update", len(followups))
+                    return result, []
+                todo = followups
+                continue
+            todo = unconfirmed + followups
             if attempt >= self.connect_retries or not todo:
                 log.warning("bulk request failed (%s); %d actions left unsent", error, len(todo))
                 return result, todo
@@ -309,8 +325,9 @@ class ListingIndexer:
 
     def _stream_once(
         self, actions: list[dict[str, Any]]
-    ) -> tuple[IndexResult, list[dict[str, Any]], BaseException | None]:
+    ) -> tuple[IndexResult, list[dict[str, Any]], BaseException | None, list[dict[str, Any]]]:
         result = IndexResult()
+        followups: list[dict[str, Any]] = []
         positions: dict[tuple[str, str], deque[int]] = defaultdict(deque)
         for pos, a in enumerate(actions):
             positions[(a["_op_type"], str(a["_id"]))].append(pos)
@@ -345,13 +362,18 @@ class ListingIndexer:
                 doc_id = str(info.get("_id"))
                 pos = settle(op, doc_id)
                 status = int(info.get("status", 0) or 0)
+                is_listing = pos is not None and actions[pos]["_index"] == self.names.listings
                 if ok:
-                    if op == "update":
+                    if is_listing:
                         result.indexed += 1
-                        if info.get("result") == "created":
+                        if op == "create":
                             result.created += 1
                     else:
                         result.changes += 1
+                elif is_listing and op == "create" and status == 409 and pos is not None:
+                    followups.append(_as_update(actions[pos]))
+                elif is_listing and op == "update" and status == 404 and pos is not None and _is_full(actions[pos]):
+                    followups.append(_as_create(actions[pos]))
                 elif op == "create" and status == 409:
                     result.changes += 1  # recorded by an earlier (replayed) attempt
                 elif status in _RETRYABLE_STATUS or _is_block(info.get("error")):
@@ -364,17 +386,17 @@ class ListingIndexer:
                         result.failures.append(reason)
                     log.error("Elasticsearch rejected %s %s: %s", op, doc_id, reason)
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            return result, _unsettled(actions, settled), exc
+            return result, _unsettled(actions, settled), exc, followups
         except ApiError as exc:
             if exc.meta.status in _RETRYABLE_STATUS or _is_block(getattr(exc, "body", None)):
-                return result, _unsettled(actions, settled), exc
+                return result, _unsettled(actions, settled), exc, followups
             raise
         if retry_later:
             settled.difference_update(retry_later)
             return result, _unsettled(actions, settled), IndexerUnavailable(
                 f"{len(retry_later)} actions refused with 429/503 or a write block after retries"
-            )
-        return result, [], None
+            ), followups
+        return result, [], None, followups
 
     # ------------------------------------------------------------------ removals
 
@@ -447,6 +469,23 @@ def _copies(actions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     # streaming_bulk pops keys from the dicts it is given; keep ours intact for the spool
     for a in actions:
         yield dict(a)
+
+
+def _as_update(create: dict[str, Any]) -> dict[str, Any]:
+    """A listing create that found the document: the same content as an update, first_seen left alone."""
+    doc = {k: v for k, v in create["_source"].items() if k not in _UPSERT_ONLY}
+    return {"_op_type": "update", "_index": create["_index"], "_id": create["_id"], "doc": doc}
+
+
+def _is_full(update: dict[str, Any]) -> bool:
+    return "fingerprint" in (update.get("doc") or {})
+
+
+def _as_create(update: dict[str, Any]) -> dict[str, Any]:
+    """A full listing update that found no document (deleted meanwhile): create it, first seen now."""
+    body = dict(update["doc"])
+    body.setdefault("first_seen", body.get("last_seen") or _utc_now())
+    return {"_op_type": "create", "_index": update["_index"], "_id": update["_id"], "_source": body}
 
 
 def _unsettled(actions: list[dict[str, Any]], settled: set[int]) -> list[dict[str, Any]]:

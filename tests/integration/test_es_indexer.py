@@ -161,3 +161,17 @@ def test_rejected_document_is_counted_not_raised(
     res = idx.index_batch([good, bad], [])
     assert (res.indexed, res.failed, res.spooled) == (1, 1, 0)
     assert "price" in res.failures[0] or "number" in res.failures[0]
+
+
+def test_known_listing_deleted_meanwhile_is_created_again(
+    es_client: Elasticsearch, es_installed: IndexNames, tmp_path: Path
+) -> None:
+    idx = _indexer(es_client, es_installed, tmp_path)
+    item = make_listing(9)
+    idx.index_batch([listing_doc(item, "2026-01-01T00:00:00.000Z")], [])
+    assert item.fingerprint in idx.lookup([item.fingerprint or ""])  # now sent as an update
+    es_client.delete(index=es_installed.listings, id=item.fingerprint, refresh=True)
+    res = idx.index_batch([listing_doc(item, "2026-01-03T00:00:00.000Z")], [])
+    assert (res.indexed, res.created, res.failed) == (1, 1, 0)
+    src = es_client.get(index=es_installed.listings, id=item.fingerprint)["_source"]
+    assert src["first_seen"] == "2026-01-03T00:00:00.000Z" and src["title"] == item.title
