@@ -123,7 +123,7 @@ def _redact(url: str) -> str:
 def _summary(es_url: str, outcomes: list[Any], mail_dir: Path, mails_before: set[Path]) -> dict[str, Any]:
     from elastic_transport import TransportError
 
-    from crawler.es.client import get_client
+    from crawler.es.client import EsUnavailable, get_client
     from crawler.es.names import IndexNames
 
     mails = sorted(set(mail_dir.glob("*.eml")) - mails_before)
@@ -154,8 +154,8 @@ def _summary(es_url: str, outcomes: list[Any], mail_dir: Path, mails_before: set
         from crawler.es.search import search
 
         summary["example"] = search(client, names, "fentanyl", substance_class="fentanyl", size=3)
-    except (TransportError, ConnectionError) as exc:
-        summary["summary_error"] = f"Elasticsearch at {_redact(es_url)} did not answer: {exc}"
+    except (TransportError, ConnectionError, EsUnavailable) as exc:
+        summary["summary_error"] = f"Elasticsearch at {_redact(es_url)} did not answer: {str(exc).split('. ')[0]}"
     return summary
 
 

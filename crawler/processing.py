@@ -228,7 +228,9 @@ class BatchProcessor:
                 if alert_events:
                     out = self.alerts.on_batch(alert_events)
                     result.alerts += int(_get(out, "created", 0) or 0)
-        except (ServiceUnavailable, *self.unavailable) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (ServiceUnavailable, *self.unavailable)) and not _status_unavailable(exc):
+                raise
             if not spool_on_failure:
                 result.spooled = len(listings)
                 return result
@@ -253,6 +255,12 @@ class BatchProcessor:
         if item.fetched_at:
             doc["fetched_at"] = item.fetched_at
         return doc
+
+
+def _status_unavailable(exc: BaseException) -> bool:
+    """An HTTP answer that means "not now" (overloaded, shutting down, behind a proxy that lost it)."""
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return status in (429, 502, 503, 504)
 
 
 def _dedupe(listings: list[Listing]) -> list[Listing]:
