@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -323,6 +322,14 @@ class BrowserPageMiddleware:
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         return mw
 
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, n)
+
+    def _set(self, key: str, value: Any) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value(key, value)
+
     def spider_opened(self, spider: Spider) -> None:
         source = _source_of(spider)
         options = getattr(source, "browser", None)
@@ -356,10 +363,10 @@ class BrowserPageMiddleware:
                 try:
                     path = await save_screenshot(page, self.screenshot_dir, response.url)
                     request.meta[META_SCREENSHOT] = str(path)
-                    self.crawler.stats.inc_value("narcowatch/browser/screenshots")
+                    self._inc("narcowatch/browser/screenshots")
                 except Exception as exc:  # a crashed page still yields its HTML
                     log.warning("screenshot of %s failed: %s", response.url, exc)
-                    self.crawler.stats.inc_value("narcowatch/browser/screenshot_errors")
+                    self._inc("narcowatch/browser/screenshot_errors")
         finally:
             if not request.meta.get(META_KEEP_PAGE):
                 await self._release(request)
@@ -381,7 +388,7 @@ class BrowserPageMiddleware:
                     await page.close()
                 except Exception as exc:  # already gone with its context
                     log.debug("closing page for %s: %s", request.url, exc)
-            self.crawler.stats.inc_value("narcowatch/browser/pages_closed")
+            self._inc("narcowatch/browser/pages_closed")
         if self.recycler is None or not self.recycler.finish(request.meta):
             return
         context = self.contexts.pop(gen, None) if gen is not None else None
@@ -391,7 +398,7 @@ class BrowserPageMiddleware:
             except Exception as exc:
                 log.debug("closing context for %s: %s", request.url, exc)
             self.recycler.closed_contexts += 1
-            self.crawler.stats.inc_value("narcowatch/browser/contexts_recycled")
+            self._inc("narcowatch/browser/contexts_recycled")
 
 
 async def close_page_errback(failure: Any) -> None:
@@ -400,10 +407,3 @@ async def close_page_errback(failure: Any) -> None:
     if page is not None and not page.is_closed():
         await page.close()
 
-
-def chromium_processes(root_pid: int | None = None) -> Iterable[Any]:
-    """The browser processes below ``root_pid`` (default: this process), for memory measurements."""
-    import psutil
-
-    proc = psutil.Process(root_pid or os.getpid())
-    return [p for p in proc.children(recursive=True)]

@@ -272,6 +272,14 @@ class EvidenceMiddleware:
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, n)
+
+    def _set(self, key: str, value: Any) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value(key, value)
+
     def _run(self, spider: Spider) -> WarcRun:
         name = source_name(spider)
         run = self.runs.get(name)
@@ -283,7 +291,7 @@ class EvidenceMiddleware:
             session = getattr(source, "session", None)
             configured = {h.lower().encode("latin-1") for h in (getattr(session, "headers_env", None) or {})}
             self.secret_headers[name] = SECRET_HEADERS | frozenset(configured)
-            self.crawler.stats.set_value("narcowatch/evidence/warc_file", str(run.path))
+            self._set("narcowatch/evidence/warc_file", str(run.path))
         return run
 
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
@@ -303,11 +311,11 @@ class EvidenceMiddleware:
             )
             evidence["warc_file"] = str(run.path)
             evidence["warc_record_id"] = record_id
-            self.crawler.stats.inc_value("narcowatch/evidence/records")
+            self._inc("narcowatch/evidence/records")
         except OSError as exc:
             # The crawl goes on; the listing keeps its hash and time but points to no WARC record.
             log.error("evidence: cannot write the WARC record of %s: %s", response.url, exc)
-            self.crawler.stats.inc_value("narcowatch/evidence/errors")
+            self._inc("narcowatch/evidence/errors")
         request.meta[META_EVIDENCE] = evidence
         request.meta[META_FETCHED_AT] = fetched_at
         request.meta[META_SHA256] = digest

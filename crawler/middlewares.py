@@ -138,7 +138,7 @@ class BadPageMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
         if not (200 <= response.status < 300) or request.method == "HEAD" or _is_robots(response.url):
             return response
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         textual = isinstance(response, TextResponse) or any(t in content_type.lower() for t in _TEXT_TYPES)
         if not textual:
             return response  # images and downloads are the spider's business
