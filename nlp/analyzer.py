@@ -8,8 +8,9 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
-from nlp import components
+from nlp import components, ner  # noqa: F401  (importing registers the narcowatch_* factories)
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 PIPE_NAMES = ["narcowatch_substances_v1", "narcowatch_contacts_v1", "narcowatch_shipping_v1",
@@ -22,7 +23,7 @@ def build_pipeline(with_ner: bool = False) -> Language:
     for factory in PIPE_NAMES:
         nlp.add_pipe(factory, name=factory.split("_")[1])
     if with_ner:
-        nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", before="intent")
+        nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent")
     nlp.initialize()
     return nlp
 
@@ -49,8 +50,31 @@ class Analyzer:
         """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized`` for one text."""
         if not isinstance(text, str):
             raise TypeError(f"analyze() needs a str, got {type(text).__name__}")
-        return components.build_output(self.nlp(text))
+        return self.analyze_many([text])[0]
 
     def analyze_many(self, texts: Iterable[str], batch_size: int = 256) -> list[dict[str, Any]]:
         """``analyze`` for many texts, in order, batched through the pipeline."""
-        return [components.build_output(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+        pipeline = [proc for _name, proc in self.nlp.pipeline]
+        batch_pipes = [getattr(proc, "process_batch", None) for proc in pipeline]
+        make_doc = self.nlp.make_doc
+        out: list[dict[str, Any]] = []
+        batch: list[Doc] = []
+
+        def flush() -> None:
+            docs = batch
+            for proc, process_batch in zip(pipeline, batch_pipes, strict=True):
+                docs = process_batch(docs) if process_batch is not None else [proc(d) for d in docs]
+            out.extend(components.build_output(d) for d in docs)
+            batch.clear()
+
+        for n, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"analyze_many(): item {n} is {type(text).__name__}, not str")
+            doc = make_doc(text)
+            doc.user_data[components.KEY] = {"text": text}
+            batch.append(doc)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+        return out

@@ -76,7 +76,7 @@ def _hand_table(path: Path) -> Iterator[dict[str, str]]:
                        "source": f"{path.name}: {source}"}
 
 
-def _c_cs_alpha() -> Iterator[dict[str, str]]:
+def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[str, str]]:
     import openpyxl  # build-time only (dev extra)
 
     wb = openpyxl.load_workbook(SOURCES / "c_cs_alpha.xlsx", read_only=True)
@@ -89,17 +89,19 @@ def _c_cs_alpha() -> Iterator[dict[str, str]]:
         if not base or len(base) > 60:
             continue
         is_fent = "fentan" in base
-        cls = "fentanyl" if is_fent else ("opioid" if narcotic == "Y" else "other")
+        cls = "fentanyl" if is_fent else ("opioid" if narcotic == "Y" and "coca" not in base else "other")
         control = f"US CSA Schedule {schedule}" if schedule else ""
         src = f"c_cs_alpha.xlsx (DEA controlled substances, code {number})"
         yield {"term": base, "canonical": base, "class": cls, "cas": "", "control": control,
                "strength": "strong", "source": src}
-        for name in re.split(r"[;,]", str(names or "")):
-            name = _clean(name)
+        for name in re.split(r";|,\s", str(names or "")):
+            name = _clean(name).strip('"')
             if not name or name in {"fentanyl", "china white", "chine white"} or len(name) > 60:
                 continue
+            # aliases mix chemical names, brands and street words ("trip", "cat"): short plain words need context
+            strong = len(name) >= 6 or bool(re.search(r"[\d-]", name)) or name not in stop
             yield {"term": name, "canonical": base, "class": cls, "cas": "", "control": control,
-                   "strength": "strong", "source": src}
+                   "strength": "strong" if strong else "weak", "source": src}
 
 
 def _analogues() -> Iterator[dict[str, str]]:
@@ -149,7 +151,8 @@ def _slang_row(term: str, mapped: tuple[str, str], source: str) -> dict[str, str
             "strength": "weak", "source": source}
 
 
-def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = None) -> int:
+def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = None,
+          learned: list[dict[str, str]] | None = None) -> int:
     """Merge all sources (earlier sources win on the same term) and write the runtime table."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -159,15 +162,29 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
         stop |= {w.strip() for w in extra.read_text(encoding="utf-8").splitlines() if w.strip()}
     rows: dict[str, dict[str, str]] = {}
     order = [_hand_table(DATA_DIR / "precursors.tsv"), _hand_table(DATA_DIR / "core_substances.tsv"),
-             _analogues(), _c_cs_alpha(), _slang()]
+             _analogues(), _c_cs_alpha(stop), _slang()]
+    learned_rows = learned or []
     for source in order:
         for row in source:
             term = row["term"]
-            if len(term) < 2 or term in rows:
+            if re.search(r" (?:with|and|&) ", term) and not row["source"].endswith(".tsv") \
+                    and not row["source"].startswith(("core_", "precursors")):
+                continue  # combinations ("promethazine with codeine") are two substances
+            if len(term) < 2 or term in rows or (row["strength"] == "strong" and term.isdigit()):
                 continue
             if row["strength"] == "weak" and (term in stop or len(term) < 3 or term.isdigit()):
                 continue
             rows[term] = row
+    for row in learned_rows:
+        known = rows.get(row["term"])
+        if row["strength"] == "demote":
+            if known is not None and not known["source"].startswith(("core_", "precursors")):
+                rows[row["term"]] = {**known, "strength": "weak"}
+            continue
+        if known is not None:
+            rows[row["term"]] = {**known, "strength": "strong"} if known["strength"] == "weak" else known
+        else:
+            rows[row["term"]] = row
     with out.open("w", encoding="utf-8", newline="") as f:
         f.write("\t".join(OUT_COLUMNS) + "\n")
         for row in sorted(rows.values(), key=lambda r: r["term"]):

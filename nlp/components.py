@@ -59,7 +59,8 @@ class SubstanceMatcher:
     def __call__(self, doc: Doc) -> Doc:
         lex = self._lex()
         st = state(doc)
-        st["text"] = doc.text
+        if "text" not in st:
+            st["text"] = doc.text
         norm = normalize(st["text"], is_known=lex.is_known)
         tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
         st["norm"] = norm
@@ -210,14 +211,17 @@ def build_output(doc: Doc) -> dict[str, Any]:
             continue
         entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e], "canonical": t.canonical,
                          "class": t.cls})
-        if t.canonical not in substances:
+        if t.canonical not in substances and t.cls != "generic":
             substances[t.canonical] = {"name": t.canonical, "class": t.cls, "cas": t.cas or None,
                                        "control": t.control or None}
-    for s, e, canonical, cls in st.get("ner_spans", []):
-        entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e], "canonical": canonical,
-                         "class": cls, "source": "ner"})
-        if canonical not in substances:
-            substances[canonical] = {"name": canonical, "class": cls, "cas": None, "control": None}
+    ner_raw = st.get("ner_spans_raw")
+    if ner_raw:
+        taken = [(e["start"], e["end"]) for e in entities]
+        for s, e in ner_raw:
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e],
+                             "canonical": " ".join(text[s:e].lower().split()), "class": "other", "source": "ner"})
     for h in st.get("handles", []):
         entities.append({"start": h["start"], "end": h["end"], "label": "VENDOR", "text": text[h["start"]:h["end"]],
                          "canonical": h["value"]})
@@ -228,7 +232,19 @@ def build_output(doc: Doc) -> dict[str, Any]:
         entities.append({"start": w["start"], "end": w["end"], "label": "CRYPTO_ADDRESS",
                          "text": text[w["start"]:w["end"]], "canonical": w["value"], "kind": w["kind"]})
     ship = st["shipping"]
+    ships_from = ship["ships_from"]
+    if not ships_from and st["intent"] == "sale" and ship.get("mentioned"):
+        # a sale listing that names a country without saying why ("Dutch MDMA", "Australia ketamine"):
+        # analysts read that as the origin
+        ships_from = ship["mentioned"][:1]
+    if not ships_from and ship["domestic_only"] and len(ship["ships_to"]) == 1 and ship["ships_to"][0] not in (
+            "EU", "WORLDWIDE"):
+        ships_from = ship["ships_to"][:1]  # "USA only", "domestic only": sent from inside the country
     for ns, ne, code, role in ship["spans"]:
+        if role == "mentioned":
+            if code not in ships_from:
+                continue
+            role = "from"
         s, e = norm.to_original(ns, ne)
         entities.append({"start": s, "end": e, "label": "SHIPPING", "text": text[s:e], "canonical": code,
                          "role": role})
@@ -246,12 +262,12 @@ def build_output(doc: Doc) -> dict[str, Any]:
     wallets = list({(w["kind"], w["value"]): {"kind": w["kind"], "value": w["value"]}
                     for w in st.get("wallets", [])}.values())
     classes = [s["class"] for s in substances.values()]
-    has_shipping = bool(ship["ships_from"] or ship["ships_to"] or ship["stealth"] or ship["carriers"])
+    has_shipping = bool(ships_from or ship["ships_to"] or ship["stealth"] or ship["carriers"])
     return {
         "entities": entities,
         "substances": list(substances.values()),
         "vendor": {"handles": handles, "contacts": contacts, "wallets": wallets},
-        "ships_from": ship["ships_from"],
+        "ships_from": ships_from,
         "ships_to": ship["ships_to"],
         "ships_not_to": ship["ships_not_to"],
         "shipping": {"carriers": ship["carriers"], "stealth": ship["stealth"],

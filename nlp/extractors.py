@@ -14,6 +14,13 @@ from nlp.lexicon import TOKEN_RE
 
 _HANDLE = r"@?([A-Za-z][A-Za-z0-9_]{3,31})"
 _SEP = r"\s*(?:id|username|user|name|handle|me|contact)?\s*[:=\-–>@#]*\s*"
+# each pattern runs only when one of its keywords is in the lower-cased text
+CONTACT_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "telegram": ("t.me", "telegra", "tlgrm", "teleg", "tg", "телеграм"), "signal": ("signal",),
+    "session": ("session", "05"), "wickr": ("wickr",), "threema": ("threema",),
+    "whatsapp": ("whats", "watsapp", "wa.me", "wsp", "wa:", "wa "),
+    "wechat": ("wechat", "weixin", "we chat", "微信"), "icq": ("icq",), "jabber": ("jabber", "xmpp", "jid"),
+}
 CONTACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("telegram", re.compile(r"(?:https?://)?(?:t\.me|telegram\.me|telegram\.dog)/(?:joinchat/|\+)?([A-Za-z0-9_]{4,32})",
                             re.I)),
@@ -153,7 +160,7 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
 
     lower_has = text.lower()
     for kind, pattern in CONTACT_PATTERNS:
-        if kind == "session" and "05" not in text:
+        if not any(k in lower_has for k in CONTACT_KEYWORDS[kind]):
             continue
         for m in pattern.finditer(text):
             raw = m.group(1)
@@ -190,6 +197,11 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
     return out
 
 
+_VENDOR_URL_RE = re.compile(r"/(?:vendor|user|seller|profile|shop|store|u)/([A-Za-z0-9][\w.\-]{2,31})", re.I)
+_VENDOR_VERB_RE = re.compile(r"(?<![\w@])([A-Za-z0-9][\w\-]{2,31})(?:'s)?\s+"
+                             r"(?:presents|offers|proudly|brings you|is on)\b", re.I)
+_NOT_HANDLES = frozenset("""this that we i it he she they our my the listing product vendor shop store
+seller price which who what also now here there""".split())
 _VENDOR_RE = re.compile(
     r"\b(?:vendor|seller|sold by|shop|store|supplier|dealer|plug|contact)\s*(?:name|id)?\s*[:=\-–]\s*"
     r"@?([A-Za-z0-9][\w.\-]{2,31})", re.I)
@@ -198,9 +210,20 @@ _VENDOR_RE = re.compile(
 def find_handles(text: str) -> list[dict[str, Any]]:
     """Seller handles and shop names stated in the text (``vendor: X``, ``sold by X``)."""
     out = []
-    for m in _VENDOR_RE.finditer(text):
-        out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
-    return out
+    low = text.lower()
+    if any(k in low for k in ("vendor", "seller", "sold by", "shop", "store", "supplier", "dealer", "plug",
+                              "contact")):
+        for m in _VENDOR_RE.finditer(text):
+            out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
+    if "/" in text:
+        for m in _VENDOR_URL_RE.finditer(text):
+            out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
+    if any(k in low for k in ("presents", "offers", "proudly", "brings you", " is on")):
+        for m in _VENDOR_VERB_RE.finditer(text):
+            if m.group(1).lower() not in _NOT_HANDLES and not m.group(1).isdigit():
+                out.append({"value": m.group(1), "start": m.start(1), "end": m.end(1)})
+    seen: set[str] = set()
+    return [h for h in out if not (h["value"].lower() in seen or seen.add(h["value"].lower()))]
 
 
 # ---------------------------------------------------------------- shipping
@@ -250,7 +273,11 @@ class CountryTable:
                     break
             if hit is None and len(word) == 2 and word.upper() in self.codes:
                 raw = original_at(tokens[i][0], tokens[i][1])
-                if raw.isupper():
+                around = original_at(max(0, tokens[i][0] - 12), min(len(norm), tokens[i][1] + 12))
+                # in shouted text ("PUREST IN AUSTRALIA") capitals say nothing, except after a label
+                shouted = not any(c.islower() for c in around)
+                labelled = bool(re.search(r"(?:from|to|:|→|->|>)\s*$", norm[max(0, tokens[i][0] - 8):tokens[i][0]]))
+                if raw.isupper() and (not shouted or labelled or word in ("us", "uk", "eu")):
                     code = "GB" if word == "uk" else word.upper()
                     hit = (tokens[i][0], tokens[i][1], code, 1)
             if hit is None and word == "usa":
@@ -272,7 +299,10 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("from", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|dispatch(?:ed|es|ing)?|post(?:ed|s|ing)?|"
                         r"mail(?:ed|s)?|deliver(?:ed|s|y|ies)?)\s+(?:\w+\s+){0,2}?from\b|\bfrom\s*:|\borigin\b|"
                         r"\bships?\s+from\b|\blocated in\b|\bbased in\b|\bwarehouse(?:s)? in\b|\bstock in\b|"
-                        r"\bfactory in\b|\bwe are (?:in|from)\b|\bcountry of origin\b")),
+                        r"\bfactory in\b|\bwe are (?:in|from)\b|\bcountry of origin\b|\bmade in\b|\bproduced in\b|"
+                        r"\bimported from\b|\bstraight from\b|\bdirect(?:ly)? from\b|"
+                        r"\bfree (?:postage|shipping) from\b|"
+                        r"\baus\b|\bdesde\b|\bиз\b|从|\bwithin(?: all)?\b|\boutside of\b")),
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
@@ -311,6 +341,7 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]],
     ships_from: list[str] = []
     ships_to: list[str] = []
     ships_not: list[str] = []
+    unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
     if countries:
         bounds = [m.end() for m in _CLAUSE_RE.finditer(norm)]
@@ -331,6 +362,8 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]],
             if role is None:
                 if _ARROW_RE.match(after.lstrip()) or after.lstrip().startswith("to "):
                     role = "from"
+                elif re.match(r"\s*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b", after):
+                    role = "from"
                 elif re.match(r"\s*only\b", after):
                     role = "to"
                 elif any(s < start and _ARROW_RE.search(norm[e:start]) and norm[e:start].strip() in
@@ -344,11 +377,15 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]],
                 ships_not.append(code)
             if role is not None:
                 spans.append((start, end, code, role))
+            elif code not in ("WORLDWIDE", "EU"):
+                unassigned.append(code)
+                spans.append((start, end, code, "mentioned"))
     not_set = set(ships_not)
     return {
         "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
         "ships_to": list(dict.fromkeys(c for c in ships_to if c not in not_set)),
         "ships_not_to": list(dict.fromkeys(ships_not)),
+        "mentioned": list(dict.fromkeys(unassigned)),
         "spans": spans,
         "carriers": find_carriers(tokens if tokens is not None else
                                   [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm)]),

@@ -7,13 +7,11 @@ import json
 import math
 import random
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 _WORD_RE = re.compile(r"[^\W_]+")
-N_BUCKETS = 1 << 18
 
 # Hand-set rule features; their weights are learned with the rest.
 _RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -35,22 +33,22 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-def featurize(text: str) -> list[int]:
-    """Hashed unigram and bigram features plus rule features of lower-cased text."""
+def featurize(text: str) -> set[str]:
+    """Unigram and bigram features plus rule features of lower-cased text."""
     words = _WORD_RE.findall(text)
-    feats = [zlib.crc32(w.encode()) % N_BUCKETS for w in words]
-    feats += [zlib.crc32(f"{a} {b}".encode()) % N_BUCKETS for a, b in itertools.pairwise(words)]
+    feats = set(words)
+    feats.update(map(" ".join, itertools.pairwise(words)))
     for name, pattern in _RULES:
         if pattern.search(text):
-            feats.append(zlib.crc32(name.encode()) % N_BUCKETS)
-    feats.append(zlib.crc32(f"LEN:{min(len(words) // 10, 10)}".encode()) % N_BUCKETS)
-    return list(set(feats))
+            feats.add(name)
+    feats.add(f"LEN:{min(len(words) // 10, 10)}")
+    return feats
 
 
 class IntentModel:
     """Logistic regression over hashed features; weights stored sparse as JSON."""
 
-    def __init__(self, weights: dict[int, float] | None = None, bias: float = 0.0, threshold: float = 0.5) -> None:
+    def __init__(self, weights: dict[str, float] | None = None, bias: float = 0.0, threshold: float = 0.5) -> None:
         self.weights = weights or {}
         self.bias = bias
         self.threshold = threshold
@@ -66,7 +64,7 @@ class IntentModel:
         """Plain SGD on the logistic loss, examples shuffled with ``seed``."""
         data = [(featurize(t.lower()), y) for t, y in zip(texts, labels, strict=True)]
         rng = random.Random(seed)
-        w: dict[int, float] = {}
+        w: dict[str, float] = {}
         b = 0.0
         pos = sum(labels) or 1
         neg = (len(labels) - pos) or 1
@@ -81,12 +79,13 @@ class IntentModel:
                 b -= g
                 for f in feats:
                     w[f] = w.get(f, 0.0) * (1 - l2) - g
-        self.weights = {f: round(v, 4) for f, v in w.items() if abs(v) >= 1e-3}
+        self.weights = {f: round(v, 3) for f, v in w.items() if abs(v) >= 0.01}
         self.bias = b
 
     def to_disk(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"bias": self.bias, "threshold": self.threshold,
-                                          "weights": {str(k): v for k, v in self.weights.items()}}),
+                                          "weights": dict(sorted(self.weights.items()))},
+                                         ensure_ascii=False),
                               encoding="utf-8")
 
     @classmethod
@@ -95,7 +94,7 @@ class IntentModel:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"intent model {path} is missing: run `narcowatch nlp train`") from exc
-        return cls({int(k): float(v) for k, v in data["weights"].items()}, data["bias"], data["threshold"])
+        return cls({str(k): float(v) for k, v in data["weights"].items()}, data["bias"], data["threshold"])
 
 
 CLASS_WEIGHT = {"fentanyl": 1.0, "precursor": 0.9, "opioid": 0.7, "stimulant": 0.35, "depressant": 0.3,

@@ -70,6 +70,7 @@ class Lexicon:
         self.by_cas: dict[str, Term] = {}
         self.cjk: dict[str, Term] = {}
         self.max_len: dict[str, int] = {}
+        self.bigrams: set[str] = set()
         for t in terms:
             if t.cas and t.cas not in self.by_cas and t.term == t.canonical:
                 self.by_cas[t.cas] = t
@@ -77,7 +78,7 @@ class Lexicon:
                 self.cjk.setdefault(t.term.replace(" ", ""), t)
                 continue
             key = term_key(t.term)
-            if not key:
+            if not key or key.replace(" ", "").isdigit():
                 continue
             self._add(key, t)
             if " " in key:
@@ -100,6 +101,8 @@ class Lexicon:
         self.by_key[key] = t
         parts = key.split(" ")
         self.max_len[parts[0]] = max(self.max_len.get(parts[0], 0), len(parts))
+        if len(parts) > 1:
+            self.bigrams.add(f"{parts[0]} {parts[1]}")
 
     @classmethod
     def from_tsv(cls, path: str | Path) -> Lexicon:
@@ -137,6 +140,8 @@ class Lexicon:
         while i < n_tok:
             word = tokens[i][2]
             longest = max_len.get(word, 0)
+            if longest > 1 and (i + 1 >= n_tok or f"{word} {tokens[i + 1][2]}" not in self.bigrams):
+                longest = 1
             found = False
             for n in range(min(longest, n_tok - i), 0, -1):
                 key = word if n == 1 else " ".join(tok[2] for tok in tokens[i:i + n])
@@ -177,14 +182,14 @@ def filter_context(hits: list[Hit], tokens: list[tuple[int, int, str]], sale: bo
     strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
     kept = []
     for h in hits:
-        if h.term.strength == "strong":
+        if h.term.strength == "strong" or (h.term.strength == "learned" and not sale):
             kept.append(h)
             continue
         if sale and is_curated(h.term):
             kept.append(h)
             continue
         i = h.token_index
-        if i < 0:
+        if i < 0 or not (sale or is_curated(h.term) or h.term.strength == "learned"):
             continue
         lo, hi = max(0, i - window), min(len(tokens), i + window + 1)
         if any(tokens[j][2] in CUE_WORDS for j in range(lo, hi) if j != i) or any(

@@ -25,8 +25,9 @@ _MIXED_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 # lexicon knows, so "M30", "4-ANPP" or an e-mail address are left alone.
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
                       "!": "i", "|": "l", "€": "e", "¥": "y"})
-_LEET_WORD_RE = re.compile(r"[a-z0-9@$!|€¥]*[a-z][a-z0-9@$!|€¥]*[0-9@$!|€¥][a-z0-9@$!|€¥]*|"
-                           r"[a-z0-9@$!|€¥]*[0-9@$!|€¥][a-z0-9@$!|€¥]*[a-z][a-z0-9@$!|€¥]*")
+# a letter, leet characters, a letter: the sign of a word worth de-leeting ("f3nt", "fent@nyl", "x4nax")
+_LEET_INNER_RE = re.compile(r"[a-z][0-9@$!|€¥]+[a-z]")
+_LEET_WORD_RE = re.compile(r"[a-z0-9@$!|€¥]+")
 # "f.e.n.t", "f-e-n-t-a-n-y-l", "f e n t a n y l", "f*e*n*t": single characters with one separator.
 _SPACED_RE = re.compile(r"(?<![\w@$])[a-z0-9@$](?:[.\-_*·•~+/ ]{1,2}[a-z0-9@$]){2,}(?![\w@$])")
 # "fent.anyl", "her-oin", "fen_ta_nyl": word chunks joined by separators into one known word.
@@ -122,8 +123,8 @@ def normalize(text: str, vocabulary: Collection[str] = (),
         text = text.lower()
 
     # leetspeak inside single words (length preserving)
-    if any(c in "0134578@$!|€¥" for c in text):
-        text = _LEET_WORD_RE.sub(lambda m: _unleet(m.group(0), known), text)
+    if _LEET_INNER_RE.search(text):
+        text = _leet_words(text, known)
 
     # separators inside a word (length changing)
     edits: list[tuple[int, int, str]] = []
@@ -150,6 +151,28 @@ def _fold_mixed_word(m: re.Match[str]) -> str:
     if any("a" <= c <= "z" for c in word):
         return "".join(_CONFUSABLES.get(c, c) for c in word)
     return word
+
+
+def _leet_words(text: str, known: Callable[[str], bool]) -> str:
+    parts: list[str] = []
+    last = 0
+    for inner in _LEET_INNER_RE.finditer(text):
+        if inner.start() < last:
+            continue
+        m = _LEET_WORD_RE.match(text, _word_start(text, inner.start()))
+        if m is None:
+            continue
+        parts.append(text[last:m.start()])
+        parts.append(_unleet(m.group(0), known))
+        last = m.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _word_start(text: str, i: int) -> int:
+    while i > 0 and text[i - 1] in "abcdefghijklmnopqrstuvwxyz0123456789@$!|€¥":
+        i -= 1
+    return i
 
 
 def _unleet(word: str, known: Callable[[str], bool]) -> str:

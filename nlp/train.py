@@ -28,10 +28,13 @@ def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
                 inside[word] += 1
             else:
                 outside[word] += 1
-    for listing in datasets.split(datasets.agora_listings())[0][:3000]:
-        for m in TOKEN_RE.finditer(listing.text.lower()):
-            outside[m.group()] += 0  # listing words alone do not make a word common
-    common = sorted(w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.5)
+    listing_words: Counter[str] = Counter()
+    for listing in datasets.split(datasets.agora_listings())[0]:
+        listing_words.update(TOKEN_RE.findall(listing.text.lower()))
+    annotated = {w for w, n in inside.items() if n / (n + outside[w]) >= 0.5}
+    common = [w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.5]
+    # the everyday vocabulary of listings ("pure", "white", "fast"), unless annotators call it a drug
+    common += [w for w, _n in listing_words.most_common(3000) if w not in annotated]
     countries = (DATA_DIR / "countries.tsv").read_text(encoding="utf-8")
     for line in countries.splitlines():
         if not line.startswith("#") and "\t" in line:
@@ -40,11 +43,62 @@ def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
     return len(set(common))
 
 
-def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True) -> Path:
+def learned_terms(min_ratio: float = 0.6) -> list[dict[str, str]]:
+    """Drug names annotated in the training split of drugs_training.jsonl, kept where annotators mostly agree.
+
+    The ratio is (times annotated) / (times the same words occur), so "dope" stays and "shot" goes.
+    """
+    from nlp.lexicon import Lexicon, term_key
+
+    lex = Lexicon.from_tsv(DATA_DIR / "substances.tsv")
+    train_split, _test = datasets.split(datasets.drugs_ner())
+    annotated: Counter[str] = Counter()
+    for ex in train_split:
+        for s, e in ex.spans:
+            annotated[term_key(ex.text[s:e])] += 1
+    occurs: Counter[str] = Counter()
+    for ex in train_split:
+        words = TOKEN_RE.findall(ex.text.lower())
+        for n in range(1, 4):
+            for i in range(len(words) - n + 1):
+                key = " ".join(words[i:i + n])
+                if key in annotated:
+                    occurs[key] += 1
+    rows = []
+    # lexicon words the annotators mostly did not call drugs ("pills", "crack" in "crack a joke"): slang
+    occurs_all: Counter[str] = Counter()
+    for ex in train_split:
+        words = TOKEN_RE.findall(ex.text.lower())
+        for n in range(1, 3):
+            for i in range(len(words) - n + 1):
+                key = " ".join(words[i:i + n])
+                if key in lex.by_key:
+                    occurs_all[key] += 1
+    for key, n_occ in occurs_all.items():
+        if n_occ >= 3 and annotated[key] / n_occ < 0.5:
+            rows.append({"term": key, "canonical": "", "class": "", "cas": "", "control": "",
+                         "strength": "demote", "source": f"drugs_training.jsonl train split "
+                         f"({annotated[key]}/{n_occ} annotated)"})
+    for key, n in annotated.items():
+        if not key or key.isdigit() or n / max(occurs[key], n) < min_ratio:
+            continue
+        known = lex.by_key.get(key)
+        if known is not None and known.strength == "weak" and n < 3:
+            continue
+        rows.append({"term": key, "canonical": known.canonical if known else key,
+                     "class": known.cls if known else "generic", "cas": known.cas if known else "",
+                     "control": known.control if known else "", "strength": "strong" if known else "learned",
+                     "source": f"drugs_training.jsonl train split ({n}/{max(occurs[key], n)} annotated)"})
+    return rows
+
+
+def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 20,
+          ner_from: Path | None = None) -> Path:
     """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``."""
     random.seed(seed)
     n_stop = build_stoplist()
-    n_terms = build(stoplist=set())
+    build(stoplist=set())
+    n_terms = build(stoplist=set(), learned=learned_terms())
     log.info("stoplist %d words, substance table %d terms", n_stop, n_terms)
     from nlp.analyzer import build_pipeline
     from nlp.intent import IntentModel
@@ -55,12 +109,12 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
     model.train([t for t, _ in train_rows], [y for _, y in train_rows], seed=seed)
     nlp.get_pipe("intent").model = model
     if with_ner:
+        import spacy
+
         from nlp.ner import train_ner
 
-        ner_dir = output / "ner_gate"
-        gate = nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", before="intent")
-        gate.model_nlp = train_ner(seed=seed)
-        _ = ner_dir
+        gate = nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent")
+        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs)
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return output

@@ -1,0 +1,168 @@
+"""The `narcowatch nlp` command group: extract, evaluate, bench and train."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+MAX_LINE_BYTES = 32 * 1024 * 1024
+MODEL_OPTION = click.option("--model", type=click.Path(file_okay=False), default=None,
+                            help="Pipeline directory (default: nlp/model).")
+
+
+def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, object or None, error or None) for each input line; never raises on bad input."""
+    for n, raw in enumerate(stream, 1):
+        if len(raw) > MAX_LINE_BYTES:
+            yield n, None, f"line is longer than {MAX_LINE_BYTES} bytes"
+            continue
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            yield n, None, "empty line"
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield n, None, f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+            continue
+        if not isinstance(obj, dict):
+            yield n, None, f"expected a JSON object, got {type(obj).__name__}"
+            continue
+        text = obj.get("text")
+        if not isinstance(text, str):
+            yield n, None, 'missing "text" string' if text is None else f'"text" is {type(text).__name__}, not a string'
+            continue
+        yield n, obj, None
+
+
+def run_extract(inp: IO[bytes], out: IO[str], model: str | None = None, batch_size: int = 256,
+                keep_text: bool = False) -> tuple[int, int]:
+    """Analyse JSON lines from ``inp`` into ``out`` in the same order; returns (ok, errors)."""
+    from nlp.analyzer import Analyzer
+
+    analyzer = Analyzer.load(model)
+    ok = errors = 0
+    pending: list[tuple[int, dict[str, Any] | None, str | None]] = []
+
+    def flush() -> None:
+        nonlocal ok, errors
+        good = [obj for _n, obj, _e in pending if obj is not None]
+        results = iter(analyzer.analyze_many([o["text"] for o in good], batch_size=batch_size))
+        for n, obj, err in pending:
+            if obj is None:
+                errors += 1
+                out.write(json.dumps({"line": n, "error": err}, ensure_ascii=False) + "\n")
+                continue
+            res = next(results)
+            merged = {k: v for k, v in obj.items() if keep_text or k != "text"}
+            merged.update(res)
+            if "id" in obj:
+                merged = {"id": obj["id"], **{k: v for k, v in merged.items() if k != "id"}}
+            ok += 1
+            out.write(json.dumps(merged, ensure_ascii=False) + "\n")
+        out.flush()
+        pending.clear()
+
+    for item in _read_lines(inp):
+        pending.append(item)
+        if len(pending) >= batch_size:
+            flush()
+    if pending:
+        flush()
+    return ok, errors
+
+
+@click.group("nlp")
+def nlp_group() -> None:
+    """Substance, vendor, shipping, intent and risk extraction (spaCy pipeline in nlp/model)."""
+
+
+@nlp_group.command("extract")
+@click.argument("input_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Where to write JSON lines (default: stdout).")
+@MODEL_OPTION
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=256, show_default=True)
+@click.option("--keep-text", is_flag=True, help='Copy the input "text" into the output too.')
+def extract_command(input_file: str | None, output: str, model: str | None, batch_size: int,
+                    keep_text: bool) -> None:
+    """Read {"id", "text", ...} JSON lines (file or stdin), write the analysis as JSON lines in the same order.
+
+    Bad lines (empty, not UTF-8, invalid JSON, no "text") become {"line": N, "error": "..."} and the run goes on.
+    """
+    inp = sys.stdin.buffer if input_file in (None, "-") else open(input_file, "rb")
+    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    try:
+        ok, errors = run_extract(inp, out, model, batch_size, keep_text)
+    finally:
+        if inp is not sys.stdin.buffer:
+            inp.close()
+        if out is not sys.stdout:
+            out.close()
+    click.echo(f"{ok} analysed, {errors} error lines", err=True)
+
+
+@nlp_group.command("evaluate")
+@MODEL_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def evaluate_command(model: str | None, as_json: bool) -> None:
+    """Precision, recall and F1 per label and field on the fixed-seed held-out splits."""
+    from nlp.analyzer import Analyzer
+    from nlp.evaluate import evaluate
+
+    report = evaluate(Analyzer.load(model))
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())
+
+
+@nlp_group.command("bench")
+@click.option("-n", "--texts", "n", type=click.IntRange(100, 1_000_000), default=5000, show_default=True)
+@click.option("--words", type=click.IntRange(5, 10_000), default=80, show_default=True)
+@MODEL_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_command(n: int, words: int, model: str | None, as_json: bool) -> None:
+    """Listings per second on one core: full pipeline and bare tokenizer, same texts, same run."""
+    from nlp.bench import run
+
+    result = run(n, words, model)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    d = result.as_dict()
+    click.echo(f"{d['texts']} listings of {d['words_per_text']} words, {d['cpu']}")
+    click.echo(f"bare tokenizer : {d['tokenizer_listings_per_s']:>8} listings/s")
+    click.echo(f"full pipeline  : {d['pipeline_listings_per_s']:>8} listings/s")
+    click.echo(f"ratio          : {d['pipeline_to_tokenizer']:.3f} of the tokenizer's throughput")
+    click.echo(f"statistical NER ran on {d['ner_gate_share_of_texts']:.1%} of the texts (gated)")
+
+
+@nlp_group.command("train")
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
+              help="Where to write the pipeline (default: nlp/model, the shipped one).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the fixed project seed).")
+@click.option("--epochs", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option("--no-ner", is_flag=True, help="Rules and intent model only (fast).")
+def train_command(output: str | None, seed: int | None, epochs: int, no_ner: bool) -> None:
+    """Rebuild lexicon tables and the trained pipeline from nlp/data (reproducible, no downloads)."""
+    import logging
+
+    from nlp import datasets
+    from nlp.train import MODEL_DIR, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    path = train(Path(output) if output else MODEL_DIR, seed if seed is not None else datasets.SEED,
+                 with_ner=not no_ner, epochs=epochs)
+    click.echo(f"pipeline written to {path}")
+
+
+if __name__ == "__main__":
+    nlp_group()

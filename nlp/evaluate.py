@@ -1,0 +1,181 @@
+"""Held-out evaluation: SUBSTANCE spans, intent, ships-from/to and vendor, with P/R/F1 per label and field."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from nlp import datasets
+from nlp.analyzer import Analyzer
+
+
+@dataclass
+class PRF:
+    """Counts for precision, recall and F1."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def p(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def r(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f(self) -> float:
+        return 2 * self.p * self.r / (self.p + self.r) if self.p + self.r else 0.0
+
+    def add(self, pred: set[Any], gold: set[Any]) -> None:
+        self.tp += len(pred & gold)
+        self.fp += len(pred - gold)
+        self.fn += len(gold - pred)
+
+
+@dataclass
+class Report:
+    """All figures of one evaluation run."""
+
+    rows: list[tuple[str, str, PRF, int]] = field(default_factory=list)
+    accuracy: dict[str, tuple[float, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"prf": [{"set": s, "label": lab, "precision": round(m.p, 4), "recall": round(m.r, 4),
+                         "f1": round(m.f, 4), "support": n} for s, lab, m, n in self.rows],
+                "accuracy": {k: {"value": round(v, 4), "n": n} for k, (v, n) in self.accuracy.items()},
+                "notes": self.notes}
+
+    def text(self) -> str:
+        out = [f"{'set':<34}{'label/field':<22}{'P':>7}{'R':>7}{'F1':>7}{'n':>7}"]
+        for s, lab, m, n in self.rows:
+            out.append(f"{s:<34}{lab:<22}{m.p:>7.3f}{m.r:>7.3f}{m.f:>7.3f}{n:>7}")
+        out.append("")
+        for k, (v, n) in self.accuracy.items():
+            out.append(f"accuracy  {k:<52}{v:>7.3f}{n:>7}")
+        out += ["", *self.notes]
+        return "\n".join(out)
+
+
+def _code(raw: str | None, table: Any) -> str | None:
+    """ISO code of a CSV ships_from/ships_to cell (names like "USA", "Netherlands", codes like "NL")."""
+    if not raw:
+        return None
+    key = " ".join(re.findall(r"[^\W_]+", raw.lower()))
+    if key in ("ww", "worldwide", "world wide"):
+        return "WORLDWIDE"
+    if key in ("eu", "europe"):
+        return "EU"
+    if len(key) == 2 and key.upper() in table.codes | {"GB", "EU"}:
+        return "GB" if key == "uk" else key.upper()
+    return table.by_key.get(key)
+
+
+def _codes(raw: str | None, table: Any) -> set[str]:
+    """All codes of a multi-value cell ("DE, EU", "WW, NL")."""
+    return {c for part in re.split(r"[,/;&]| and ", raw or "") if (c := _code(part.strip(), table))}
+
+
+def _names_of(code: str, table: Any) -> list[str]:
+    names = [k for k, v in table.by_key.items() if v == code and len(k) > 2]
+    return names
+
+
+def evaluate(analyzer: Analyzer | None = None) -> Report:
+    """Run every held-out check; the test parts of the fixed-seed splits are never trained on."""
+    analyzer = analyzer or Analyzer.load()
+    report = Report()
+    table = analyzer.nlp.get_pipe("shipping").table
+
+    # 1. SUBSTANCE spans on 25% of drugs_training.jsonl (exact character offsets)
+    _train, test = datasets.split(datasets.drugs_ner())
+    results = analyzer.analyze_many([x.text for x in test])
+    exact, partial = PRF(), PRF()
+    for ex, res in zip(test, results, strict=True):
+        pred = {(e["start"], e["end"]) for e in res["entities"] if e["label"] == "SUBSTANCE"}
+        gold = set(ex.spans)
+        exact.add(pred, gold)
+        # token-overlap view, for reference
+        matched_p = {p for p in pred if any(p[0] < g[1] and g[0] < p[1] for g in gold)}
+        matched_g = {g for g in gold if any(p[0] < g[1] and g[0] < p[1] for p in pred)}
+        partial.tp += len(matched_g)
+        partial.fp += len(pred - matched_p)
+        partial.fn += len(gold - matched_g)
+    report.rows.append(("drugs_training test 25% (exact)", "SUBSTANCE", exact, exact.tp + exact.fn))
+    report.rows.append(("drugs_training test 25% (overlap)", "SUBSTANCE", partial, partial.tp + partial.fn))
+
+    # 2. intent: listings (sale) vs seizure news and r/opiates discussion (other)
+    _itrain, itest = datasets.intent_data()
+    results = analyzer.analyze_many([t for t, _ in itest])
+    sale, other = PRF(), PRF()
+    correct = 0
+    for (_t, y), res in zip(itest, results, strict=True):
+        pred_sale = res["intent"] == "sale"
+        correct += pred_sale == bool(y)
+        sale.add({0} if pred_sale else set(), {0} if y else set())
+        other.add(set() if pred_sale else {0}, set() if y else {0})
+    report.rows.append(("intent test 25%", "intent=sale", sale, sale.tp + sale.fn))
+    report.rows.append(("intent test 25%", "intent=other", other, other.tp + other.fn))
+    report.accuracy["intent (listings vs news + discussion)"] = (correct / len(itest), len(itest))
+
+    # 3. shipping and vendor against the listing CSV columns
+    _atrain, agora = datasets.split(datasets.agora_listings())
+    _dtrain, dream = datasets.split(datasets.dream_listings())
+    # Agora: the text is title + description; evaluated where the text names the ships-from country
+    named = []
+    for x in agora:
+        code = _code(x.ships_from, table)
+        if code is None or code in ("WORLDWIDE", "EU"):
+            continue
+        low = x.text.lower()
+        if any(re.search(rf"\b{re.escape(n)}\b", low) for n in _names_of(code, table)):
+            named.append((x, code))
+    results = analyzer.analyze_many([x.text for x, _ in named])
+    hit = sum(code in res["ships_from"] for (_x, code), res in zip(named, results, strict=True))
+    first = sum(res["ships_from"][:1] == [code] for (_x, code), res in zip(named, results, strict=True))
+    sf = PRF()
+    for (_x, code), res in zip(named, results, strict=True):
+        sf.add(set(res["ships_from"]), {code})
+    report.rows.append(("agora test, country named in text", "ships_from", sf, len(named)))
+    report.accuracy["ships_from (agora, text names it; gold in ships_from)"] = (hit / max(1, len(named)),
+                                                                               len(named))
+    report.accuracy["ships_from (agora, text names it; first = gold)"] = (first / max(1, len(named)), len(named))
+
+    # Dream Market: the page's title plus its "ships from -> to" line, as a page object hands it over
+    rows = [(x, _code(x.ships_from, table), _codes(x.ships_to, table)) for x in dream]
+    rows = [r for r in rows if r[1]]
+    texts = [f"{x.text}\nShips from: {x.ships_from} → Ships to: {x.ships_to}" for x, _f, _t in rows]
+    results = analyzer.analyze_many(texts)
+    sfd, std = PRF(), PRF()
+    acc = 0
+    for (_x, f, t), res in zip(rows, results, strict=True):
+        sfd.add(set(res["ships_from"]), {f})
+        std.add(set(res["ships_to"]), t)
+        acc += res["ships_from"][:1] == [f]
+    report.rows.append(("dream test, title + ships line", "ships_from", sfd, len(rows)))
+    report.rows.append(("dream test, title + ships line", "ships_to", std, len(rows)))
+    report.accuracy["ships_from (dream, title + ships line)"] = (acc / max(1, len(rows)), len(rows))
+
+    # vendor: the seller handle where the text states it ("vendor: X", "sold by X", t.me/X)
+    vend = PRF()
+    n_v = 0
+    texts = [x.text for x in agora]
+    results = analyzer.analyze_many(texts)
+    for x, res in zip(agora, results, strict=True):
+        if not x.vendor or x.vendor.lower() not in x.text.lower():
+            continue
+        n_v += 1
+        pred = {h.lstrip("@").lower() for h in res["vendor"]["handles"]}
+        vend.add(pred & {x.vendor.lower()} or pred, {x.vendor.lower()})
+    report.rows.append(("agora test, vendor named in text", "vendor.handles", vend, n_v))
+
+    labels = Counter(e["label"] for res in results for e in res["entities"])
+    report.notes.append("entities found on the agora test listings: " +
+                        ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
+    report.notes.append(f"splits: seed {datasets.SEED}, test fraction {datasets.TEST_FRACTION}")
+    return report

@@ -1,0 +1,158 @@
+"""Statistical SUBSTANCE recogniser: training (fixed seed) and the gated component that runs it."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import minibatch
+
+from nlp import datasets
+from nlp.components import DATA_DIR, state
+from nlp.lexicon import CUE_WORDS, TOKEN_RE
+
+log = logging.getLogger(__name__)
+
+# A small CNN: hash embeddings of norm/prefix/suffix/shape, 2 window-encoder layers, width 64.
+NER_CONFIG = {
+    "model": {
+        "@architectures": "spacy.TransitionBasedParser.v2",
+        "state_type": "ner",
+        "extra_state_tokens": False,
+        "hidden_width": 64,
+        "maxout_pieces": 2,
+        "use_upper": True,
+        "tok2vec": {
+            "@architectures": "spacy.HashEmbedCNN.v2",
+            "pretrained_vectors": None,
+            "width": 64,
+            "depth": 2,
+            "embed_size": 3000,
+            "window_size": 1,
+            "maxout_pieces": 2,
+            "subword_features": True,
+        },
+    },
+}
+LABEL = "SUBSTANCE"
+
+
+def _examples(nlp: Language, items: Iterable[datasets.NerExample]) -> list[Example]:
+    out = []
+    for ex in items:
+        doc = nlp.make_doc(ex.text)
+        ents = []
+        for s, e in ex.spans:
+            span = doc.char_span(s, e, label=LABEL, alignment_mode="expand")
+            if span is not None:
+                ents.append(span)
+        try:
+            out.append(Example.from_dict(doc, {"entities": [(sp.start_char, sp.end_char, LABEL) for sp in
+                                                              spacy.util.filter_spans(ents)]}))
+        except ValueError:
+            continue
+    return out
+
+
+def train_ner(seed: int = datasets.SEED, epochs: int = 25, extra: Iterable[datasets.NerExample] = (),
+              progress: Callable[[int, float], None] | None = None) -> Language:
+    """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%)."""
+    spacy.util.fix_random_seed(seed)
+    rng = random.Random(seed)
+    train, _test = datasets.split(datasets.drugs_ner())
+    items = [*train, *extra]
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner", config=NER_CONFIG)
+    ner.add_label(LABEL)
+    examples = _examples(nlp, items)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.002
+    for epoch in range(epochs):
+        rng.shuffle(examples)
+        losses: dict[str, float] = {}
+        for batch in minibatch(examples, size=16):
+            nlp.update(batch, sgd=optimizer, drop=0.2, losses=losses)
+        if progress is not None:
+            progress(epoch, losses.get("ner", 0.0))
+        log.info("ner epoch %d loss %.1f", epoch, losses.get("ner", 0.0))
+    return nlp
+
+
+class NerGate:
+    """Runs the statistical NER only where it pays: non-sale texts that hold drug vocabulary.
+
+    Sale listings are covered by the lexicon (names, CAS, curated slang); the NER learned its job on
+    informal discussion, and running it on every token would cost more than the rest of the pipeline.
+    """
+
+    def __init__(self, nlp: Language, name: str, always: bool) -> None:
+        self.name = name
+        self.always = always
+        self.model_nlp: Language | None = None
+        self.last_share = 0.0
+        self.stop: frozenset[str] = frozenset()
+        self._load_stop(DATA_DIR / "slang_stoplist.txt")
+
+    def _load_stop(self, path: Path) -> None:
+        # words that are mostly not drug names in the training text: a NER guess on them alone is dropped
+        if path.exists():
+            self.stop = frozenset(w for w in path.read_text(encoding="utf-8").split("\n") if w)
+
+    def _wanted(self, doc: Doc) -> bool:
+        st = state(doc)
+        if self.always:
+            return True
+        if st.get("intent") == "sale":
+            return False
+        if st.get("hits"):
+            return True
+        return any(t[2] in CUE_WORDS for t in st.get("tokens", ()))
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.process_batch([doc])))
+
+    def process_batch(self, docs: list[Doc]) -> list[Doc]:
+        if self.model_nlp is None:
+            return docs
+        wanted = [d for d in docs if self._wanted(d)]
+        self.last_share = len(wanted) / len(docs) if docs else 0.0
+        if not wanted:
+            return docs
+        ner_docs = self.model_nlp.pipe(state(d).get("text") or d.text for d in wanted)
+        for d, nd in zip(wanted, ner_docs, strict=True):
+            state(d)["ner_spans_raw"] = [(e.start_char, e.end_char) for e in nd.ents
+                                         if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop]
+        return docs
+
+    def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
+        for batch in minibatch(stream, size=batch_size):
+            yield from self.process_batch(list(batch))
+
+    def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "stoplist.txt").write_text("\n".join(sorted(self.stop)) + "\n", encoding="utf-8")
+        if self.model_nlp is not None:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self.model_nlp.to_disk(Path(path) / "model")
+
+    def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> NerGate:
+        self._load_stop(Path(path) / "stoplist.txt")
+        model_dir = Path(path) / "model"
+        self.model_nlp = spacy.load(model_dir) if (model_dir / "config.cfg").exists() else None
+        return self
+
+
+@Language.factory("narcowatch_ner_v1", default_config={"always": False})
+def make_ner_gate(nlp: Language, name: str, always: bool) -> NerGate:
+    return NerGate(nlp, name, always)
+
+
+def spans_as_dict(doc: Doc) -> list[dict[str, Any]]:
+    return [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents]
