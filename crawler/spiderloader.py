@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
+from scrapy.interfaces import ISpiderLoader
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 from zope.interface import implementer
 
-try:  # the interface moved between Scrapy versions; implementing it is optional
-    from scrapy.interfaces import ISpiderLoader
-except ImportError:  # pragma: no cover
-    ISpiderLoader = None
 
-
-def _implements(cls: type) -> type:
-    return implementer(ISpiderLoader)(cls) if ISpiderLoader is not None else cls
-
-
-@_implements
+@implementer(ISpiderLoader)
 class SourceSpiderLoader:
     """Spiders from the sources configuration (NARCOWATCH_CONFIG setting or variable, default config/),
     plus any named spider classes in SPIDER_MODULES (those with the same name lose to a source)."""
@@ -48,10 +41,10 @@ class SourceSpiderLoader:
             names = ", ".join(sorted(self.list())) or "none"
             raise KeyError(f"Spider not found: {spider_name} (configured sources: {names})") from None
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         return sorted(set(self._sources) | set(self._modules.list()))
 
-    def find_by_request(self, request: Any) -> list[str]:
+    def find_by_request(self, request: Any) -> builtins.list[str]:
         from crawler.sources.models import start_urls_of
 
         hits = [n for n, s in self._sources.items() if any(request.url.startswith(u) for u in start_urls_of(s))]

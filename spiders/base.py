@@ -107,7 +107,7 @@ class SourceSpider(scrapy.Spider):
     def text_response(self, response: Response) -> bool:
         """True when the response can be parsed as text; otherwise counts it as skipped."""
         if not isinstance(response, TextResponse):
-            self.skip(response, "not_text", response.headers.get(b"Content-Type", b"").decode("latin-1"))
+            self.skip(response, "not_text", (response.headers.get(b"Content-Type") or b"").decode("latin-1"))
             return False
         return True
 

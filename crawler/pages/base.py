@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from parsel import Selector, SelectorList
+from parsel import Selector
 from scrapy.http import Response
 
 from crawler.items import Listing
@@ -33,8 +33,9 @@ def _node_text(node: Selector) -> str:
     return " ".join(node.xpath(f".//text()[{_SKIP_TEXT}]").getall())
 
 
-def select_values(sel: Selector | SelectorList[Selector], spec: SelectorSpec | None) -> list[str]:
-    """Every value the spec selects under ``sel`` (text, or attribute), after regex and join."""
+def select_values(sel: Any, spec: SelectorSpec | None) -> list[str]:
+    """Every value the spec selects under ``sel`` (a response, Selector or SelectorList): text or attribute,
+    after regex and join."""
     if spec is None:
         return []
     if spec.value is not None:
@@ -63,12 +64,12 @@ def select_values(sel: Selector | SelectorList[Selector], spec: SelectorSpec | N
     return values
 
 
-def select_first(sel: Selector | SelectorList[Selector], spec: SelectorSpec | None) -> str | None:
+def select_first(sel: Any, spec: SelectorSpec | None) -> str | None:
     values = select_values(sel, spec)
     return values[0] if values else None
 
 
-def link_values(sel: Selector | SelectorList[Selector], spec: SelectorSpec) -> list[str]:
+def link_values(sel: Any, spec: SelectorSpec) -> list[str]:
     """Link targets a selector points at: its ``attr`` if given, else each element's href (or src)."""
     if spec.attr is not None or spec.value is not None:
         return select_values(sel, spec)

@@ -136,9 +136,9 @@ class ListingFields(_Model):
 class RateLimit(_Model):
     """Politeness per source: Scrapy's DOWNLOAD_DELAY and concurrency."""
 
-    download_delay: float = Field(1.0, ge=0, le=600)
+    download_delay: float = Field(default=1.0, ge=0, le=600)
     """Seconds between requests to the same site (randomised 0.5-1.5x unless ``randomize: false``)."""
-    concurrency: int = Field(2, ge=1, le=64)
+    concurrency: int = Field(default=2, ge=1, le=64)
     """Concurrent requests to the site."""
     randomize: bool = True
     autothrottle: bool = False
@@ -148,10 +148,10 @@ class RateLimit(_Model):
 class Retry(_Model):
     """Retries with backoff for failed requests and 5xx/429 answers."""
 
-    times: int = Field(3, ge=0, le=20)
-    backoff_base: float = Field(2.0, ge=0, le=600)
+    times: int = Field(default=3, ge=0, le=20)
+    backoff_base: float = Field(default=2.0, ge=0, le=600)
     """Seconds before the first retry; doubled at each further retry."""
-    backoff_max: float = Field(120.0, ge=0, le=3600)
+    backoff_max: float = Field(default=120.0, ge=0, le=3600)
 
 
 class Session(_Model):
@@ -179,8 +179,8 @@ class Session(_Model):
 class Scroll(_Model):
     """Scrolling for infinite lists (browser sources)."""
 
-    times: int = Field(0, ge=0, le=200)
-    delay: float = Field(0.5, ge=0, le=30)
+    times: int = Field(default=0, ge=0, le=200)
+    delay: float = Field(default=0.5, ge=0, le=30)
     """Seconds to wait after each scroll."""
 
 
@@ -191,12 +191,12 @@ class BrowserOptions(_Model):
     """CSS selector to wait for before reading a listing page (``h1.product-title``)."""
     wait_for_index: str | None = None
     """CSS selector to wait for on category/index pages (``a.product-link``)."""
-    wait_timeout: float = Field(15.0, gt=0, le=300)
+    wait_timeout: float = Field(default=15.0, gt=0, le=300)
     """Seconds to wait for ``wait_for`` before giving up on the page."""
-    scroll: Scroll = Field(default_factory=Scroll)
-    max_pages_per_context: int = Field(50, ge=1, le=10000)
+    scroll: Scroll = Scroll()
+    max_pages_per_context: int = Field(default=50, ge=1, le=10000)
     """Recycle the browser context after this many pages, so memory stays flat."""
-    max_contexts: int = Field(2, ge=1, le=32)
+    max_contexts: int = Field(default=2, ge=1, le=32)
     """Browser contexts open at once for this source."""
     screenshot: bool = True
     """Full-page PNG screenshot of each listing page, as evidence."""
@@ -262,23 +262,23 @@ class SourceBase(_Model):
     """Platform name for attribution (default: domain of the first start URL, or the network name)."""
     schedule: str | None = None
     """Cron expression, UTC (``*/30 * * * *``); none = only on demand."""
-    rate_limit: RateLimit = Field(default_factory=RateLimit)
-    retry: Retry = Field(default_factory=Retry)
+    rate_limit: RateLimit = RateLimit()
+    retry: Retry = Retry()
     robots: Literal["obey", "ignore"] = "obey"
     proxy: str | None = None
     """Proxy for this source: ``http://127.0.0.1:8118`` (e.g. Privoxy in front of Tor); the browser kind also
     accepts ``socks5://``."""
     session: Session | None = None
-    max_depth: int | None = Field(None, ge=0, le=100)
+    max_depth: int | None = Field(default=None, ge=0, le=100)
     """Scrapy DEPTH_LIMIT (0 or none: unlimited)."""
-    max_pages: int | None = Field(None, ge=1)
+    max_pages: int | None = Field(default=None, ge=1)
     """Stop after this many responses."""
     removal_grace: Duration = timedelta(hours=48)
     """A listing missing from its category for this long is marked removed (``48h``, ``3d``)."""
     user_agent: str | None = None
-    timeout: float = Field(30.0, gt=0, le=600)
+    timeout: float = Field(default=30.0, gt=0, le=600)
     """Download timeout per request, seconds."""
-    max_page_bytes: int | None = Field(None, ge=1024)
+    max_page_bytes: int | None = Field(default=None, ge=1024)
     """Largest page body accepted; bigger pages are cancelled and counted as bad pages (default 10 MB)."""
 
     @field_validator("start_urls")
@@ -392,7 +392,7 @@ class BrowserSource(MarketSource):
     """A marketplace rendered in Chromium: listing links and content appear only after JavaScript runs."""
 
     kind: Literal["browser"] = "browser"  # type: ignore[assignment]
-    browser: BrowserOptions = Field(default_factory=BrowserOptions)
+    browser: BrowserOptions = BrowserOptions()
     render_listing_pages: bool = True
     """Render listing pages in the browser too (false: only category pages need JavaScript)."""
 
@@ -443,7 +443,7 @@ class ForumSource(SourceBase):
     board_name: Selector | None = None
     """Read on the thread page (breadcrumbs) and stored as the category."""
     post: PostFields
-    max_threads: int | None = Field(None, ge=1)
+    max_threads: int | None = Field(default=None, ge=1)
 
 
     @model_validator(mode="after")
@@ -459,7 +459,7 @@ class TelegramSource(SourceBase):
     base_url: str = "https://t.me"
     """Web preview host; start URLs are ``{base_url}/s/{channel}``."""
     channels: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,64}$")]] = Field(default_factory=list)
-    older_pages: int = Field(3, ge=0, le=1000)
+    older_pages: int = Field(default=3, ge=0, le=1000)
     """How many "load older" pages to follow back from the newest messages."""
 
     @model_validator(mode="after")
@@ -485,8 +485,8 @@ class RedditSource(SourceBase):
     searches: list[str] = Field(default_factory=list)
     """Site-wide search queries (``/search.json?q=...&sort=new``)."""
     sort: Literal["new", "hot", "top"] = "new"
-    limit: int = Field(100, ge=1, le=100)
-    max_pages_per_listing: int = Field(3, ge=1, le=100)
+    limit: int = Field(default=100, ge=1, le=100)
+    max_pages_per_listing: int = Field(default=3, ge=1, le=100)
     """Pages (``after=``) read per subreddit or search."""
 
     @model_validator(mode="after")
@@ -519,8 +519,8 @@ class MastodonSource(SourceBase):
     hashtags: list[Annotated[str, Field(pattern=r"^\w{1,100}$")]] = Field(default_factory=list)
     accounts: list[Annotated[str, Field(pattern=r"^\d{1,30}$")]] = Field(default_factory=list)
     """Account ids (``/api/v1/accounts/:id/statuses``)."""
-    limit: int = Field(40, ge=1, le=40)
-    max_pages_per_timeline: int = Field(3, ge=1, le=100)
+    limit: int = Field(default=40, ge=1, le=40)
+    max_pages_per_timeline: int = Field(default=3, ge=1, le=100)
     access_token_env: str | None = None
     """Environment variable holding a bearer token, for instances that require one."""
 

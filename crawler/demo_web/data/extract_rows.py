@@ -22,7 +22,9 @@ def main(shared: Path, out: Path) -> None:
     products = list(csv.DictReader((listings / "products-2014-01-01.csv").open(encoding="utf-8")))
     by_key = {(r["vendor"].strip(), r["product"].strip()): r for r in products}
     seen: set[tuple[str, str]] = set()
-    fent, opioid, other = [], [], []
+    fent: list[dict[str, str]] = []
+    opioid: list[dict[str, str]] = []
+    other: list[dict[str, str]] = []
     for row in csv.DictReader((listings / "vendorall_0114.csv").open(encoding="utf-8")):
         key = (row["vendor"].strip(), row["product"].strip())
         if key in seen:
