@@ -81,3 +81,16 @@ def test_country_centroids() -> None:
     assert country_point("UK") == country_point("GB")
     assert country_point("WORLDWIDE") is None and country_point("EU") is None
     assert len(country_points(["CN", "WORLDWIDE", "CN", "NL"])) == 2
+
+
+def test_docker_compose_pins_the_tested_version() -> None:
+    import yaml
+
+    from crawler import paths
+    from crawler.es.node import ES_VERSION
+
+    compose = yaml.safe_load((paths.ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    images = {name: svc["image"] for name, svc in compose["services"].items()}
+    assert images["elasticsearch"] == f"docker.elastic.co/elasticsearch/elasticsearch:{ES_VERSION}"
+    assert images["kibana"] == f"docker.elastic.co/kibana/kibana:{ES_VERSION}"
+    assert "narcowatch schedule" in compose["services"]["narcowatch"]["command"]
