@@ -18,10 +18,10 @@ def test_broken_pages_counted_by_reason_and_crawl_finishes(demo_web_server: Demo
         "name": "brokenmarket", "kind": "market", "start_urls": [f"{base}/broken/"], "robots": "ignore",
         "rate_limit": {"download_delay": 0, "concurrency": 4},
         "links": {"listing": "a.listing-link"}, "fields": {"title": "h1.listing-title"},
+        "max_page_bytes": 15 * 1024 * 1024,
     }
-    # 15 MB per page for this test: the 20 MB page is over it (and under Scrapy's own default would not be).
-    result = run_crawl(source, tmp_path, settings={"NARCOWATCH_MAX_PAGE_BYTES": 15 * 1024 * 1024,
-                                                   "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024})
+    # The source's own limit (15 MB) decides, not Scrapy's global DOWNLOAD_MAXSIZE (raised to 64 MB here).
+    result = run_crawl(source, tmp_path, settings={"DOWNLOAD_MAXSIZE": 64 * 1024 * 1024})
     assert result.stat("finish_reason") == "finished"
     good = list(demo_web_server.market)[:2]
     assert sorted(i["url"].rsplit("/", 1)[1] for i in result.items) == sorted(good)
@@ -30,6 +30,7 @@ def test_broken_pages_counted_by_reason_and_crawl_finishes(demo_web_server: Demo
         assert result.stat(f"narcowatch/bad_page/{reason}") == 1, (reason, result.stats)
         line = next(ln for ln in result.log.splitlines() if f"/broken/item/{path} ({reason})" in ln)
         assert "WARNING" in line and "bad page skipped" in line
+    assert "over 15728640 bytes" in result.log
     assert result.stat("narcowatch/bad_page") == 4
     # Skipped pages still left evidence of what was served (all but the cancelled 20 MB one).
     assert result.stat("narcowatch/evidence/records") == 1 + 2 + 3
