@@ -36,6 +36,7 @@ SNAPSHOT_FIELDS = [
     "url",
     "source",
     "platform",
+    "substances",
     "substance_names",
     "substance_classes",
     "cas",
@@ -46,7 +47,12 @@ SNAPSHOT_FIELDS = [
     "ships_to",
     "ships_not_to",
     "price",
+    "price_raw",
     "currency",
+    "quantity",
+    "ships_from_raw",
+    "ships_to_raw",
+    "posted_at",
     "intent",
     "risk",
     "response_sha256",
@@ -626,10 +632,9 @@ class AlertEngine:
 
     def _view(self, src: dict[str, Any], terms: list[str] | None = None) -> AlertView:
         rule = self._compiled.get(src["rule"])
+        cond = rule.rule.condition if rule is not None else None
         if terms is None:
-            terms = []
-            if rule is not None:
-                terms = list(rule.rule.condition.substances) + _query_words(rule.rule.condition.query)
+            terms = list(cond.substances) + _query_words(cond.query) if cond is not None else []
         return AlertView(
             alert_id=src["alert_id"],
             rule=src["rule"],
@@ -639,6 +644,8 @@ class AlertEngine:
             terms=terms,
             kibana_url=self.kibana_url,
             kibana_data_view=self.kibana_data_view,
+            focus_classes=list(cond.substance_classes) if cond is not None else [],
+            focus_names=list(cond.substances) if cond is not None else [],
         )
 
     def _send_one(self, hit: dict[str, Any], claim: dict[str, Any], rule: Rule | None) -> DeliveryResult:

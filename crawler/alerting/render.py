@@ -19,6 +19,7 @@ REASON_LABELS = {
     "relisted": "relisted",
     "new_vendor_platform": "vendor on a new platform",
 }
+CLASS_ORDER = {"fentanyl": 0, "precursor": 1, "opioid": 2}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 EXCERPT_CHARS = 400
 
@@ -135,6 +136,9 @@ class AlertView:
     terms: list[str] = field(default_factory=list)
     kibana_url: str | None = None
     kibana_data_view: str = "narcowatch-listings"
+    focus_classes: list[str] = field(default_factory=list)
+    """The rule's substance classes: substances of these classes come first in subject and body."""
+    focus_names: list[str] = field(default_factory=list)
 
     @property
     def reason_label(self) -> str:
@@ -142,7 +146,26 @@ class AlertView:
 
     @property
     def substances(self) -> list[str]:
-        return [str(s) for s in self.listing.get("substance_names") or []]
+        """Substance names, the ones the rule asked for first, then by class (fentanyl, precursor, opioid)."""
+        names = [str(s) for s in self.listing.get("substance_names") or []]
+        classes: dict[str, str] = {}
+        for s in self.listing.get("substances") or []:
+            if isinstance(s, dict) and s.get("name"):
+                classes.setdefault(str(s["name"]), str(s.get("class") or ""))
+
+        def rank(item: tuple[int, str]) -> tuple[int, int, int]:
+            pos, name = item
+            cls = classes.get(name, "")
+            asked = name.lower() in self.focus_names or cls in self.focus_classes
+            return (0 if asked else 1, CLASS_ORDER.get(cls, len(CLASS_ORDER)), pos)
+
+        return [name for _, name in sorted(enumerate(names), key=rank)]
+
+    @property
+    def title_text(self) -> str:
+        """The title, or the start of the description for posts that have none."""
+        title = one_line(self.listing.get("title"), 300)
+        return title or one_line(self.listing.get("description"), 90) or "(no title)"
 
     @property
     def substances_text(self) -> str:
@@ -166,9 +189,14 @@ class AlertView:
     def price_text(self) -> str:
         price = self.listing.get("price")
         if price is None or price == "":
-            return "-"
-        currency = self.listing.get("currency") or ""
-        return f"{price} {currency}".strip()
+            text = one_line(self.listing.get("price_raw"), 80)
+        else:
+            text = f"{price:g}" if isinstance(price, float) else str(price)
+            text = f"{text} {self.listing.get('currency') or ''}".strip()
+        quantity = one_line(self.listing.get("quantity"), 60)
+        if text and quantity:
+            return f"{text} ({quantity})"
+        return text or "-"
 
     @property
     def vendor(self) -> dict[str, Any]:
@@ -205,11 +233,16 @@ class AlertView:
 
     @property
     def ships_from_text(self) -> str:
-        return _join(self.listing.get("ships_from"))
+        text = _join(self.listing.get("ships_from"))
+        if text == "-" and self.listing.get("ships_from_raw"):
+            text = one_line(self.listing["ships_from_raw"], 80)
+        return text
 
     @property
     def ships_to_text(self) -> str:
         text = _join(self.listing.get("ships_to"))
+        if text == "-" and self.listing.get("ships_to_raw"):
+            text = one_line(self.listing["ships_to_raw"], 80)
         if self.listing.get("ships_not_to"):
             text += f" (not to {_join(self.listing.get('ships_not_to'))})"
         return text
@@ -236,7 +269,7 @@ class AlertView:
         if substance == "-":
             substance = "listing"
         platform = self.listing.get("platform") or self.listing.get("source") or "unknown platform"
-        origin = _join(self.listing.get("ships_from"))
+        origin = one_line(self.ships_from_text, 40)
         origin = "unknown origin" if origin == "-" else f"ships from {origin}"
         label = self.reason_label[:1].upper() + self.reason_label[1:]
         return one_line(f"[narcowatch] {label}: {substance} on {platform}, {origin} ({self.rule})", 250)

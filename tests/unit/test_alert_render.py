@@ -105,3 +105,28 @@ def test_ops_mail() -> None:
     msg = render_ops("source x failing", "3 runs <failed>", sender="nw@example.org", recipients=["ops@example.org"])
     assert msg["Subject"] == "[narcowatch ops] source x failing"
     assert "&lt;failed&gt;" in msg.get_body(preferencelist=("html",)).get_content()
+
+
+def test_rule_substances_first_then_by_class_and_fallbacks() -> None:
+    v = view(
+        title=None,
+        description="oxycodone 30mg x50, DM for fentanyl and NPP",
+        substance_names=["oxycodone", "npp", "fentanyl"],
+        substances=[
+            {"name": "oxycodone", "class": "opioid"},
+            {"name": "npp", "class": "precursor"},
+            {"name": "fentanyl", "class": "fentanyl"},
+        ],
+        price=None,
+        price_raw="$700",
+        quantity="50 tabs",
+        ships_from=[],
+        ships_from_raw="Somewhere in Europe",
+    )
+    assert v.substances == ["fentanyl", "npp", "oxycodone"]
+    v.focus_classes = ["precursor"]
+    assert v.substances == ["npp", "fentanyl", "oxycodone"]
+    assert v.subject.startswith("[narcowatch] New listing: npp, fentanyl, oxycodone on market, ships from Somewhere")
+    assert v.title_text == "oxycodone 30mg x50, DM for fentanyl and NPP"
+    assert v.price_text == "$700 (50 tabs)"
+    assert view(price=450.0).price_text == "450 USD"
