@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,14 +38,16 @@ def config_group() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def check_command(path: Path | None, quiet: bool) -> None:
-    """Validate the sources under PATH (file or directory; default NARCOWATCH_CONFIG or config/).
+    """Validate the configuration under PATH (file or directory; default NARCOWATCH_CONFIG or config/).
 
-    Prints every error as FILE:LINE: FIELD: MESSAGE and exits 1 if there is any.
+    A directory's sources (sources.yaml, sources/*.yaml) and its alerts.yaml are checked; a file is
+    checked as a sources file. Prints every error as FILE:LINE: FIELD: MESSAGE and exits 1 if there is any.
     """
     from crawler.sources.loader import check_sources, config_path, source_files
 
     root = config_path(path)
     sources, issues = check_sources(root)
+    rules = _check_alerts(root, issues)
     for issue in issues:
         click.echo(str(issue), err=True)
     if issues:
@@ -55,7 +58,24 @@ def check_command(path: Path | None, quiet: bool) -> None:
         for src in sources:
             state = "" if src.enabled else " (disabled)"
             click.echo(f"ok  {src.name:<28} {src.kind:<16} {src.platform_name}{state}")
+        if rules is not None:
+            click.echo(f"ok  {rules} alert rule(s) in {root / 'alerts.yaml'}")
         click.echo(f"{len(sources)} source(s) in {len(files)} file(s) under {root}: configuration is valid")
+
+
+def _check_alerts(root: Path, issues: list[Any]) -> int | None:
+    """Validate ``root/alerts.yaml`` when ``root`` is a directory holding one; adds its issues, returns its rules."""
+    alerts = root / "alerts.yaml"
+    if not (root.is_dir() and alerts.is_file()):
+        return None
+    from crawler.alerting.rules import load_alerts_config
+    from crawler.config import ConfigError
+
+    try:
+        return len(load_alerts_config(alerts).rules)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        return None
 
 
 @config_group.command("schema")

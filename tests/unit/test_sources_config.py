@@ -184,6 +184,18 @@ def test_config_check_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert f"{bad}:9: sources[0].fields.nonsense: Extra inputs are not permitted" in res.output
 
 
+def test_config_check_also_checks_alerts_of_a_directory(tmp_path: Path) -> None:
+    root = tmp_path / "conf"
+    write(root, MARKET, "sources.yaml")
+    write(root, "rules:\n  - name: r1\n    nonsense: 1\n", "alerts.yaml")
+    res = CliRunner().invoke(config_group, ["check", str(root)])
+    assert res.exit_code == 1
+    assert f"{root / 'alerts.yaml'}:3:" in res.output and "nonsense" in res.output
+    ok = CliRunner().invoke(config_group, ["check", str(CONFIG_DIR)])
+    assert ok.exit_code == 0, ok.output
+    assert "alert rule(s)" in ok.output
+
+
 def test_published_schema_is_current() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
         "config/schema/sources.schema.json is stale: run `narcowatch config schema --write`")
