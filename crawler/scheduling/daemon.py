@@ -167,6 +167,7 @@ class Daemon:
                         rec.run_id, rec.source)
         self.scheduler.start(paused=True)
         self.config = config
+        self._snapshot()
         self._sync(config)
         self.scheduler.resume()
         if self.metrics_port is not None:
@@ -205,6 +206,14 @@ class Daemon:
             )
             log.info("%s job %s (%s)", "updated" if job else "added", spec.id, spec.cron or f"every {spec.interval}s")
 
+    def _snapshot(self) -> None:
+        """Freeze the configuration just validated: workers get this copy, not the live (editable) files."""
+        from crawler.scheduling import worker
+
+        snap = worker.snapshot_config(self.config_path)
+        worker.use_snapshot(str(self.config_path), snap)
+        log.info("workers use the configuration snapshot %s", snap)
+
     def reload(self, reason: str = "requested") -> bool:
         """Load the configuration again and apply it; on any error keep the running one and log why."""
         self.reloads += 1
@@ -218,6 +227,7 @@ class Daemon:
         self._fingerprint = files_fingerprint(config.files)
         assert self.scheduler is not None
         self._sync(config)
+        self._snapshot()
         if self.config and config.settings.max_workers != self.config.settings.max_workers:
             log.warning("max_workers changed: takes effect at the next daemon start")
         self.config = config

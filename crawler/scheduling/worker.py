@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,8 @@ _ACTIVE: dict[str, subprocess.Popen[bytes]] = {}
 _ACTIVE_LOCK = threading.Lock()
 _FILE_LOCK = threading.Lock()
 _STOPPING = threading.Event()
+# Configuration path as scheduled -> snapshot of its last valid version (set by the daemon on each good load)
+_SNAPSHOTS: dict[str, str] = {}
 _PR_SET_PDEATHSIG = 1
 _prctl: Any = None
 
@@ -117,6 +120,43 @@ def _load_prctl() -> None:
     if _prctl is None and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def snapshot_config(config_path: Path) -> Path:
+    """Copy the configuration (its directory, or the directory of the file) into the state home, by content
+    hash, and return the path to hand to workers. Workers then run with the last configuration the daemon
+    validated, even while the live files hold a broken edit."""
+    root = config_path if config_path.is_dir() else config_path.parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    dest = scheduler_home() / "config-snapshots" / h.hexdigest()[:16]
+    if not dest.exists():
+        tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for f in files:
+            target = tmp / f.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process made the same snapshot meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest if config_path.is_dir() else dest / config_path.name
+
+
+def use_snapshot(config_path: str, snapshot: Path) -> None:
+    """Run the jobs scheduled with ``config_path`` against ``snapshot`` from now on (this process only)."""
+    _SNAPSHOTS[config_path] = str(snapshot)
+
+
+def effective_config(config_path: str | None) -> str | None:
+    """The configuration a run uses: the daemon's last valid snapshot of ``config_path``, else itself."""
+    if config_path is None:
+        return None
+    return _SNAPSHOTS.get(str(config_path), str(config_path))
 
 
 def request_stop() -> None:
@@ -275,6 +315,7 @@ def run_source(
     source's time limit (SIGTERM, then SIGKILL after ``kill_grace``). A source whose previous run still
     holds its lock is skipped, so runs of one source never overlap, across daemons and restarts.
     """
+    config_path = effective_config(config_path)
     settings = settings or load_settings(config_path)
     sink = sink or RunSink(settings, config_path=config_path)
     limit = timeout or settings.timeout_for(source_name)

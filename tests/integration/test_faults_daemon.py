@@ -157,7 +157,15 @@ def test_reload_keeps_old_config_on_error_then_applies_a_fix(
                if "keeping the previous configuration" in str(x.get("message")))
     assert f"{sources}:18: sources[2].schedule: invalid cron 'bad cron'" in msg
     n = len(es_runs(es_client, es_names.crawl_runs, "alpha"))
+    t_broken = time.time()
     env.wait_for(lambda: len(es_runs(es_client, es_names.crawl_runs, "alpha")) >= n + 2, 30, "alpha to go on")
+    # the runs after the broken edit were given the last valid configuration, not the live files
+    later = [e for e in env.worker_events() if e["ev"] == "start" and e["t"] > t_broken]
+    assert later
+    for ev in later:
+        given = Path(ev["config"])
+        assert given != env.config and "config-snapshots" in str(given)
+        assert "bad cron" not in (given / "sources.yaml").read_text()
     # SIGHUP with a fixed file: gamma is added and runs
     env.write_sources(["alpha", "beta", "gamma"])
     env.write_settings({"alpha": "*/2 * * * * *", "beta": "0 0 1 1 *", "gamma": "*/2 * * * * *"})

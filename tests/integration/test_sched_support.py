@@ -38,7 +38,7 @@ def event(kind, **kw):
     log.flush()
 state = os.path.join(jobdir, "requests.queue")
 resumed = os.path.exists(state)
-event("start", resumed=resumed, jobdir=jobdir)
+event("start", resumed=resumed, jobdir=jobdir, config=args[args.index("--config") + 1])
 with open(state, "w") as fh:
     fh.write(run_id)
 def on_term(sig, frame):
