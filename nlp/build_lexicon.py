@@ -181,6 +181,8 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
             if known is not None and not known["source"].startswith(("core_", "precursors")):
                 rows[row["term"]] = {**known, "strength": "weak"}
             continue
+        if known is not None and known["source"].startswith(("core_", "precursors")):
+            continue  # curated entries keep their strength
         if known is not None:
             rows[row["term"]] = {**known, "strength": "strong"} if known["strength"] == "weak" else known
         else:

@@ -61,7 +61,7 @@ class SubstanceMatcher:
         st = state(doc)
         if "text" not in st:
             st["text"] = doc.text
-        norm = normalize(st["text"], is_known=lex.is_known)
+        norm = normalize(st["text"], is_known=lex.is_known, is_word=lex.vocabulary.__contains__)
         tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
         st["norm"] = norm
         st["tokens"] = tokens

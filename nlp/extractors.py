@@ -98,24 +98,35 @@ def bech32_valid(addr: str) -> bool:
     return (witver == 0 and const == 1) or (witver > 0 and const == 0x2BC830A3)
 
 
+_LONG_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9])(?:0x)?[A-Za-z0-9]{25,}(?![A-Za-z0-9])")
+
+
 def find_wallets(text: str) -> list[dict[str, Any]]:
     """Cryptocurrency addresses with their offsets; BTC and TRX checksums are verified."""
     out: list[dict[str, Any]] = []
-    for m in BTC_B58_RE.finditer(text):
-        payload = b58check_payload(m.group(1))
-        if payload is not None and len(payload) == 21 and payload[0] in (0, 5):
-            out.append({"kind": "btc", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
-    for m in BTC_BECH32_RE.finditer(text):
-        if bech32_valid(m.group(1)):
-            out.append({"kind": "btc", "value": m.group(1).lower(), "start": m.start(1), "end": m.end(1)})
-    for m in TRX_RE.finditer(text):
-        payload = b58check_payload(m.group(1))
-        if payload is not None and len(payload) == 21 and payload[0] == 0x41:
-            out.append({"kind": "trx", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
-    for m in ETH_RE.finditer(text):
-        out.append({"kind": "eth", "value": m.group(1).lower(), "start": m.start(1), "end": m.end(1)})
-    for m in XMR_RE.finditer(text):
-        out.append({"kind": "xmr", "value": m.group(1), "start": m.start(1), "end": m.end(1)})
+    for cand in _LONG_TOKEN_RE.finditer(text):
+        addr = cand.group(0)
+        start, end = cand.start(), cand.end()
+        kind = None
+        value = addr
+        c0 = addr[0]
+        if c0 in "13" and BTC_B58_RE.fullmatch(addr):
+            payload = b58check_payload(addr)
+            if payload is not None and len(payload) == 21 and payload[0] in (0, 5):
+                kind = "btc"
+        elif c0 in "bB" and BTC_BECH32_RE.fullmatch(addr):
+            if bech32_valid(addr):
+                kind, value = "btc", addr.lower()
+        elif c0 == "T" and TRX_RE.fullmatch(addr):
+            payload = b58check_payload(addr)
+            if payload is not None and len(payload) == 21 and payload[0] == 0x41:
+                kind = "trx"
+        elif c0 == "0" and ETH_RE.fullmatch(addr):
+            kind, value = "eth", addr.lower()
+        elif c0 in "48" and XMR_RE.fullmatch(addr):
+            kind = "xmr"
+        if kind is not None:
+            out.append({"kind": kind, "value": value, "start": start, "end": end})
     return out
 
 
@@ -306,7 +317,7 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
-                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b")),
+                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>")),
 ]
 _ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
@@ -403,7 +414,7 @@ _CUR_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "e
              "euros": "EUR", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "btc": "BTC", "bitcoin": "BTC",
              "xmr": "XMR", "monero": "XMR", "usdt": "USDT", "eth": "ETH", "ltc": "LTC", "cad": "CAD",
              "aud": "AUD", "rub": "RUB", "cny": "CNY", "rmb": "CNY", "inr": "INR", "mxn": "MXN"}
-_NUM = r"\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 PRICE_RE = re.compile(
     r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a1>" + _NUM + r")|(?P<a2>" + _NUM + r")\s?(?:(?P<sym2>[$€£¥₿₽₹])|(?P<word>"
     + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)|\b(?P<word2>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a3>"
@@ -426,9 +437,15 @@ def _amount(raw: str) -> str:
     return raw.replace(",", "")
 
 
+_PRICE_HINTS = ("$", "€", "£", "¥", "₿", "₽", "₹", *_CUR_WORD)
+
+
 def find_prices(text: str) -> list[dict[str, Any]]:
     """Prices with ISO 4217 code or crypto ticker, amounts as decimal strings."""
-    out = []
+    out: list[dict[str, Any]] = []
+    low = text.lower()
+    if not any(h in low for h in _PRICE_HINTS):
+        return out
     for m in PRICE_RE.finditer(text):
         if m.group("sym"):
             cur, amount = _CUR_SYMBOL[m.group("sym")], m.group("a1")

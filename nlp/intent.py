@@ -13,23 +13,26 @@ from typing import Any
 
 _WORD_RE = re.compile(r"[^\W_]+")
 
-# Hand-set rule features; their weights are learned with the rest.
-_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("R:price", re.compile(r"[$€£]\s?\d|\d\s?(?:usd|eur|btc|xmr|\$|€|£)\b|\bprice\b")),
-    ("R:qty", re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|g|gr|grams?|kg|oz|pills?|tabs?|pcs)\b|\bx\s?\d+\b")),
-    ("R:ship", re.compile(r"\bship(?:s|ping|ped)?\b|\bdeliver|\bstealth|\btracking\b|\bescrow\b")),
-    ("R:contact", re.compile(r"\b(?:telegram|wickr|whatsapp|signal|threema|wechat|icq|jabber|session)\b|"
-                             r"t\.me/|@\w{4,}")),
-    ("R:offer", re.compile(r"\b(?:for sale|we sell|we supply|in stock|wholesale|moq|discount|bulk|order now|"
-                           r"buy now|samples? available|free shipping|reship|refund|payment|pay with|vendor)\b")),
-    ("R:news", re.compile(r"\b(?:police|seized|seizure|arrested|arrest|charged|sentenced|court|prosecutors?|"
-                          r"authorities|officials?|according to|investigation|customs officers?|cartel|"
-                          r"trafficking|smuggl\w+|indicted|raid|convicted|reported|spokesman|ministry)\b")),
-    ("R:harm", re.compile(r"\b(?:harm reduction|naloxone|narcan|test strips?|stay safe|treatment|recovery|"
-                          r"rehab|clean|sober|overdose prevention|never use alone|help line|hotline|"
-                          r"withdrawal|i took|i used|i was|my friend|anyone know|has anyone|does anyone)\b")),
-    ("R:first_person_use", re.compile(r"\b(?:i|i'm|im|my|me)\b")),
+# Hand-set rule features (word and word-pair sets, so a text is scanned once); weights are learned.
+_RULE_WORDS: dict[str, frozenset[str]] = {
+    "R:price": frozenset("price prices usd eur btc xmr $ € £ bitcoin monero".split()),
+    "R:qty": frozenset("mg mcg g gr gram grams kg oz pill pills tab tabs pcs".split()),
+    "R:ship": frozenset("ship ships shipping shipped deliver delivery stealth tracking escrow".split()),
+    "R:contact": frozenset("telegram wickr whatsapp signal threema wechat icq jabber session".split()),
+    "R:offer": frozenset("""for sale|we sell|we supply|in stock|wholesale|moq|discount|bulk|order now|buy now|
+sample available|samples available|free shipping|reship|refund|payment|pay with|vendor""".replace("\n", "").split("|")),
+    "R:news": frozenset("""police|seized|seizure|arrested|arrest|charged|sentenced|court|prosecutor|prosecutors|
+authorities|official|officials|according to|investigation|customs officers|cartel|trafficking|smuggling|
+smuggled|indicted|raid|convicted|reported|spokesman|ministry""".replace("\n", "").split("|")),
+    "R:harm": frozenset("""harm reduction|naloxone|narcan|test strip|test strips|stay safe|treatment|recovery|
+rehab|clean|sober|overdose prevention|never use|help line|hotline|withdrawal|i took|i used|i was|my friend|
+anyone know|has anyone|does anyone""".replace("\n", "").split("|")),
+    "R:first_person_use": frozenset("i i'm im my me".split()),
+}
+_RULE_RE: list[tuple[str, re.Pattern[str]]] = [
     ("R:question", re.compile(r"\?")),
+    ("R:price", re.compile(r"[$€£]\s?\d")),
+    ("R:contact", re.compile(r"t\.me/|@\w{4,}")),
 ]
 
 
@@ -38,8 +41,11 @@ def featurize(text: str) -> set[str]:
     words = _WORD_RE.findall(text)
     feats = set(words)
     feats.update(map(" ".join, itertools.pairwise(words)))
-    for name, pattern in _RULES:
-        if pattern.search(text):
+    for name, vocab in _RULE_WORDS.items():
+        if not feats.isdisjoint(vocab):
+            feats.add(name)
+    for name, pattern in _RULE_RE:
+        if name not in feats and pattern.search(text):
             feats.add(name)
     feats.add(f"LEN:{min(len(words) // 10, 10)}")
     return feats
@@ -113,8 +119,10 @@ def risk_score(p_sale: float, classes: Iterable[str], n_contacts: int, n_wallets
 def rule_prob(text_lower: str) -> float:
     """Fallback sale probability from rule features alone (used before a model is trained)."""
     score = -1.0
-    for name, pattern in _RULES:
-        if pattern.search(text_lower):
+    feats = featurize(text_lower)
+    for name in ("R:price", "R:qty", "R:ship", "R:contact", "R:offer", "R:news", "R:harm", "R:first_person_use",
+                 "R:question"):
+        if name in feats:
             score += {"R:price": 1.5, "R:qty": 0.8, "R:ship": 1.2, "R:contact": 1.5, "R:offer": 1.5,
                       "R:news": -2.5, "R:harm": -1.5, "R:first_person_use": -0.5, "R:question": -0.7}[name]
     return 1.0 / (1.0 + math.exp(-score))

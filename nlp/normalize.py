@@ -100,13 +100,15 @@ def _apply_edits(text: str, pos: list[int] | None, edits: list[tuple[int, int, s
 
 
 def normalize(text: str, vocabulary: Collection[str] = (),
-              is_known: Callable[[str], bool] | None = None) -> Normalized:
+              is_known: Callable[[str], bool] | None = None,
+              is_word: Callable[[str], bool] | None = None) -> Normalized:
     """Lower-case and de-obfuscate ``text``; ``vocabulary`` holds the words leetspeak may turn into.
 
     Lengths are kept where possible (case, homoglyphs, leet digits), so the offset map is only built
     when characters are removed (zero-width characters, separators inside a word).
     """
     known: Callable[[str], bool] = is_known or vocabulary.__contains__
+    word: Callable[[str], bool] = is_word or known
     pos: list[int] | None = None
     if not text.isascii():
         if _ZW_RE.search(text):
@@ -139,7 +141,7 @@ def normalize(text: str, vocabulary: Collection[str] = (),
         for m in _CHUNKED_RE.finditer(text):
             chunks = re.split(r"[.\-_*·•~]+", m.group(0))
             joined = "".join(chunks)
-            if known(joined) and not all(known(c) for c in chunks):
+            if word(joined) and not all(known(c) for c in chunks):
                 edits.append((m.start(), m.end(), joined))
     if edits:
         text, pos = _apply_edits(text, pos, edits)

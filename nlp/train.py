@@ -25,7 +25,9 @@ def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
         for m in TOKEN_RE.finditer(ex.text):
             word = m.group().lower()
             if any(s <= m.start() < e for s, e in ex.spans):
-                inside[word] += 1
+                # only a one-word span makes the word itself a drug name ("pure" in "pure heroin" does not)
+                if any(s == m.start() and e == m.end() for s, e in ex.spans):
+                    inside[word] += 1
             else:
                 outside[word] += 1
     listing_words: Counter[str] = Counter()
