@@ -203,6 +203,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
             self.stats.inc_value("narcowatch/retry/backoff_seconds", delay)
         if delay <= 0:
             return result
+        return self.later(delay, result)
+
+    def later(self, delay: float, result: Request) -> defer.Deferred[Request]:
+        """A Deferred that fires with ``result`` after ``delay`` seconds (on the running reactor)."""
         from twisted.internet import reactor
         from twisted.internet.task import deferLater
 
