@@ -33,6 +33,8 @@ class Analyzer:
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp
+        # the rules are linear in the text; the statistical NER is gated and never sees long texts
+        self.nlp.max_length = 100_000_000
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Analyzer:

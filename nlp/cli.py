@@ -57,13 +57,27 @@ def run_extract(inp: IO[bytes], out: IO[str], model: str | None = None, batch_si
     def flush() -> None:
         nonlocal ok, errors
         good = [obj for _n, obj, _e in pending if obj is not None]
-        results = iter(analyzer.analyze_many([o["text"] for o in good], batch_size=batch_size))
+        try:
+            analysed: list[dict[str, Any] | str] = list(analyzer.analyze_many([o["text"] for o in good],
+                                                                              batch_size=batch_size))
+        except Exception:  # one bad text must not sink its batch: retry one by one
+            analysed = []
+            for o in good:
+                try:
+                    analysed.append(analyzer.analyze(o["text"]))
+                except Exception as exc:
+                    analysed.append(f"analysis failed: {type(exc).__name__}: {exc}")
+        results = iter(analysed)
         for n, obj, err in pending:
+            if obj is not None:
+                res = next(results)
+                if isinstance(res, str):
+                    obj, err = None, res
             if obj is None:
                 errors += 1
                 out.write(json.dumps({"line": n, "error": err}, ensure_ascii=False) + "\n")
                 continue
-            res = next(results)
+            assert isinstance(res, dict)
             merged = {k: v for k, v in obj.items() if keep_text or k != "text"}
             merged.update(res)
             if "id" in obj:

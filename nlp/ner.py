@@ -42,6 +42,7 @@ NER_CONFIG = {
     },
 }
 LABEL = "SUBSTANCE"
+MAX_NER_CHARS = 20_000
 
 
 def _examples(nlp: Language, items: Iterable[datasets.NerExample]) -> list[Example]:
@@ -107,6 +108,8 @@ class NerGate:
 
     def _wanted(self, doc: Doc) -> bool:
         st = state(doc)
+        if len(st.get("text") or "") > MAX_NER_CHARS:
+            return False
         if self.always:
             return True
         if st.get("intent") == "sale":
