@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from crawler.es.documents import WALLET_KINDS
 from crawler.es.geo import country_points
@@ -199,25 +199,117 @@ def _components(docs: list[dict[str, Any]]) -> list[tuple[set[str], list[dict[st
     return list(groups.values())
 
 
+def _search_body(idents: set[str]) -> dict[str, Any]:
+    return {
+        "query": {"terms": {"identifiers": sorted(idents)}},
+        "size": 100,
+        "seq_no_primary_term": True,
+        "sort": [{"profile_id": "asc"}],
+    }
+
+
+def _plan(
+    found: list[dict[str, Any]], idents: set[str], group: list[dict[str, Any]], now: str, names: IndexNames
+) -> tuple[list[dict[str, Any]], str, int]:
+    """The bulk actions folding ``group`` into the profiles ``found``: (actions, kind, merged count)."""
+    if not found:
+        pid = profile_id(idents)
+        profile = merge_profile({"profile_id": pid}, [], group)
+        profile["@timestamp"] = now
+        return [{"_op_type": "create", "_index": names.vendors, "_id": pid, "_source": profile}], "created", 0
+    survivor, *others = found
+    profile = merge_profile(survivor["_source"], [o["_source"] for o in others], group)
+    profile["merged_from"] = _union(profile.get("merged_from"), [o["_id"] for o in others])
+    profile["@timestamp"] = now
+    actions: list[dict[str, Any]] = [{
+        "_op_type": "index", "_index": names.vendors, "_id": survivor["_id"], "_source": profile,
+        "if_seq_no": survivor["_seq_no"], "if_primary_term": survivor["_primary_term"],
+    }]
+    for o in others:
+        actions.append({
+            "_op_type": "delete", "_index": names.vendors, "_id": o["_id"],
+            "if_seq_no": o["_seq_no"], "if_primary_term": o["_primary_term"],
+        })
+        log.info("vendor profile %s merged into %s", o["_id"], survivor["_id"])
+    return actions, "updated", len(others)
+
+
 def update_vendors(
     client: Elasticsearch, names: IndexNames, docs: list[dict[str, Any]], now: str | None = None
 ) -> VendorResult:
-    """Fold a batch of listing documents into vendor profiles (after the listings were indexed)."""
+    """Fold a batch of listing documents into vendor profiles (after the listings were indexed).
+
+    One ``_msearch`` finds the profiles of every group of linked listings and one bulk writes them,
+    with optimistic concurrency; groups whose profiles changed meanwhile are folded again one by one.
+    """
     result = VendorResult()
     now = now or _now()
-    for idents, group in _components(docs):
-        for attempt in range(MAX_RETRIES):
-            try:
-                _apply(client, names, idents, group, now, result)
-                break
-            except ConflictError:
-                # another writer changed a profile we read: see its latest state and fold again
-                client.indices.refresh(index=names.vendors)
-                if attempt == MAX_RETRIES - 1:
-                    raise
-        result.listings += len(group)
-    if docs:
+    comps = _components(docs)
+    if not comps:
+        return result
+    searches: list[dict[str, Any]] = []
+    for idents, _group in comps:
+        searches.extend([{"index": names.vendors}, _search_body(idents)])
+    responses = client.msearch(searches=searches)["responses"]
+    actions: list[dict[str, Any]] = []
+    deletes: dict[int, list[dict[str, Any]]] = {}
+    owner: dict[str, int] = {}
+    retry: set[int] = set()
+    for i, ((idents, group), resp) in enumerate(zip(comps, responses, strict=True)):
+        if "error" in resp:
+            retry.add(i)
+            continue
+        found = resp["hits"]["hits"]
+        if any(h["_id"] in owner for h in found):
+            retry.add(i)  # another group of this batch already rewrites that profile
+            continue
+        planned, kind, merged = _plan(found, idents, group, now, names)
+        if any(a["_id"] in owner for a in planned):
+            retry.add(i)
+            continue
+        for a in planned:
+            owner[a["_id"]] = i
+        actions.append(planned[0])
+        deletes[i] = planned[1:]
+        setattr(result, kind, getattr(result, kind) + 1)
+        result.merged += merged
+    if actions:
+        # profiles first; the profiles merged into them are deleted only once that write succeeded
+        _ok, errors = helpers.bulk(client, actions, raise_on_error=False, stats_only=False)
+        for err in errors if isinstance(errors, list) else []:
+            op, info = next(iter(err.items()))
+            i = owner.get(str(info.get("_id")), -1)
+            if i < 0:
+                continue
+            retry.add(i)
+            result.merged -= len(deletes.pop(i, []))
+            if op == "create":
+                result.created -= 1
+            else:
+                result.updated -= 1
+        to_delete = [a for i, acts in deletes.items() if i not in retry for a in acts]
+        if to_delete:
+            _ok, errors = helpers.bulk(client, to_delete, raise_on_error=False, stats_only=False)
+            for err in errors if isinstance(errors, list) else []:
+                _op, info = next(iter(err.items()))
+                if info.get("status") != 404:  # 404: merged away by someone else already
+                    retry.add(owner.get(str(info.get("_id")), -1))
+            retry.discard(-1)
+    if retry:
         client.indices.refresh(index=names.vendors)
+        for i in sorted(retry):
+            idents, group = comps[i]
+            for attempt in range(MAX_RETRIES):
+                try:
+                    _apply(client, names, idents, group, now, result)
+                    break
+                except ConflictError:
+                    # another writer changed a profile we read: see its latest state and fold again
+                    client.indices.refresh(index=names.vendors)
+                    if attempt == MAX_RETRIES - 1:
+                        raise
+    result.listings = sum(len(g) for _, g in comps)
+    client.indices.refresh(index=names.vendors)
     return result
 
 

@@ -80,3 +80,18 @@ def test_a_linking_listing_merges_two_profiles(es_client: Elasticsearch, es_inst
     assert len(profiles) == 1
     assert profiles[0]["listing_count"] == 3 and profiles[0]["platform_count"] == 3
     assert len(profiles[0]["merged_from"]) == 1
+
+
+def test_two_groups_of_one_batch_hitting_one_profile(es_client: Elasticsearch, es_installed: IndexNames) -> None:
+    both = listing_doc(_listing("http://127.0.0.1/p", "s1", "market", "m1", "omega_one",
+                                [{"kind": "session", "value": "05abcdef0123"}]), "2026-01-01T00:00:00.000Z")
+    update_vendors(es_client, es_installed, [both])
+    # two listings of the batch that do not share an identifier with each other, only with the profile
+    a = listing_doc(_listing("http://127.0.0.1/q", "s2", "forum", "m2", "omega_one", []), "2026-01-02T00:00:00.000Z")
+    b = listing_doc(_listing("http://127.0.0.1/r", "s3", "market", "m3", "someone_else",
+                             [{"kind": "session", "value": "05ABCDEF0123"}]), "2026-01-02T00:00:00.000Z")
+    r = update_vendors(es_client, es_installed, [a, b])
+    assert r.created == 0 and r.listings == 2
+    profiles = _profiles(es_client, es_installed)
+    assert len(profiles) == 1
+    assert profiles[0]["listing_count"] == 3 and profiles[0]["platform_count"] == 3
