@@ -69,10 +69,12 @@ class SourceSpider(scrapy.Spider):
 
     # -- requests
     def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
-        """A request of this source: tagged with source and role, through the source's proxy if any."""
+        """A request of this source, tagged with source and role.
+
+        Proxy, session cookies/headers and bad-page checks are applied by crawler.middlewares from
+        ``spider.source``; rendered pages by crawler.browser.
+        """
         meta = {META_SOURCE: self.source.name, META_ROLE: role, **meta}
-        if self.source.proxy and self.kind != "browser":
-            meta.setdefault("proxy", self.source.proxy)
         return Request(url, callback=callback, errback=self.on_error, meta=meta,
                        headers=self.request_headers())
 
