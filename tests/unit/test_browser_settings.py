@@ -159,3 +159,30 @@ def test_context_recycler_rejects_zero() -> None:
     with pytest.raises(ValueError):
         ContextRecycler("s", 0)
 
+
+
+class _FakePage:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_close_page_errback_closes_a_kept_page() -> None:
+    import asyncio
+
+    from scrapy import Request
+    from twisted.python.failure import Failure
+
+    from crawler.browser import close_page_errback
+
+    page = _FakePage()
+    request = Request("http://127.0.0.1/x", meta={"playwright_page": page})
+    failure = Failure(RuntimeError("wait_for timed out"))
+    failure.request = request  # type: ignore[attr-defined]
+    asyncio.run(close_page_errback(failure))
+    assert page.closed and "playwright_page" not in request.meta
