@@ -117,6 +117,7 @@ def _state_counts(config: Any) -> dict[str, dict[str, int]]:
     names = IndexNames()
     if not client.indices.exists(index=names.alerts):
         return {}
+    client.indices.refresh(index=names.alerts)
     res = client.search(
         index=names.alerts,
         size=0,

@@ -396,7 +396,7 @@ class AlertEngine:
                 record = self._record(c, event, hit, now)
                 ops += [{"create": {"_index": self.names.alerts, "_id": record["alert_id"]}}, record]
         if ops:
-            res = self.client.bulk(operations=ops, refresh=True)
+            res = self.client.bulk(operations=ops)
             for item in res["items"]:
                 info = item["create"]
                 status = info.get("status", 0)
@@ -483,6 +483,9 @@ class AlertEngine:
         if not self._mailer_ready(result):
             return result
         now = self.clock()
+        # One refresh per call: the search must see records other calls created or updated. Updates
+        # below need no refresh of their own: they are conditional on seq_no, so a stale search hit
+        # only costs a version conflict (counted as skipped), never a double send.
         self.client.indices.refresh(index=self.names.alerts)
         res = self.client.search(
             index=self.names.alerts,
@@ -602,7 +605,6 @@ class AlertEngine:
                 doc={"next_attempt_at": iso(max(reopen, now)), "throttled": True, "updated_at": iso(now)},
                 if_seq_no=hit["_seq_no"],
                 if_primary_term=hit["_primary_term"],
-                refresh=True,
             )
         except ConflictError:
             return False
@@ -624,7 +626,6 @@ class AlertEngine:
                 },
                 if_seq_no=hit["_seq_no"],
                 if_primary_term=hit["_primary_term"],
-                refresh=True,
             )
         except ConflictError:
             return None
@@ -720,7 +721,6 @@ class AlertEngine:
                 doc=doc,
                 if_seq_no=claim["_seq_no"],
                 if_primary_term=claim["_primary_term"],
-                refresh=True,
             )
         except ConflictError:
             # Our lease ran out and another process took the alert over; it owns the outcome now.
@@ -797,7 +797,7 @@ class AlertEngine:
                     }
                 },
             ]
-        res = self.client.bulk(operations=ops, refresh=True)
+        res = self.client.bulk(operations=ops)
         claimed: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for hit, item in zip(hits, res["items"], strict=True):
             info = item["update"]
@@ -862,12 +862,12 @@ class AlertEngine:
                 },
                 {"doc": doc},
             ]
-        res = self.client.bulk(operations=ops, refresh=True)
+        res = self.client.bulk(operations=ops)
         if res.get("errors"):
             log.error("digest of rule %s: some alert records could not be updated after sending", rule.name)
         if send.accepted:
             self.client.update(
-                index=self.names.rules, id=rule.name, doc={"last_digest_at": iso(now)}, refresh=True
+                index=self.names.rules, id=rule.name, doc={"last_digest_at": iso(now)}
             )
         return out
 

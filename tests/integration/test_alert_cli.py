@@ -37,7 +37,7 @@ rules:
 def setup(es_env: IndexNames, es_client: Elasticsearch, tmp_path: Path, monkeypatch, smtp_sink) -> Any:
     from crawler.es.templates import install
 
-    install(es_client, es_env)
+    install(es_client, es_env, kinds=["listings", "alerts", "rules"])
     path = tmp_path / "alerts.yaml"
     path.write_text(RULES, encoding="utf-8")
     monkeypatch.setenv("NARCOWATCH_ALERTS_FILE", str(path))

@@ -70,9 +70,13 @@ def event(fp: str, kind: str = "new", content_hash: str = "h1", **kw: Any) -> Li
 
 
 @pytest.fixture
-def names(es_installed: IndexNames) -> IndexNames:
-    """A private installation (templates, indices, aliases) from the Elasticsearch part's installer."""
-    return es_installed
+def names(es_client: Elasticsearch, index_prefix: str) -> IndexNames:
+    """A private installation of the indices alerting uses, by the Elasticsearch part's installer."""
+    from crawler.es.templates import install
+
+    names = IndexNames(index_prefix)
+    install(es_client, names, kinds=["listings", "alerts", "rules"])
+    return names
 
 
 @pytest.fixture
