@@ -9,13 +9,16 @@ replay never duplicates a document or a mail.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,8 +141,13 @@ class BatchProcessor:
         vendors: Callable[[list[dict[str, Any]]], Any] | None = None,
         alerts: AlertSink | None = None,
         unavailable: tuple[type[BaseException], ...] = (ConnectionError,),
+        lock_path: Path | None = None,
     ):
+        """``lock_path``: a file locked (flock) around each batch, so that crawlers in several threads
+        or processes sharing one spool never replay or rewrite the same spool file at once."""
         self.indexer = indexer
+        self.lock_path = lock_path or spool.directory / ".lock"
+        self._thread_lock = threading.Lock()
         self.analyzer = analyzer
         self.spool = spool
         self.listing_doc = listing_doc
@@ -152,10 +160,23 @@ class BatchProcessor:
     def process(self, listings: list[Listing], now: str | None = None) -> BatchResult:
         """Process one batch; spooled batches from earlier failures go first, in order."""
         now = now or utc_now()
+        with self._locked():
+            return self._process(listings, now)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock, self.lock_path.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _process(self, listings: list[Listing], now: str) -> BatchResult:
         result = BatchResult()
         if self.spool.pending():
             try:
-                result.add(self.replay())
+                result.add(self._replay())
             except ServiceUnavailable:
                 self.spool.put(listings, None, now)
                 result.spooled += len(listings)
@@ -165,6 +186,10 @@ class BatchProcessor:
 
     def replay(self) -> BatchResult:
         """Finish every spooled batch, oldest first; stops (raising) at the first that fails again."""
+        with self._locked():
+            return self._replay()
+
+    def _replay(self) -> BatchResult:
         result = BatchResult()
         for path in self.spool.pending():
             listings, events, now = self.spool.load(path)

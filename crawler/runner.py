@@ -31,6 +31,7 @@ class CrawlOutcome:
     start: str
     end: str = ""
     duration_s: float = 0.0
+    elapsed_s: float = 0.0
     outcome: str = "ok"
     finish_reason: str | None = None
     pages: int = 0
@@ -82,6 +83,7 @@ def outcome_from_stats(source: str, run_id: str, start: str, stats: dict[str, An
         start=start,
         end=utc_now(),
         finish_reason=finish,
+        elapsed_s=round(float(stats.get("elapsed_time_seconds", 0.0)), 3),
         pages=int(stats.get("response_received_count", 0)),
         bytes=int(stats.get("downloader/response_bytes", 0)),
         listings=int(stats.get("item_scraped_count", 0)),

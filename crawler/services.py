@@ -28,7 +28,30 @@ def analyzer() -> Any:
     return Analyzer.load()
 
 
+_processors: dict[tuple[Any, ...], BatchProcessor] = {}
+
+
 def build_processor(settings: Any, spider_name: str = "") -> BatchProcessor:
+    """The process's BatchProcessor for these settings: crawlers running side by side share it (one
+    indexer, one spool, one alert engine), so their batches are processed one at a time, in order."""
+    from crawler.es.client import resolve_url
+    from crawler.es.names import IndexNames
+
+    key = (
+        resolve_url()[0],
+        IndexNames(settings.get("NARCOWATCH_INDEX_PREFIX") or "").prefix,
+        settings.get("NARCOWATCH_SPOOL_DIR"),
+        settings.get("NARCOWATCH_ALERTS_FILE"),
+        settings.getbool("NARCOWATCH_ALERTS_ENABLED", True),
+        settings.getbool("NARCOWATCH_NLP_ENABLED", True),
+    )
+    with _lock:
+        if key not in _processors:
+            _processors[key] = _build_processor(settings)
+        return _processors[key]
+
+
+def _build_processor(settings: Any) -> BatchProcessor:
     """A BatchProcessor wired to the configured cluster, the trained NLP pipeline and the alert rules.
 
     Settings: ``NARCOWATCH_INDEX_PREFIX``, ``NARCOWATCH_SPOOL_DIR``, ``NARCOWATCH_ALERTS_FILE``,
@@ -44,10 +67,9 @@ def build_processor(settings: Any, spider_name: str = "") -> BatchProcessor:
     names = IndexNames(settings.get("NARCOWATCH_INDEX_PREFIX") or "")
     client = get_client()
     url = resolve_url()[0]
-    with _lock:
-        if (url, names.prefix) not in _installed:
-            install(client, names)
-            _installed.add((url, names.prefix))
+    if (url, names.prefix) not in _installed:
+        install(client, names)
+        _installed.add((url, names.prefix))
     spool_root = Path(settings.get("NARCOWATCH_SPOOL_DIR") or state_home() / "spool") / names.prefix
     indexer = ListingIndexer(client, names, spool_root / "actions", refresh="wait_for")
     alerts = None
