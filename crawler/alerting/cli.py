@@ -79,7 +79,7 @@ def list_command(config_path: Path | None, as_json: bool, no_es: bool) -> None:
         row = {
             "name": rule.name,
             "enabled": rule.enabled,
-            "mode": rule.mode if rule.mode == "immediate" else f"digest {rule.period}",
+            "mode": rule.mode if rule.mode == "immediate" else f"digest every {format_duration(rule.period)}",
             "events": list(rule.events),
             "recipients": list(rule.recipients),
             "condition": _condition_text(rule),
@@ -174,7 +174,7 @@ def _report(result: Any, what: str) -> None:
 
 @alerts_group.command("send-digest")
 @config_option
-@click.option("--period", default=None, help="Only rules with this digest period (hourly, daily, weekly, cron).")
+@click.option("--period", default=None, help="Only rules with this digest period (hourly, daily, weekly, 6h, 1d ...).")
 @click.option("--rule", "rule_name", default=None, help="Only this rule.")
 def send_digest_command(config_path: Path | None, period: str | None, rule_name: str | None) -> None:
     """Send the digest mails of digest rules: every waiting alert, grouped by rule and substance."""
@@ -184,6 +184,13 @@ def send_digest_command(config_path: Path | None, period: str | None, rule_name:
             config.rule(rule_name)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
+    from crawler.alerting.rules import parse_period
+
+    if period is not None:
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from None
     result = _engine(config).send_digests(period=period, rule=rule_name)
     _report(result, "digest")
     if result.errors:

@@ -24,7 +24,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from crawler.alerting.mailer import MailConfigError, Mailer, MailPermanentError, MailTransportError, SendResult
 from crawler.alerting.query import compile_rule, restrict_to_ids
 from crawler.alerting.render import AlertView, render_alert, render_digest
-from crawler.alerting.rules import AlertsConfig, Delivery, Rule
+from crawler.alerting.rules import AlertsConfig, Delivery, Rule, format_duration, parse_period
 from crawler.events import ListingEvent
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class AlertEngine:
                 "enabled": rule.enabled,
                 "removed": False,
                 "mode": rule.mode,
-                "period": rule.period,
+                "period": format_duration(rule.period) if rule.period else None,
                 "events": list(rule.events),
                 "recipients": list(rule.recipients),
                 "query": query,
@@ -435,7 +435,7 @@ class AlertEngine:
             "rule": rule.name,
             "rule_version": c.version,
             "mode": rule.mode,
-            "period": rule.period,
+            "period": format_duration(rule.period) if rule.period else None,
             "recipients": list(rule.recipients),
             "fingerprint": event.fingerprint,
             "listing_id": event.fingerprint,
@@ -735,7 +735,7 @@ class AlertEngine:
 
     # -- digests -----------------------------------------------------------------------------------
     def send_digests(
-        self, *, period: str | None = None, rule: str | None = None, due_only: bool = False
+        self, *, period: str | dt.timedelta | None = None, rule: str | None = None, due_only: bool = False
     ) -> DeliveryResult:
         """Send one digest mail per digest rule (of ``period`` / named ``rule``) with its waiting alerts.
 
@@ -743,11 +743,12 @@ class AlertEngine:
         (what ``deliver_pending`` callers use to retry digests between scheduled runs).
         """
         result = DeliveryResult()
+        wanted = parse_period(period) if period is not None else None
         if not self._mailer_ready(result):
             return result
         for c in self._compiled.values():
             r = c.rule
-            if r.mode != "digest" or (period is not None and r.period != period) or (rule and r.name != rule):
+            if r.mode != "digest" or (wanted is not None and r.period != wanted) or (rule and r.name != rule):
                 continue
             result.add(self._send_digest(r, due_only=due_only))
         return result
@@ -813,9 +814,8 @@ class AlertEngine:
         permanent_error = False
         send = SendResult()
         try:
-            message = render_digest(
-                views, sender=self.sender, recipients=recipients, period_text=f"{rule.period} digest"
-            )
+            period_text = f"every {format_duration(rule.period)}" if rule.period else ""
+            message = render_digest(views, sender=self.sender, recipients=recipients, period_text=period_text)
             send = self.mailer.send(message, recipients)
         except MailPermanentError as exc:
             error, permanent_error = str(exc), True

@@ -27,8 +27,7 @@ from crawler.paths import CONFIG_DIR
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
-_CRON = re.compile(r"^[0-9*/,\-A-Za-z]+( [0-9*/,\-A-Za-z?LW#]+){4}$")
-DIGEST_PERIODS = ("hourly", "daily", "weekly")
+NAMED_PERIODS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(weeks=1)}
 _COUNTRY = re.compile(r"^([A-Z]{2}|EU|WORLDWIDE)$")
 
 
@@ -71,6 +70,31 @@ Duration = Annotated[
                 {"type": "number", "exclusiveMinimum": 0},
             ],
             "description": "A duration: 90s, 15m, 1h, 1d, 1w, or a number of seconds.",
+        }
+    ),
+]
+
+def parse_period(value: Any) -> dt.timedelta:
+    """A digest period: ``hourly``, ``daily``, ``weekly`` or a duration (``6h``, ``2d``)."""
+    if isinstance(value, str) and value.strip().lower() in NAMED_PERIODS:
+        return NAMED_PERIODS[value.strip().lower()]
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a digest period: use hourly, daily, weekly or a duration like 6h") from None
+
+
+Period = Annotated[
+    dt.timedelta,
+    BeforeValidator(parse_period),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(NAMED_PERIODS)},
+                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(s|sec|m|min|h|d|w)?\s*$"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
         }
     ),
 ]
@@ -176,10 +200,9 @@ class Rule(_Strict):
     condition: Condition = Field(default_factory=Condition)
     recipients: StrList = Field(min_length=1, description="Email addresses.")
     mode: Literal["immediate", "digest"] = "immediate"
-    period: str | None = Field(
+    period: Period | None = Field(
         default=None,
-        description="Digest schedule (digest mode): hourly, daily (07:00), weekly (Monday 07:00) or a "
-        "five-field cron expression. Default daily.",
+        description="Digest interval (digest mode): hourly, daily, weekly or a duration such as 6h. Default daily.",
     )
     throttle: Throttle | None = None
     events: list[RuleEvent] = Field(default_factory=lambda: list[RuleEvent](["new"]), min_length=1)
@@ -198,22 +221,10 @@ class Rule(_Strict):
     def _unique_events(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
 
-    @field_validator("period")
-    @classmethod
-    def _period(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = " ".join(value.split())
-        if value in DIGEST_PERIODS or _CRON.match(value):
-            return value
-        raise ValueError(
-            f"{value!r} is not a digest period: use hourly, daily, weekly or a cron expression like '0 7 * * *'"
-        )
-
     @model_validator(mode="after")
     def _digest_period(self) -> Rule:
         if self.mode == "digest" and self.period is None:
-            object.__setattr__(self, "period", "daily")
+            object.__setattr__(self, "period", dt.timedelta(days=1))
         if self.mode == "immediate" and self.period is not None:
             raise ValueError("period is only used with mode: digest")
         return self
@@ -293,8 +304,9 @@ class AlertsConfig(_Strict):
     def active_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.enabled]
 
-    def digest_periods(self) -> list[str]:
-        """The distinct periods of enabled digest rules (what the scheduler runs ``send-digest --period`` for)."""
+    def digest_periods(self) -> list[dt.timedelta]:
+        """The distinct periods of enabled digest rules: the scheduler runs ``send-digest --period <period>``
+        every period (the period written as ``format_duration`` does: 1h, 1d, 1w)."""
         return sorted({r.period for r in self.active_rules if r.mode == "digest" and r.period})
 
 

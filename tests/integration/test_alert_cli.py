@@ -80,10 +80,12 @@ def test_list_send_digest_and_deliver(setup, smtp_sink, es_client) -> None:
     listing = run("list", "--json")
     rows = {r["name"]: r for r in map(json.loads, listing.output.splitlines())}
     assert rows["fentanyl-now"]["alerts"] == {"pending": 1}
-    assert rows["opioid-digest"]["alerts"] == {"digest": 2} and rows["opioid-digest"]["mode"] == "digest hourly"
+    assert rows["opioid-digest"]["alerts"] == {"digest": 2} and rows["opioid-digest"]["mode"] == "digest every 1h"
 
     assert run("send-digest", "--period", "daily").output.startswith("digest: 0 alert(s) sent")
-    digest = run("send-digest", "--period", "hourly")
+    bad = CliRunner().invoke(main, ["alerts", "send-digest", "--period", "sometimes"])
+    assert bad.exit_code == 2 and "not a digest period" in bad.output
+    digest = run("send-digest", "--period", "1h")  # how the scheduler names the period
     assert digest.exit_code == 0 and "digest: 2 alert(s) sent in 1 mail(s)" in digest.output
     deliver = run("deliver")
     assert deliver.exit_code == 0 and "delivery: 1 alert(s) sent in 1 mail(s)" in deliver.output

@@ -106,12 +106,15 @@ def test_defaults_and_normalisation() -> None:
     assert rule.condition.substance_classes == ["fentanyl"]
     assert rule.condition.ships_to == ["US", "EU"]
     assert rule.condition.query is None and rule.condition.intent == "sale"
-    assert rule.period == "daily" and rule.events == ["new"]
+    assert rule.period == dt.timedelta(days=1) and rule.events == ["new"]
     with pytest.raises(ValueError, match="only used with mode: digest"):
         Rule.model_validate({"name": "r", "recipients": ["a@b.org"], "period": "hourly"})
+    six_hours = Rule.model_validate({"name": "r", "recipients": ["a@b.org"], "mode": "digest", "period": "6h"})
+    assert six_hours.period == dt.timedelta(hours=6)
+    assert six_hours.model_dump(mode="json")["period"] == "6h"
     assert Rule.model_validate(
-        {"name": "r", "recipients": ["a@b.org"], "mode": "digest", "period": "0  7 * * 1-5"}
-    ).period == "0 7 * * 1-5"
+        {"name": "r", "recipients": ["a@b.org"], "mode": "digest", "period": "Weekly"}
+    ).period == dt.timedelta(weeks=1)
 
 
 def test_counts_maps_rule_events_to_listing_event_kinds() -> None:
@@ -145,7 +148,7 @@ def test_config_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         }
     )
     assert config.kibana_url == "http://kibana:5601"
-    assert config.digest_periods() == ["hourly"]
+    assert config.digest_periods() == [dt.timedelta(hours=1)]
     assert [r.name for r in config.active_rules] == ["a", "c"]
     with pytest.raises(KeyError, match="known: a, b, c"):
         config.rule("zzz")
