@@ -474,14 +474,29 @@ class AlertEngine:
         return int(res["hits"]["total"]["value"]), hits
 
     # -- delivery ----------------------------------------------------------------------------------
-    def deliver_pending(self, *, limit: int = 500) -> DeliveryResult:
+    def deliver_pending(self, *, limit: int = 500, max_passes: int = 20) -> DeliveryResult:
         """Send every immediate alert that is due (new, or waiting for a retry), oldest first.
 
         Safe to call from several processes at once: each alert is claimed with optimistic concurrency.
+        Works in passes of ``limit`` alerts while full passes keep finding work.
         """
         result = DeliveryResult()
         if not self._mailer_ready(result):
             return result
+        for _ in range(max_passes):
+            part, seen = self._deliver_pass(limit)
+            result.add(part)
+            if seen < limit or not (part.sent or part.failed or part.retry):
+                break
+        if result.sent or result.retry or result.failed:
+            log.info(
+                "alerts delivered: %d sent, %d to retry, %d failed, %d throttled, %d taken by others",
+                result.sent, result.retry, result.failed, result.throttled, result.skipped,
+            )
+        return result
+
+    def _deliver_pass(self, limit: int) -> tuple[DeliveryResult, int]:
+        result = DeliveryResult()
         now = self.clock()
         # One refresh per call: the search must see records other calls created or updated. Updates
         # below need no refresh of their own: they are conditional on seq_no, so a stale search hit
@@ -519,7 +534,7 @@ class AlertEngine:
         )
         hits = res["hits"]["hits"]
         if not hits:
-            return result
+            return result, 0
         budget: dict[str, int | None] = {}
         for hit in hits:
             src = hit["_source"]
@@ -542,12 +557,7 @@ class AlertEngine:
             result.add(outcome)
             if outcome.mails and budget[rule_name] is not None:
                 budget[rule_name] = budget[rule_name] - 1  # type: ignore[operator]
-        if result.sent or result.retry or result.failed:
-            log.info(
-                "alerts delivered: %d sent, %d to retry, %d failed, %d throttled, %d taken by others",
-                result.sent, result.retry, result.failed, result.throttled, result.skipped,
-            )
-        return result
+        return result, len(hits)
 
     def _mailer_ready(self, result: DeliveryResult) -> bool:
         """False (error logged and noted) when no SMTP server is configured: alerts stay pending."""

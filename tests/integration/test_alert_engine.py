@@ -455,3 +455,12 @@ def test_setup_installs_alert_indices_and_rejects_bad_query(es_client, index_pre
     assert error is not None and "Failed to parse query [title:(unclosed]" in error
     out = engine.on_batch([event("zz")])
     assert out.created == 0 and out.errors[0].startswith("rule 'bad': query failed in Elasticsearch")
+
+
+def test_delivery_works_in_passes(make_engine, index_listings, smtp_sink):
+    index_listings(*(make_listing(f"ps-{i}") for i in range(5)))
+    engine = make_engine(FENTANYL, deliver_after_batch=False)
+    assert engine.on_batch([event(f"ps-{i}") for i in range(5)]).created == 5
+    out = engine.deliver_pending(limit=2)
+    assert (out.sent, out.skipped) == (5, 0)
+    assert len(smtp_sink.messages()) == 5
