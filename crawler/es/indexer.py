@@ -329,8 +329,8 @@ class ListingIndexer:
         result = IndexResult()
         followups: list[dict[str, Any]] = []
         positions: dict[tuple[str, str], deque[int]] = defaultdict(deque)
-        for pos, a in enumerate(actions):
-            positions[(a["_op_type"], str(a["_id"]))].append(pos)
+        for n, a in enumerate(actions):
+            positions[(a["_op_type"], str(a["_id"]))].append(n)
         settled: set[int] = set()
         retry_later: list[int] = []
 

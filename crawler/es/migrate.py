@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
@@ -66,7 +68,7 @@ def migrate(
         client.indices.refresh(index=",".join(sources))
         result.source_count = int(client.count(index=",".join(sources))["count"])
 
-        def actions():  # type: ignore[no-untyped-def]
+        def actions() -> Iterator[dict[str, Any]]:
             for hit in helpers.scan(
                 client, index=",".join(sources), query={"query": {"match_all": {}}}, size=batch_size,
                 scroll="5m", preserve_order=False,
