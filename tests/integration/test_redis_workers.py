@@ -109,7 +109,8 @@ def run_worker(base_url: str, redis: str, run_id: str, name: str) -> None:
 
     overrides = distributed_settings(redis, run_id, domain_delay=DELAY, idle_grace=4.0)
     overrides.update({"USER_AGENT": f"narcowatch-test/{name}", "LOG_LEVEL": "INFO", "ROBOTSTXT_OBEY": False,
-                      "CONCURRENT_REQUESTS": 8, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "RETRY_ENABLED": False})
+                      "CONCURRENT_REQUESTS": 8, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "RETRY_ENABLED": False,
+                      "ITEM_PIPELINES": {}})  # link-following only: no listings, no index
     settings = project_settings(overrides)
     settings.set("SPIDER_MODULES", [], priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
