@@ -311,14 +311,21 @@ def render_digest(
         {
             "rule": rule,
             "count": sum(len(a) for a in subs.values()),
-            "substances": [{"name": name, "alerts": subs[name]} for name in sorted(subs)],
+            # the largest groups first; ties alphabetically
+            "substances": [
+                {"name": name, "alerts": subs[name]} for name in sorted(subs, key=lambda n: (-len(subs[n]), n))
+            ],
         }
         for rule, subs in sorted(by_rule.items())
     ]
-    top = sorted({s for v in views for s in v.substances[:1]})
+    sizes: dict[str, int] = defaultdict(int)
+    for subs in by_rule.values():
+        for name, alerts in subs.items():
+            sizes[name] += len(alerts)
+    top = sorted(sizes, key=lambda n: (-sizes[n], n))
     subject = f"[narcowatch] Digest: {len(views)} alert{'s' if len(views) != 1 else ''}"
     if top:
-        subject += f" ({', '.join(top[:4])}{', …' if len(top) > 4 else ''})"
+        subject += f" ({', '.join(one_line(t, 40) for t in top[:3])}{', …' if len(top) > 3 else ''})"
     subject += f" - {', '.join(sorted(by_rule))}"
     env = environment()
     ctx = {"rules": rules, "total": len(views), "period_text": period_text, "subject": subject}

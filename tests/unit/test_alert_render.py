@@ -130,3 +130,12 @@ def test_rule_substances_first_then_by_class_and_fallbacks() -> None:
     assert v.title_text == "oxycodone 30mg x50, DM for fentanyl and NPP"
     assert v.price_text == "$700 (50 tabs)"
     assert view(price=450.0).price_text == "450 USD"
+
+
+def test_digest_largest_groups_first() -> None:
+    views = [view(substance_names=[name]) for name in ("heroin", "oxycodone", "oxycodone", "codeine", "tramadol")]
+    msg = render_digest(views, sender="nw@example.org", recipients=["d@example.org"])
+    assert msg["Subject"] == "[narcowatch] Digest: 5 alerts (oxycodone, codeine, heroin, …) - r1"
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    first, second, last = (html.index(f"<h3>{h}</h3>") for h in ("oxycodone (2)", "codeine (1)", "tramadol (1)"))
+    assert first < second < last
