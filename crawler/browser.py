@@ -204,6 +204,41 @@ def proxy_context_kwargs(proxy: str | None) -> dict[str, Any]:
     return {"proxy": out}
 
 
+def session_context_kwargs(source: Any, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Browser-context kwargs that carry a source's session into every request of its pages.
+
+    The navigation request already gets the session through Scrapy's headers; scripts' own requests
+    (fetch, XHR) only see the context's cookies (``storage_state`` for each of the source's domains)
+    and ``extra_http_headers``. Values come from the environment variables the config names; an
+    unset variable gives no kwargs (the session middleware stops the crawl with a clear error).
+    """
+    session = getattr(source, "session", None)
+    if session is None:
+        return {}
+    from crawler.middlewares import SessionEnvMissing, SourceSession
+
+    try:
+        values = SourceSession.from_source(source, environ)
+    except SessionEnvMissing:
+        return {}
+    if values is None:
+        return {}
+    out: dict[str, Any] = {}
+    domains = list(getattr(source, "domains", None) or [])
+    if values.cookies and domains:
+        out["storage_state"] = {
+            "cookies": [
+                {"name": name, "value": value, "domain": domain, "path": "/", "expires": -1,
+                 "httpOnly": False, "secure": False, "sameSite": "Lax"}
+                for domain in domains for name, value in values.cookies.items()
+            ],
+            "origins": [],
+        }
+    if values.headers:
+        out["extra_http_headers"] = dict(values.headers)
+    return out
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (for logs and errors)."""
     return re.sub(r"(//[^/:@]+:)[^/@]*@", r"\1***@", url)
@@ -336,7 +371,8 @@ class BrowserPageMiddleware:
         per_context = getattr(options, "max_pages_per_context", None) or self.config.pages_per_context
         self.screenshots = bool(getattr(options, "screenshot", True))
         proxy = getattr(source, "proxy", None)
-        self.recycler = ContextRecycler(spider.name, per_context, proxy_context_kwargs(proxy))
+        kwargs = {**proxy_context_kwargs(proxy), **session_context_kwargs(source)}
+        self.recycler = ContextRecycler(spider.name, per_context, kwargs)
         if self.screenshot_dir is None:
             from crawler.evidence import evidence_run_dir
 

@@ -186,3 +186,22 @@ def test_close_page_errback_closes_a_kept_page() -> None:
     failure.request = request  # type: ignore[attr-defined]
     asyncio.run(close_page_errback(failure))
     assert page.closed and "playwright_page" not in request.meta
+
+
+def test_session_context_kwargs() -> None:
+    from crawler.browser import session_context_kwargs
+    from crawler.sources.models import Session
+
+    class Src:
+        name = "members"
+        domains = ["market.example", "cdn.market.example"]
+        session = Session(cookies_env={"sid": "S_SID"}, headers_env={"X-Token": "S_TOK"})
+
+    kwargs = session_context_kwargs(Src(), {"S_SID": "abc", "S_TOK": "t0k"})
+    assert kwargs["extra_http_headers"] == {"X-Token": "t0k"}
+    cookies = kwargs["storage_state"]["cookies"]
+    assert [(c["name"], c["value"], c["domain"], c["path"]) for c in cookies] == [
+        ("sid", "abc", "market.example", "/"), ("sid", "abc", "cdn.market.example", "/")]
+    assert session_context_kwargs(Src(), {"S_SID": "abc"}) == {}  # unset variable: the middleware stops it
+    Src.session = None  # type: ignore[assignment]
+    assert session_context_kwargs(Src(), {}) == {}
