@@ -388,6 +388,12 @@ class BrowserPageMiddleware:
         request.meta.pop("_narcowatch_context_gen", None)
         self.recycler.assign(request.meta)
         request.meta["playwright_include_page"] = True
+        # The source's download timeout bounds the navigation too (Scrapy's own does not reach Chromium).
+        timeout = request.meta.get("download_timeout")
+        if timeout:
+            goto = dict(request.meta.get("playwright_page_goto_kwargs") or {})
+            goto.setdefault("timeout", float(timeout) * 1000)
+            request.meta["playwright_page_goto_kwargs"] = goto
         return None
 
     async def process_response(self, request: Request, response: Response, spider: Spider) -> Response:

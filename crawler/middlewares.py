@@ -218,7 +218,18 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return self._delayed(result, retry_after.decode("latin-1") if retry_after else None)
 
     def process_exception(self, request: Request, exception: Exception, spider: Spider) -> Any:
+        if is_browser_navigation_error(exception) and not request.meta.get("dont_retry", False):
+            return self._delayed(self._retry(request, exception, spider))
         return self._delayed(super().process_exception(request, exception, spider))
+
+
+def is_browser_navigation_error(exception: BaseException) -> bool:
+    """True for a Playwright error of the page's navigation (timeout, refused, reset): worth a retry.
+
+    Errors of the page methods (a ``wait_for`` selector that never appears) are not: the page loaded.
+    """
+    module = type(exception).__module__ or ""
+    return module.startswith("playwright") and str(exception).lstrip().lower().startswith("page.goto")
 
 
 # ---------------------------------------------------------------- sessions

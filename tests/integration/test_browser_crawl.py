@@ -103,3 +103,30 @@ def test_browser_crawl_without_screenshots(tmp_path: Path) -> None:
     assert result.stat("narcowatch/browser/screenshots") == 0
     assert result.stat("narcowatch/browser/contexts_recycled") == 0
     assert result.stat("playwright/context_count") == 1
+
+
+def test_navigation_timeout_is_retried_with_the_source_timeout(tmp_path: Path) -> None:
+    import time
+
+    stamps: list[float] = []
+
+    def sleepy(req: BaseHTTPRequestHandler) -> None:
+        stamps.append(time.monotonic())
+        if len(stamps) == 1:
+            time.sleep(3)  # longer than the source's 1.5 s timeout: the first navigation gives up
+        try:
+            _shell(req)
+        except OSError:
+            pass
+
+    routes = {"/shop/": _shell, "/static/app.js": _js, "/shop/p/1": sleepy}
+    index_js = APP_JS.replace(b"['1', '2', '3', '4', '5', '6', 'slow']", b"['1']")
+    routes["/static/app.js"] = lambda req: send(req, 200, index_js, "application/javascript")
+    with local_server(routes) as (base, _):
+        source = _source(base, screenshot=False)
+        source.update({"timeout": 1.5, "retry": {"times": 2, "backoff_base": 0.2}})
+        result = run_crawl(source, tmp_path)
+    assert [i["title"] for i in result.items] == ["Fentanyl patch 1"]
+    assert len(stamps) == 2 and stamps[1] - stamps[0] >= 1.5 + 0.2 - 0.05
+    assert result.stat("retry/count") == 1
+    assert result.stat("narcowatch/browser/pages_closed") == result.stat("playwright/page_count") == 3

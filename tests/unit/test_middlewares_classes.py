@@ -170,3 +170,20 @@ def test_browser_middleware_only_in_browser_crawls() -> None:
     assert [r.meta["playwright_context"] for r in pages] == ["src-0", "src-0", "src-1"]
     assert all(r.meta["playwright_include_page"] for r in pages)
     assert pages[0].meta["playwright_context_kwargs"] == {"proxy": {"server": "http://127.0.0.1:8118"}}
+
+
+def test_browser_navigation_errors_are_retried_page_method_errors_not() -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    from crawler.middlewares import is_browser_navigation_error
+
+    assert is_browser_navigation_error(PlaywrightTimeout("Page.goto: Timeout 1500ms exceeded."))
+    assert not is_browser_navigation_error(PlaywrightTimeout("Page.wait_for_selector: Timeout 3000ms exceeded."))
+    assert not is_browser_navigation_error(TimeoutError("Page.goto: not from playwright"))
+    crawler = get_crawler(Spider, {"NARCOWATCH_RETRY_BACKOFF_BASE": 0.0})
+    mw = BackoffRetryMiddleware.from_crawler(crawler)
+    spider = _spider(crawler)
+    request = Request("http://127.0.0.1/x", meta={"playwright": True})
+    retry = mw.process_exception(request, PlaywrightTimeout("Page.goto: Timeout 1500ms exceeded."), spider)
+    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
+    assert mw.process_exception(request, PlaywrightTimeout("Page.wait_for_selector: Timeout"), spider) is None
