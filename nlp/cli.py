@@ -163,7 +163,7 @@ def bench_command(n: int, words: int, model: str | None, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
               help="Where to write the pipeline (default: nlp/model, the shipped one).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the fixed project seed).")
-@click.option("--epochs", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 500), default=30, show_default=True)
 @click.option("--no-ner", is_flag=True, help="Rules and intent model only (fast).")
 def train_command(output: str | None, seed: int | None, epochs: int, no_ner: bool) -> None:
     """Rebuild lexicon tables and the trained pipeline from nlp/data (reproducible, no downloads)."""

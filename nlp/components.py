@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 
 from nlp import extractors
 from nlp.intent import IntentModel, risk_score, rule_prob
-from nlp.lexicon import TOKEN_RE, Hit, Lexicon, filter_context
+from nlp.lexicon import Hit, Lexicon, Tokens, filter_context
 from nlp.normalize import Normalized, normalize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -62,7 +62,7 @@ class SubstanceMatcher:
         if "text" not in st:
             st["text"] = doc.text
         norm = normalize(st["text"], is_known=lex.is_known, is_word=lex.vocabulary.__contains__)
-        tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
+        tokens = Tokens(norm.text)
         st["norm"] = norm
         st["tokens"] = tokens
         st["hits"] = lex.match(norm.text, tokens)
@@ -156,7 +156,7 @@ class IntentScorer:
     def __call__(self, doc: Doc) -> Doc:
         st = state(doc)
         lower = st["norm"].text
-        p = self.model.prob(lower) if self.model is not None else rule_prob(lower)
+        p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
         st["p_sale"] = p
         st["intent"] = "sale" if p >= threshold else "other"

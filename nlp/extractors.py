@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.lexicon import TOKEN_RE
+from nlp.lexicon import TOKEN_RE, Tokens
 
 # ---------------------------------------------------------------- contacts
 
@@ -41,6 +42,8 @@ EMAIL_RE = re.compile(r"(?<![\w.+\-])([A-Za-z0-9][\w.+\-]{0,63}@[A-Za-z0-9\-]+(?
 PGP_RE = re.compile(r"\b((?:[0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4})\b")
 _PGP_CUE = re.compile(r"pgp|gpg|fingerprint|finger print|key id|public key", re.I)
 _PHONE_CANDIDATE = re.compile(r"(?<![\w])\+?\(?\d[\d \-().]{6,18}\d(?!\w)")
+_PHONE_KEYS = ("phone", "call", "text", "sms", "tel", "mobile", "cell", "whatsapp", "signal", "viber", "contact",
+               "wa", "+")
 _PHONE_CUE = re.compile(r"phone|call|text|sms|tel\b|mobile|cell|whatsapp|signal|viber|contact|wa\b|\+\d", re.I)
 
 # ---------------------------------------------------------------- crypto
@@ -170,8 +173,14 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
         out.append({"kind": kind, "value": value, "start": start, "end": end})
 
     lower_has = text.lower()
+    present = set()
+    for kind, keys in CONTACT_KEYWORDS.items():
+        for k in keys:
+            if k in lower_has:
+                present.add(kind)
+                break
     for kind, pattern in CONTACT_PATTERNS:
-        if not any(k in lower_has for k in CONTACT_KEYWORDS[kind]):
+        if kind not in present:
             continue
         for m in pattern.finditer(text):
             raw = m.group(1)
@@ -194,10 +203,10 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
             before = lower_has[max(0, m.start() - 25):m.start()]
             kind = "jabber" if re.search(r"jabber|xmpp|jid", before) else "email"
             add(kind, m.group(1).lower(), m.start(1), m.end(1))
-    if _PGP_CUE.search(text):
+    if any(k in lower_has for k in ("pgp", "gpg", "fingerprint", "finger print", "key id", "public key")):
         for m in PGP_RE.finditer(text):
             add("pgp", m.group(1).replace(" ", "").upper(), m.start(1), m.end(1))
-    if _PHONE_CUE.search(text):
+    if any(k in lower_has for k in _PHONE_KEYS) and _PHONE_CUE.search(text):
         for m in _PHONE_CANDIDATE.finditer(text):
             raw = m.group(0)
             if sum(c.isdigit() for c in raw) < 8 or re.fullmatch(r"\d{1,7}-\d{2}-\d", raw.strip()):
@@ -268,39 +277,42 @@ class CountryTable:
         table.codes = frozenset(codes)
         return table
 
-    def find(self, norm: str, original_at: Any, tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    def find(self, norm: str, original_at: Any, tokens: Tokens) -> list[tuple[int, int, str]]:
         """Country mentions (start, end, code) in normalised text; capital codes checked on the original."""
         out = []
-        i, n_tok = 0, len(tokens)
-        while i < n_tok:
-            word = tokens[i][2]
-            longest = self.max_len.get(word, 0)
+        words = tokens.words
+        by_key, max_len, codes = self.by_key, self.max_len, self.codes
+        n_tok = len(words)
+        cands = [i for i, w in enumerate(words) if w in max_len or (len(w) == 2 and w.upper() in codes)]
+        next_free = 0
+        for i in cands:
+            if i < next_free:
+                continue
+            word = words[i]
+            longest = max_len.get(word, 0)
             hit = None
             for n in range(min(longest, n_tok - i), 0, -1):
-                key = word if n == 1 else " ".join(t[2] for t in tokens[i:i + n])
-                code = self.by_key.get(key)
+                key = word if n == 1 else " ".join(words[i:i + n])
+                code = by_key.get(key)
                 if code is not None:
-                    hit = (tokens[i][0], tokens[i + n - 1][1], code, n)
+                    hit = (tokens.start(i), tokens.end(i + n - 1), code, n)
                     break
-            if hit is None and len(word) == 2 and word.upper() in self.codes:
-                raw = original_at(tokens[i][0], tokens[i][1])
-                around = original_at(max(0, tokens[i][0] - 12), min(len(norm), tokens[i][1] + 12))
+            if hit is None and len(word) == 2 and word.upper() in codes:
+                s, e = tokens.start(i), tokens.end(i)
+                raw = original_at(s, e)
+                around = original_at(max(0, s - 12), min(len(norm), e + 12))
                 # in shouted text ("PUREST IN AUSTRALIA") capitals say nothing, except after a label
                 shouted = not any(c.islower() for c in around)
-                labelled = bool(re.search(r"(?:from|to|:|→|->|>)\s*$", norm[max(0, tokens[i][0] - 8):tokens[i][0]]))
+                labelled = bool(re.search(r"(?:from|to|:|→|->|>)\s*$", norm[max(0, s - 8):s]))
                 if raw.isupper() and (not shouted or labelled or word in ("us", "uk", "eu")):
-                    code = "GB" if word == "uk" else word.upper()
-                    hit = (tokens[i][0], tokens[i][1], code, 1)
-            if hit is None and word == "usa":
-                hit = (tokens[i][0], tokens[i][1], "US", 1)
+                    hit = (s, e, "GB" if word == "uk" else word.upper(), 1)
             if hit is not None:
                 out.append(hit[:3])
-                i += hit[3]
-            else:
-                i += 1
+                next_free = i + hit[3]
         return out
 
 
+CUE_WINDOW = 100
 _CLAUSE_RE = re.compile(r"[.;!?\n|•]+(?:\s|$)|\n")
 _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("not", re.compile(r"\b(?:no|not|never|don'?t|do not|doesn'?t|does not|won'?t|will not|cannot|can'?t|cant)\s+"
@@ -326,28 +338,32 @@ CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems":
             "auspost": "Australia Post", "australia post": "Australia Post", "la poste": "La Poste",
             "correos": "Correos", "deutsche post": "Deutsche Post", "priority mail": "USPS",
             "express mail": "EMS", "hermes": "Hermes", "yodel": "Yodel", "parcelforce": "Parcelforce"}
-_CARRIER_FIRST = {k.split(" ")[0] for k in CARRIERS}
+_CARRIER_FIRST = frozenset(k.split(" ")[0] for k in CARRIERS)
 _STEALTH_RE = re.compile(r"\bstealth\w*|\bvacuum[\s\-]?seal\w*|\bvac[\s\-]?seal\w*|\bmylar\b|\bdiscre+te?\b|"
                          r"\bdiscreet\w*|\bmbb\b|\bdecoy\w*|\bodou?r[\s\-]?(?:less|proof)|\bsmell[\s\-]?proof|"
                          r"\bnon[\s\-]?descript")
+_STEALTH_KEYS = ("stealth", "vac", "mylar", "discre", "mbb", "decoy", "odo", "smell", "descript")
+_DOMESTIC_KEYS = ("domestic", "international", "overseas", "export")
 _DOMESTIC_RE = re.compile(r"\bdomestic(?:\s+shipping)?\s+only\b|\bonly\s+domestic\b|\bno\s+international\b|"
                           r"\bdomestic\s+orders?\s+only\b|\bno\s+(?:overseas|export)\b")
 
 
-def find_carriers(tokens: list[tuple[int, int, str]]) -> list[str]:
+def find_carriers(tokens: Tokens) -> list[str]:
     """Parcel carriers named in the text (USPS, DHL, EMS, ...)."""
-    found = []
-    for i, (_s, _e, word) in enumerate(tokens):
+    found: list[str] = []
+    words = tokens.words
+    if _CARRIER_FIRST.isdisjoint(words):
+        return found
+    for i, word in enumerate(words):
         if word in _CARRIER_FIRST:
-            if i + 1 < len(tokens) and f"{word} {tokens[i + 1][2]}" in CARRIERS:
-                found.append(CARRIERS[f"{word} {tokens[i + 1][2]}"])
+            if i + 1 < len(words) and f"{word} {words[i + 1]}" in CARRIERS:
+                found.append(CARRIERS[f"{word} {words[i + 1]}"])
             elif word in CARRIERS:
                 found.append(CARRIERS[word])
     return list(dict.fromkeys(found))
 
 
-def find_shipping(norm: str, countries: list[tuple[int, int, str]],
-                  tokens: list[tuple[int, int, str]] | None = None) -> dict[str, Any]:
+def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens | None = None) -> dict[str, Any]:
     """Assign country mentions to ships_from / ships_to / ships_not_to by the cue before them in the clause."""
     ships_from: list[str] = []
     ships_to: list[str] = []
@@ -356,17 +372,19 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]],
     spans: list[tuple[int, int, str, str]] = []
     if countries:
         bounds = [m.end() for m in _CLAUSE_RE.finditer(norm)]
-        cues: list[tuple[int, int, str]] = []
-        for role, pattern in _CUES:
-            cues.extend((m.start(), m.end(), role) for m in pattern.finditer(norm))
-        cues.sort()
         for start, end, code in countries:
-            clause_start = max((b for b in bounds if b <= start), default=0)
+            k = bisect.bisect_right(bounds, start)
+            clause_start = max(bounds[k - 1] if k else 0, start - CUE_WINDOW)
+            # cues are looked for only in the clause before the mention (regexes on a short window)
+            window = norm[clause_start:end]
+            limit = start - clause_start + 1
             role = None
             best = None
-            for cs, ce, r in cues:
-                if cs >= clause_start and ce <= start + 1 and (best is None or (ce, -cs) > (best[1], -best[0])):
-                    best = (cs, ce, r)
+            for r, pattern in _CUES:
+                for m in pattern.finditer(window):
+                    cs, ce = m.start(), m.end()
+                    if ce <= limit and (best is None or (ce, -cs) > (best[1], -best[0])):
+                        best = (cs, ce, r)
             if best is not None:
                 role, _last_cue_end = best[2], best[1]
             after = norm[end:end + 12]
@@ -398,10 +416,9 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]],
         "ships_not_to": list(dict.fromkeys(ships_not)),
         "mentioned": list(dict.fromkeys(unassigned)),
         "spans": spans,
-        "carriers": find_carriers(tokens if tokens is not None else
-                                  [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm)]),
-        "stealth": bool(_STEALTH_RE.search(norm)),
-        "domestic_only": bool(_DOMESTIC_RE.search(norm)) or (
+        "carriers": find_carriers(tokens if tokens is not None else Tokens(norm)),
+        "stealth": any(k in norm for k in _STEALTH_KEYS) and bool(_STEALTH_RE.search(norm)),
+        "domestic_only": (any(k in norm for k in _DOMESTIC_KEYS) and bool(_DOMESTIC_RE.search(norm))) or (
             len(set(ships_to) - {"WORLDWIDE", "EU"}) == 1 and bool(re.search(r"\bonly\b", norm))
             and "WORLDWIDE" not in ships_to),
     }
@@ -415,10 +432,11 @@ _CUR_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "e
              "xmr": "XMR", "monero": "XMR", "usdt": "USDT", "eth": "ETH", "ltc": "LTC", "cad": "CAD",
              "aud": "AUD", "rub": "RUB", "cny": "CNY", "rmb": "CNY", "inr": "INR", "mxn": "MXN"}
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
-PRICE_RE = re.compile(
-    r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a1>" + _NUM + r")|(?P<a2>" + _NUM + r")\s?(?:(?P<sym2>[$€£¥₿₽₹])|(?P<word>"
-    + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)|\b(?P<word2>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a3>"
-    + _NUM + r")\b", re.I)
+_SYMS = "$€£¥₿₽₹"
+_SYM_PRICE_RE = re.compile(r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a>" + _NUM + r")")
+_NUM_CUR_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")\s?(?:(?P<sym>[$€£¥₿₽₹])|(?P<word>"
+                         + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)", re.I)
+_CUR_NUM_RE = re.compile(r"\b(?P<word>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a>" + _NUM + r")\b", re.I)
 _UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "g", "gram": "g", "grams": "g",
           "gramm": "g", "kg": "kg", "kilo": "kg", "kilos": "kg", "oz": "oz", "ounce": "oz", "ounces": "oz",
           "lb": "lb", "lbs": "lb", "pill": "pill", "pills": "pill", "tab": "pill", "tabs": "pill",
@@ -427,7 +445,8 @@ _UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "
           "blotters": "blotter", "cap": "capsule", "caps": "capsule", "capsule": "capsule", "capsules": "capsule",
           "ton": "t", "tons": "t", "tonnes": "t"}
 QTY_RE = re.compile(r"(?<![\w.])(?P<a>\d+(?:[.,]\d+)?)\s?(?P<u>" + "|".join(sorted(_UNITS, key=len, reverse=True))
-                    + r")(?![\w])|\bx\s?(?P<n>\d{1,5})\b", re.I)
+                    + r")(?![\w])", re.I)
+_COUNT_RE = re.compile(r"(?<![a-z0-9])[xX]\s?(?P<n>\d{1,5})\b")
 
 
 def _amount(raw: str) -> str:
@@ -437,34 +456,34 @@ def _amount(raw: str) -> str:
     return raw.replace(",", "")
 
 
-_PRICE_HINTS = ("$", "€", "£", "¥", "₿", "₽", "₹", *_CUR_WORD)
-
-
 def find_prices(text: str) -> list[dict[str, Any]]:
     """Prices with ISO 4217 code or crypto ticker, amounts as decimal strings."""
-    out: list[dict[str, Any]] = []
+    found: dict[int, dict[str, Any]] = {}
+    if any(c in text for c in _SYMS):
+        for m in _SYM_PRICE_RE.finditer(text):
+            found[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_SYMBOL[m.group("sym")],
+                                "start": m.start(), "end": m.end()}
     low = text.lower()
-    if not any(h in low for h in _PRICE_HINTS):
-        return out
-    for m in PRICE_RE.finditer(text):
-        if m.group("sym"):
-            cur, amount = _CUR_SYMBOL[m.group("sym")], m.group("a1")
-        elif m.group("a2"):
-            cur = _CUR_SYMBOL[m.group("sym2")] if m.group("sym2") else _CUR_WORD[m.group("word").lower()]
-            amount = m.group("a2")
-        else:
-            cur, amount = _CUR_WORD[m.group("word2").lower()], m.group("a3")
-        out.append({"amount": _amount(amount), "currency": cur, "start": m.start(), "end": m.end()})
-    return out
+    for m in (_NUM_CUR_RE.finditer(text) if found or any(w in low for w in _CUR_WORD) else ()):
+        cur = _CUR_SYMBOL[m.group("sym")] if m.group("sym") else _CUR_WORD[m.group("word").lower()]
+        if not any(s <= m.start() < p["end"] for s, p in found.items()):
+            found[m.start()] = {"amount": _amount(m.group("a")), "currency": cur, "start": m.start(), "end": m.end()}
+    if any(w in low for w in ("usd", "eur", "gbp", "btc", "xmr")):
+        for m in _CUR_NUM_RE.finditer(text):
+            if not any(s <= m.start() < p["end"] for s, p in found.items()):
+                found[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_WORD[m.group("word").lower()],
+                                    "start": m.start(), "end": m.end()}
+    return [found[k] for k in sorted(found)]
 
 
 def find_quantities(text: str) -> list[dict[str, Any]]:
     """Quantities with a normalised unit (mg, g, kg, oz, pill, ...)."""
     out = []
     for m in QTY_RE.finditer(text):
-        if m.group("n"):
+        out.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[m.group("u").lower()],
+                    "start": m.start(), "end": m.end()})
+    if "x" in text or "X" in text:
+        for m in _COUNT_RE.finditer(text):
             out.append({"amount": m.group("n"), "unit": "piece", "start": m.start(), "end": m.end()})
-        else:
-            out.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[m.group("u").lower()],
-                        "start": m.start(), "end": m.end()})
+        out.sort(key=lambda q: q["start"])
     return out

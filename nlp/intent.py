@@ -36,9 +36,10 @@ _RULE_RE: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-def featurize(text: str) -> set[str]:
-    """Unigram and bigram features plus rule features of lower-cased text."""
-    words = _WORD_RE.findall(text)
+def featurize(text: str, words: list[str] | None = None) -> set[str]:
+    """Unigram and bigram features plus rule features of lower-cased text (``words``: its tokens, if known)."""
+    if words is None:
+        words = _WORD_RE.findall(text)
     feats = set(words)
     feats.update(map(" ".join, itertools.pairwise(words)))
     for name, vocab in _RULE_WORDS.items():
@@ -59,16 +60,18 @@ class IntentModel:
         self.bias = bias
         self.threshold = threshold
 
-    def prob(self, text_lower: str) -> float:
+    def prob(self, text_lower: str, words: list[str] | None = None) -> float:
         """Probability that the text is a sale offer."""
         w = self.weights
-        z = self.bias + sum(w.get(f, 0.0) for f in featurize(text_lower))
+        z = self.bias + sum(w.get(f, 0.0) for f in featurize(text_lower, words))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def train(self, texts: Sequence[str], labels: Sequence[int], epochs: int = 8, lr: float = 0.2,
               l2: float = 1e-6, seed: int = 0) -> None:
-        """Plain SGD on the logistic loss, examples shuffled with ``seed``."""
-        data = [(featurize(t.lower()), y) for t, y in zip(texts, labels, strict=True)]
+        """Plain SGD on the logistic loss, examples shuffled with ``seed``; ``texts`` already normalised."""
+        from nlp.lexicon import Tokens
+
+        data = [(featurize(t, Tokens(t).words), y) for t, y in zip(texts, labels, strict=True)]
         rng = random.Random(seed)
         w: dict[str, float] = {}
         b = 0.0

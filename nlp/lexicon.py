@@ -25,6 +25,43 @@ shot hit bump line lines rail rails opiate opiates opioid opioids drug drugs nar
 """.split())
 
 
+_ASCII_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_]*")
+
+
+class Tokens:
+    """Word tokens of a lower-cased normalised text, with character offsets computed only when asked for."""
+
+    __slots__ = ("_starts", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.words: list[str] = (_ASCII_TOKEN_RE if text.isascii() else TOKEN_RE).findall(text)
+        self._starts: list[int] = []
+
+    def start(self, i: int) -> int:
+        """Offset of token ``i`` (tokens are found left to right, so a forward ``str.find`` is exact)."""
+        starts = self._starts
+        k = len(starts)
+        if k <= i:
+            words, find = self.words, self.text.find
+            p = starts[-1] + len(words[k - 1]) if k else 0
+            while k <= i:
+                p = find(words[k], p)
+                starts.append(p)
+                p += len(words[k])
+                k += 1
+        return starts[i]
+
+    def end(self, i: int) -> int:
+        return self.start(i) + len(self.words[i])
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __getitem__(self, i: int) -> tuple[int, int, str]:
+        return self.start(i), self.end(i), self.words[i]
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     """One row of the substance table."""
@@ -130,39 +167,42 @@ class Lexicon:
         """True when ``word`` is a lexicon word or the start of one (for de-obfuscation)."""
         return word in self.vocabulary or word in self.prefixes
 
-    def match(self, text: str, tokens: list[tuple[int, int, str]] | None = None) -> list[Hit]:
+    def match(self, text: str, tokens: Tokens | None = None) -> list[Hit]:
         """Longest-first matches of lexicon terms in normalised ``text`` (no context filtering)."""
-        if tokens is None:
-            tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(text)]
+        toks = tokens if tokens is not None else Tokens(text)
+        words = toks.words
         hits: list[Hit] = []
-        by_key, max_len = self.by_key, self.max_len
-        i, n_tok = 0, len(tokens)
-        while i < n_tok:
-            word = tokens[i][2]
+        by_key, max_len, bigrams = self.by_key, self.max_len, self.bigrams
+        n_tok = len(words)
+        cands = [i for i, w in enumerate(words) if w in max_len or (w[-1:] == "s" and w[:-1] in by_key)]
+        next_free = 0
+        for i in cands:
+            if i < next_free:
+                continue
+            word = words[i]
             longest = max_len.get(word, 0)
-            if longest > 1 and (i + 1 >= n_tok or f"{word} {tokens[i + 1][2]}" not in self.bigrams):
+            if longest > 1 and (i + 1 >= n_tok or f"{word} {words[i + 1]}" not in bigrams):
                 longest = 1
             found = False
             for n in range(min(longest, n_tok - i), 0, -1):
-                key = word if n == 1 else " ".join(tok[2] for tok in tokens[i:i + n])
+                key = word if n == 1 else " ".join(words[i:i + n])
                 t = by_key.get(key)
                 if t is not None:
-                    hits.append(Hit(tokens[i][0], tokens[i + n - 1][1], t, i))
-                    i += n
+                    hits.append(Hit(toks.start(i), toks.end(i + n - 1), t, i))
+                    next_free = i + n
                     found = True
                     break
-            if not found:
-                if longest == 0 and len(word) > 4 and word[-1] == "s" and word[:-1] in by_key:
-                    hits.append(Hit(tokens[i][0], tokens[i][1], by_key[word[:-1]], i))
-                i += 1
+            if not found and longest == 0 and len(word) > 4:
+                hits.append(Hit(toks.start(i), toks.end(i), by_key[word[:-1]], i))
         if self._cjk_re is not None and _CJK_RE.search(text):
             for m in self._cjk_re.finditer(text):
                 hits.append(Hit(m.start(), m.end(), self.cjk[m.group()], -1))
-        for m in CAS_RE.finditer(text):
-            cas = m.group(0)
-            if cas_valid(cas):
-                t = self.by_cas.get(cas) or Term(cas, cas, "unknown", cas, "", "strong", "CAS number in text")
-                hits.append(Hit(m.start(), m.end(), t, -1))
+        if "-" in text:
+            for m in CAS_RE.finditer(text):
+                cas = m.group(0)
+                if cas_valid(cas):
+                    t = self.by_cas.get(cas) or Term(cas, cas, "unknown", cas, "", "strong", "CAS number in text")
+                    hits.append(Hit(m.start(), m.end(), t, -1))
         return hits
 
 
@@ -171,7 +211,7 @@ def is_curated(term: Term) -> bool:
     return term.source.startswith(("core_substances", "precursors"))
 
 
-def filter_context(hits: list[Hit], tokens: list[tuple[int, int, str]], sale: bool, window: int = 6) -> list[Hit]:
+def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:
     """Keep names; keep slang only in context.
 
     Curated slang counts in a sale text or near drug vocabulary; slang from the large DEA lists only
@@ -191,8 +231,9 @@ def filter_context(hits: list[Hit], tokens: list[tuple[int, int, str]], sale: bo
         i = h.token_index
         if i < 0 or not (sale or is_curated(h.term) or h.term.strength == "learned"):
             continue
-        lo, hi = max(0, i - window), min(len(tokens), i + window + 1)
-        if any(tokens[j][2] in CUE_WORDS for j in range(lo, hi) if j != i) or any(
+        words = tokens.words
+        lo, hi = max(0, i - window), min(len(words), i + window + 1)
+        if not CUE_WORDS.isdisjoint(words[lo:i]) or not CUE_WORDS.isdisjoint(words[i + 1:hi]) or any(
                 0 < abs(j - i) <= window for j in strong_idx):
             kept.append(h)
     return kept

@@ -15,12 +15,12 @@ from spacy.training import Example
 from spacy.util import minibatch
 
 from nlp import datasets
-from nlp.components import DATA_DIR, state
+from nlp.components import state
 from nlp.lexicon import CUE_WORDS, TOKEN_RE
 
 log = logging.getLogger(__name__)
 
-# A small CNN: hash embeddings of norm/prefix/suffix/shape, 2 window-encoder layers, width 64.
+# A small CNN: hash embeddings of norm/prefix/suffix/shape, 3 window-encoder layers, width 96.
 NER_CONFIG = {
     "model": {
         "@architectures": "spacy.TransitionBasedParser.v2",
@@ -32,9 +32,9 @@ NER_CONFIG = {
         "tok2vec": {
             "@architectures": "spacy.HashEmbedCNN.v2",
             "pretrained_vectors": None,
-            "width": 64,
-            "depth": 2,
-            "embed_size": 3000,
+            "width": 96,
+            "depth": 3,
+            "embed_size": 5000,
             "window_size": 1,
             "maxout_pieces": 2,
             "subword_features": True,
@@ -62,7 +62,7 @@ def _examples(nlp: Language, items: Iterable[datasets.NerExample]) -> list[Examp
     return out
 
 
-def train_ner(seed: int = datasets.SEED, epochs: int = 25, extra: Iterable[datasets.NerExample] = (),
+def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datasets.NerExample] = (),
               progress: Callable[[int, float], None] | None = None) -> Language:
     """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%)."""
     spacy.util.fix_random_seed(seed)
@@ -99,7 +99,6 @@ class NerGate:
         self.model_nlp: Language | None = None
         self.last_share = 0.0
         self.stop: frozenset[str] = frozenset()
-        self._load_stop(DATA_DIR / "slang_stoplist.txt")
 
     def _load_stop(self, path: Path) -> None:
         # words that are mostly not drug names in the training text: a NER guess on them alone is dropped
@@ -116,7 +115,8 @@ class NerGate:
             return False
         if st.get("hits"):
             return True
-        return any(t[2] in CUE_WORDS for t in st.get("tokens", ()))
+        tokens = st.get("tokens")
+        return tokens is not None and not CUE_WORDS.isdisjoint(tokens.words)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.process_batch([doc])))

@@ -19,6 +19,7 @@ _CONFUSABLES = {
     "ɡ": "g", "ո": "n", "ս": "u", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v",
     "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ı": "i",
 }
+_CONFUSABLE_SET = frozenset(_CONFUSABLES)
 _MIXED_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # Leetspeak digits and symbols that stand for letters. Applied only where the result is a word the
@@ -119,7 +120,7 @@ def normalize(text: str, vocabulary: Collection[str] = (),
         if len(lowered) != len(text):
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         text = lowered
-        if any(c in _CONFUSABLES for c in text):
+        if not _CONFUSABLE_SET.isdisjoint(text):
             text = _MIXED_WORD_RE.sub(_fold_mixed_word, text)
     else:
         text = text.lower()

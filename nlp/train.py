@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from collections import Counter
 from pathlib import Path
 
 from nlp import datasets
 from nlp.build_lexicon import DATA_DIR, build
 from nlp.lexicon import TOKEN_RE
+from nlp.normalize import normalize
 
 log = logging.getLogger(__name__)
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -45,7 +45,24 @@ def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
     return len(set(common))
 
 
-def learned_terms(min_ratio: float = 0.6) -> list[dict[str, str]]:
+def ner_stoplist() -> set[str]:
+    """Words the annotators mostly left untagged in the training split (seen twice or more, under 30% tagged).
+
+    A statistical guess on one of them alone is dropped.
+    """
+    inside: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
+    train_split, _test = datasets.split(datasets.drugs_ner())
+    for ex in train_split:
+        for m in TOKEN_RE.finditer(ex.text):
+            if any(s <= m.start() < e for s, e in ex.spans):
+                inside[m.group().lower()] += 1
+            else:
+                outside[m.group().lower()] += 1
+    return {w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.3}
+
+
+def learned_terms(min_ratio: float = 0.5) -> list[dict[str, str]]:
     """Drug names annotated in the training split of drugs_training.jsonl, kept where annotators mostly agree.
 
     The ratio is (times annotated) / (times the same words occur), so "dope" stays and "shot" goes.
@@ -94,7 +111,7 @@ def learned_terms(min_ratio: float = 0.6) -> list[dict[str, str]]:
     return rows
 
 
-def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 20,
+def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 30,
           ner_from: Path | None = None) -> Path:
     """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``."""
     random.seed(seed)
@@ -108,7 +125,9 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
     nlp = build_pipeline(with_ner=False)
     train_rows, _ = datasets.intent_data()
     model = IntentModel()
-    model.train([t for t, _ in train_rows], [y for _, y in train_rows], seed=seed)
+    lex = nlp.get_pipe("substances").lexicon
+    texts = [normalize(t, is_known=lex.is_known, is_word=lex.vocabulary.__contains__).text for t, _ in train_rows]
+    model.train(texts, [y for _, y in train_rows], seed=seed)
     nlp.get_pipe("intent").model = model
     if with_ner:
         import spacy
@@ -117,10 +136,7 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
 
         gate = nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent")
         gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs)
+        gate.stop = frozenset(ner_stoplist())
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return output
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nlp import extractors
-from nlp.lexicon import Lexicon, Term, cas_valid, filter_context
+from nlp.lexicon import Lexicon, Term, Tokens, cas_valid, filter_context
 from nlp.normalize import normalize
 
 DATA = Path(__file__).resolve().parents[2] / "nlp" / "data"
@@ -26,9 +26,7 @@ def countries() -> extractors.CountryTable:
 
 def canon(lexicon: Lexicon, text: str, sale: bool = True) -> list[tuple[str, str]]:
     norm = normalize(text, is_known=lexicon.is_known, is_word=lexicon.vocabulary.__contains__)
-    from nlp.lexicon import TOKEN_RE
-
-    tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
+    tokens = Tokens(norm.text)
     hits = filter_context(lexicon.match(norm.text, tokens), tokens, sale)
     out = []
     for h in hits:
@@ -216,10 +214,8 @@ def test_crypto_checksums_are_verified(addr: str) -> None:
 # ---------------------------------------------------------------- shipping
 
 def ship(countries: extractors.CountryTable, text: str) -> dict:
-    from nlp.lexicon import TOKEN_RE
-
     norm = normalize(text)
-    tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(norm.text)]
+    tokens = Tokens(norm.text)
     mentions = countries.find(norm.text, lambda s, e: text[s:e], tokens)
     return extractors.find_shipping(norm.text, mentions, tokens)
 
