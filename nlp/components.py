@@ -95,8 +95,7 @@ class ContactFinder:
         st["contacts"] = extractors.find_contacts(text)
         st["wallets"] = extractors.find_wallets(text)
         st["handles"] = extractors.find_handles(text)
-        st["prices"] = extractors.find_prices(text)
-        st["quantities"] = extractors.find_quantities(text)
+        st["prices"], st["quantities"] = extractors.find_amounts(text)
         return doc
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -371,10 +370,10 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
     unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
     if countries:
-        bounds = [m.end() for m in _CLAUSE_RE.finditer(norm)]
         for start, end, code in countries:
-            k = bisect.bisect_right(bounds, start)
-            clause_start = max(bounds[k - 1] if k else 0, start - CUE_WINDOW)
+            clause_start = max(0, start - CUE_WINDOW)
+            for m in _CLAUSE_RE.finditer(norm, clause_start, start):
+                clause_start = m.end()
             # cues are looked for only in the clause before the mention (regexes on a short window)
             window = norm[clause_start:end]
             limit = start - clause_start + 1
@@ -474,6 +473,44 @@ def find_prices(text: str) -> list[dict[str, Any]]:
                 found[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_WORD[m.group("word").lower()],
                                     "start": m.start(), "end": m.end()}
     return [found[k] for k in sorted(found)]
+
+
+_AMOUNT_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")(?:\s?(?P<w>[a-zA-Zµ]+|[$€£¥₿₽₹]))?")
+
+
+def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(prices, quantities) in one scan over the numbers of the text."""
+    prices: dict[int, dict[str, Any]] = {}
+    qty: list[dict[str, Any]] = []
+    if any(c in text for c in _SYMS):
+        for m in _SYM_PRICE_RE.finditer(text):
+            prices[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_SYMBOL[m.group("sym")],
+                                 "start": m.start(), "end": m.end()}
+    taken = [(p["start"], p["end"]) for p in prices.values()]
+    for m in _AMOUNT_RE.finditer(text):
+        w = m.group("w")
+        if w is None:
+            continue
+        lw = w.lower()
+        if lw in _UNITS:
+            qty.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[lw], "start": m.start(),
+                        "end": m.end()})
+        elif lw in _CUR_WORD or w in _CUR_SYMBOL:
+            if not any(s <= m.start() < e for s, e in taken):
+                prices[m.start()] = {"amount": _amount(m.group("a")),
+                                     "currency": _CUR_SYMBOL[w] if w in _CUR_SYMBOL else _CUR_WORD[lw],
+                                     "start": m.start(), "end": m.end()}
+    low = text.lower()
+    if any(w in low for w in ("usd", "eur", "gbp", "btc", "xmr")):
+        for m in _CUR_NUM_RE.finditer(text):
+            if not any(p["start"] <= m.start() < p["end"] for p in prices.values()):
+                prices[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_WORD[m.group("word").lower()],
+                                     "start": m.start(), "end": m.end()}
+    if "x" in text or "X" in text:
+        for m in _COUNT_RE.finditer(text):
+            qty.append({"amount": m.group("n"), "unit": "piece", "start": m.start(), "end": m.end()})
+        qty.sort(key=lambda q: q["start"])
+    return [prices[k] for k in sorted(prices)], qty
 
 
 def find_quantities(text: str) -> list[dict[str, Any]]:

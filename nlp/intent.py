@@ -63,7 +63,7 @@ class IntentModel:
     def prob(self, text_lower: str, words: list[str] | None = None) -> float:
         """Probability that the text is a sale offer."""
         w = self.weights
-        z = self.bias + sum(w.get(f, 0.0) for f in featurize(text_lower, words))
+        z = self.bias + sum(map(w.get, featurize(text_lower, words), itertools.repeat(0.0)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def train(self, texts: Sequence[str], labels: Sequence[int], epochs: int = 8, lr: float = 0.2,

@@ -33,6 +33,9 @@ _LEET_WORD_RE = re.compile(r"[a-z0-9@$!|€¥]+")
 _SPACED_RE = re.compile(r"(?<![\w@$])[a-z0-9@$](?:[.\-_*·•~+/ ]{1,2}[a-z0-9@$]){2,}(?![\w@$])")
 # "fent.anyl", "her-oin", "fen_ta_nyl": word chunks joined by separators into one known word.
 _CHUNKED_RE = re.compile(r"(?<![\w])[a-z]+(?:[.\-_*·•~]+[a-z]+)+(?![\w])")
+# cheap pre-checks: a lone character between separators; letters joined by a separator other than "-"
+_SPACED_GATE_RE = re.compile(r"[.\-_*·•~+/ ][a-z0-9@$][.\-_*·•~+/ ]")
+_CHUNK_GATE_RE = re.compile(r"[a-z][._*·•~]+[a-z]|[a-z]-[a-z]{1,4}-[a-z]")
 _SEP_CHARS_RE = re.compile(r"[.\-_*·•~+/ ]")
 
 
@@ -131,14 +134,14 @@ def normalize(text: str, vocabulary: Collection[str] = (),
 
     # separators inside a word (length changing)
     edits: list[tuple[int, int, str]] = []
-    for m in _SPACED_RE.finditer(text):
+    for m in _SPACED_RE.finditer(text) if _SPACED_GATE_RE.search(f" {text} ") else ():
         joined = _SEP_CHARS_RE.sub("", m.group(0))
         decoded = joined.translate(LEET)
         if known(decoded):
             edits.append((m.start(), m.end(), decoded))
         elif known(joined):
             edits.append((m.start(), m.end(), joined))
-    if any(c in text for c in ".-_*·•~"):
+    if _CHUNK_GATE_RE.search(text):
         for m in _CHUNKED_RE.finditer(text):
             chunks = re.split(r"[.\-_*·•~]+", m.group(0))
             joined = "".join(chunks)

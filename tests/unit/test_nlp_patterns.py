@@ -259,6 +259,10 @@ def test_prices_and_quantities() -> None:
     assert prices == [("450", "USD"), ("12.50", "EUR"), ("0.02", "BTC")]
     qty = [(q["amount"], q["unit"]) for q in extractors.find_quantities("10g, 100 pills, 5 kg, 2.5mg x 50")]
     assert qty == [("10", "g"), ("100", "pill"), ("5", "kg"), ("2.5", "mg"), ("50", "piece")]
+    for text in ["$450 per 10g, €12,50, 0.02 BTC, 40 usd", "10 great pills x 3, usd 25", "nothing 12 here"]:
+        prices, quantities = extractors.find_amounts(text)
+        assert prices == extractors.find_prices(text), text
+        assert quantities == extractors.find_quantities(text), text
 
 
 def test_lexicon_term_dataclass_is_hashable() -> None:
