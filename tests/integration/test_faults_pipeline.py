@@ -173,13 +173,10 @@ def _free_port() -> int:
 @pytest.mark.e2e
 def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon, tmp_path: Path) -> None:
     from crawler.es.client import get_client
-    from crawler.es.node import ManagedNode
-    from crawler.paths import cache_home
+    from tests.plugins.es import start_test_node, stop_test_node
 
     port = _free_port()
-    node_home = tmp_path / "es"
-    node = ManagedNode(state_home=node_home, cache_home=cache_home(), http_port=port)
-    node.start(timeout=400)
+    node, node_home = start_test_node(http_port=port)  # a node of its own: this test stops it
     try:
         url = f"http://127.0.0.1:{port}"
         client = get_client(url)
@@ -192,7 +189,8 @@ def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon, tmp_path: Path)
         wait(lambda: any(r["source"] == SOURCE for r in daemon.local_runs()), 300, "the run to end", daemon)
         during = daemon.local_runs()[0]
         assert during["outcome"] == "failed" and during["stats"].get("spooled", 0) > 0, during
-        assert (daemon.home / "scheduler" / "runs-pending.jsonl").exists()
+        # its run record cannot reach Elasticsearch: it waits on disk
+        wait(lambda: (daemon.home / "scheduler" / "runs-pending.jsonl").exists(), 120, "the pending record", daemon)
         node.start(timeout=400)
         client = get_client(url)
         wait(lambda: sum(r["outcome"] == "success" for r in daemon.local_runs()) >= 2, 400,
@@ -207,4 +205,4 @@ def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon, tmp_path: Path)
         assert assert_alerts_unique(client, names.alerts) > 0
     finally:
         daemon.close()
-        node.stop(timeout=60)
+        stop_test_node(node, node_home)
