@@ -93,7 +93,10 @@ class ContactFinder:
         st = state(doc)
         text = st.get("text") or doc.text
         st["contacts"] = extractors.find_contacts(text)
-        st["wallets"] = extractors.find_wallets(text)
+        tokens = st.get("tokens")
+        # addresses are 25+ alphanumerics: skip the scan when no such word exists
+        long_word = tokens is None or any(len(w) >= 25 for w in tokens.words)
+        st["wallets"] = extractors.find_wallets(text) if long_word else []
         st["handles"] = extractors.find_handles(text)
         st["prices"], st["quantities"] = extractors.find_amounts(text)
         return doc

@@ -43,7 +43,6 @@ _PGP_CUE = re.compile(r"pgp|gpg|fingerprint|finger print|key id|public key", re.
 _PHONE_CANDIDATE = re.compile(r"(?<![\w])\+?\(?\d[\d \-().]{6,18}\d(?!\w)")
 _PHONE_KEYS = ("phone", "call", "text", "sms", "tel", "mobile", "cell", "whatsapp", "signal", "viber", "contact",
                "wa", "+")
-_PHONE_CUE = re.compile(r"phone|call|text|sms|tel\b|mobile|cell|whatsapp|signal|viber|contact|wa\b|\+\d", re.I)
 
 # ---------------------------------------------------------------- crypto
 
@@ -205,7 +204,7 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
     if any(k in lower_has for k in ("pgp", "gpg", "fingerprint", "finger print", "key id", "public key")):
         for m in PGP_RE.finditer(text):
             add("pgp", m.group(1).replace(" ", "").upper(), m.start(1), m.end(1))
-    if any(k in lower_has for k in _PHONE_KEYS) and _PHONE_CUE.search(text):
+    if any(k in lower_has for k in _PHONE_KEYS):
         for m in _PHONE_CANDIDATE.finditer(text):
             raw = m.group(0)
             if sum(c.isdigit() for c in raw) < 8 or re.fullmatch(r"\d{1,7}-\d{2}-\d", raw.strip()):

@@ -98,6 +98,8 @@ class NerGate:
         self.always = always
         self.model_nlp: Language | None = None
         self.last_share = 0.0
+        self.n_seen = 0
+        self.n_run = 0
         self.stop: frozenset[str] = frozenset()
 
     def _load_stop(self, path: Path) -> None:
@@ -125,7 +127,9 @@ class NerGate:
         if self.model_nlp is None:
             return docs
         wanted = [d for d in docs if self._wanted(d)]
-        self.last_share = len(wanted) / len(docs) if docs else 0.0
+        self.n_seen += len(docs)
+        self.n_run += len(wanted)
+        self.last_share = self.n_run / self.n_seen if self.n_seen else 0.0
         if not wanted:
             return docs
         ner_docs = self.model_nlp.pipe(state(d).get("text") or d.text for d in wanted)
