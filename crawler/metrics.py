@@ -54,7 +54,7 @@ class Metrics:
             "narcowatch_index_batch_seconds", "Latency of one bulk indexing batch", buckets=_BATCH_BUCKETS,
             registry=r,
         )
-        self.alerts = Counter("narcowatch_alerts", "Alert mails by outcome (sent, failed, deferred)", ["outcome"],
+        self.alerts = Counter("narcowatch_alerts", "Alerts by outcome (created, sent, failed, deferred)", ["outcome"],
                               registry=r)
         self.alert_seconds = Histogram(
             "narcowatch_alert_send_seconds", "Latency of sending one alert mail", buckets=_BATCH_BUCKETS, registry=r
@@ -79,7 +79,8 @@ class Metrics:
         """Count the NLP, indexing and alert numbers a worker reported in its final stats line.
 
         Known keys (all optional): ``nlp_documents``, ``nlp_seconds``; ``indexed``, ``index_failed``,
-        ``index_seconds``; ``alerts_sent``, ``alerts_failed``, ``alerts_deferred``, ``alert_seconds``.
+        ``index_seconds``, ``spooled``; ``alerts`` (created), ``alerts_sent``, ``alerts_failed``,
+        ``alerts_deferred``, ``alert_seconds``.
         Latency values may be one number or a list of per-batch numbers.
         """
         self.nlp_docs.inc(_num(stats.get("nlp_documents")))
@@ -91,6 +92,9 @@ class Metrics:
             self.index_seconds.observe(value)
         for outcome in ("sent", "failed", "deferred"):
             self.alerts.labels(outcome).inc(_num(stats.get(f"alerts_{outcome}")))
+        # crawler.runner's CrawlOutcome: ``alerts`` records created, ``spooled`` batches kept on disk
+        self.alerts.labels("created").inc(_num(stats.get("alerts")))
+        self.index_docs.labels("spooled_batches").inc(_num(stats.get("spooled")))
         for value in _many(stats.get("alert_seconds")):
             self.alert_seconds.observe(value)
 

@@ -21,25 +21,25 @@ class SchedulerSettings(BaseModel):
 
     jobstore_url: str | None = None
     """SQLAlchemy URL of the persistent job store; default ``sqlite:///<state_home>/scheduler/jobs.sqlite``."""
-    jitter: float = Field(30.0, ge=0)
+    jitter: float = Field(default=30.0, ge=0)
     """Upper bound in seconds of the random delay added to each run (capped at a quarter of the interval)."""
-    misfire_grace_time: int = Field(600, ge=1)
+    misfire_grace_time: int = Field(default=600, ge=1)
     """A run missed by up to this many seconds (daemon down or busy) still starts; older ones are dropped."""
     coalesce: bool = True
     """Several missed runs of one source are run once."""
-    max_workers: int = Field(4, ge=1)
+    max_workers: int = Field(default=4, ge=1)
     """Crawl worker processes running at the same time (over all sources)."""
-    timeout: float = Field(3600.0, gt=0)
+    timeout: float = Field(default=3600.0, gt=0)
     """Seconds a crawl may run before it is stopped (SIGTERM, then SIGKILL after ``kill_grace``)."""
     timeouts: dict[str, float] = Field(default_factory=dict)
     """Per-source time limits in seconds, by source name."""
-    kill_grace: float = Field(30.0, gt=0)
+    kill_grace: float = Field(default=30.0, gt=0)
     """Seconds between SIGTERM and SIGKILL for a crawl that must stop (Scrapy needs time to save its JOBDIR)."""
     schedules: dict[str, str] = Field(default_factory=dict)
     """Per-source cron overrides, by source name (operators can slow a source down without editing it)."""
-    failure_streak: int = Field(3, ge=1)
+    failure_streak: int = Field(default=3, ge=1)
     """Consecutive failed or empty runs of a source that raise one operational alert."""
-    reload_poll: float = Field(5.0, gt=0)
+    reload_poll: float = Field(default=5.0, gt=0)
     """Seconds between checks of the configuration files for changes."""
     worker_command: list[str] | None = None
     """The command that runs one crawl; the source name, ``--config`` and ``--run-id`` are appended.

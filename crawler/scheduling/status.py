@@ -69,6 +69,7 @@ def last_runs_local() -> dict[str, dict[str, Any]]:
 
 def next_runs(jobstore_url: str) -> dict[str, str]:
     """Job id -> next run time (UTC ISO) read from the job store's table (no job is unpickled)."""
+    rows: list[Any]
     if not jobstore_url.startswith("sqlite:///"):
         from sqlalchemy import create_engine, text
 
@@ -80,13 +81,13 @@ def next_runs(jobstore_url: str) -> dict[str, str]:
         path = Path(jobstore_url.removeprefix("sqlite:///"))
         if not path.exists():
             return {}
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = conn.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall()
+            rows = db.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall()
         except sqlite3.OperationalError:
             rows = []
         finally:
-            conn.close()
+            db.close()
     return {
         job_id: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts is not None else "paused"
         for job_id, ts in rows

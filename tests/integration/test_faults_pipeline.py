@@ -171,7 +171,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon, tmp_path: Path) -> None:
+def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon) -> None:
     from crawler.es.client import get_client
     from tests.plugins.es import start_test_node, stop_test_node
 

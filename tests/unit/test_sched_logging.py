@@ -81,7 +81,8 @@ def test_metrics_from_run_record_and_endpoint() -> None:
     record = RunRecord(run_id="r", source="market-a", start="2026-05-01T10:00:00.000Z",
                        end="2026-05-01T10:01:00.000Z", duration=60.0, pages=12, bytes=3456, listings_new=3,
                        listings_changed=1, errors={"http:404": 2},
-                       stats={"nlp_documents": 4, "nlp_seconds": [0.2, 0.3], "indexed": 15, "alerts_sent": 1})
+                       stats={"nlp_documents": 4, "nlp_seconds": [0.2, 0.3], "indexed": 15, "alerts_sent": 1,
+                              "alerts": 3})
     m.observe_run(record)
     m.observe_run(record)
     server = MetricsServer(0, registry=m.registry)
@@ -97,5 +98,6 @@ def test_metrics_from_run_record_and_endpoint() -> None:
     assert "narcowatch_nlp_batch_seconds_count 4.0" in body
     assert 'narcowatch_index_documents_total{result="ok"} 30.0' in body
     assert 'narcowatch_alerts_total{outcome="sent"} 2.0' in body
+    assert 'narcowatch_alerts_total{outcome="created"} 6.0' in body
     assert 'narcowatch_crawl_duration_seconds_bucket{le="60.0",source="market-a"} 2.0' in body
     assert 'narcowatch_last_run_timestamp_seconds{source="market-a"} 1.77762966e+09' in body
