@@ -362,6 +362,8 @@ def _run_locked(
         )
         with _ACTIVE_LOCK:
             _ACTIVE[run_id] = proc
+        if _STOPPING.is_set():  # started just as the shutdown collected the running workers
+            proc.terminate()
         _write_marker(source, run_id, start, proc.pid)
         metrics().running.inc()
         log.info("started %s run %s (pid %s, limit %.0fs)", source, run_id, proc.pid, limit)
