@@ -54,7 +54,7 @@ CATEGORY_MAP: dict[str, tuple[str, str]] = {
 LOOKUP_CLASS = {"narcotic (opioid)": "opioid", "heroin": "opioid", "stimulant": "stimulant",
                 "cannabis": "cannabis", "hallucinogen": "hallucinogen", "depressant": "depressant",
                 "inhalant": "other", "steroid": "other", "analgesic": "other", "antitussive": "other",
-                "treatment drug": "other", "drugs of concern": "other", "reversal agent": "other"}
+                "drugs of concern": "other"}  # treatment drugs and reversal agents (naloxone) are not drugs of concern
 
 
 def _clean(term: str) -> str:

@@ -160,6 +160,7 @@ class IntentScorer:
         lower = st["norm"].text
         p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
+        p = max(p, _signal_prob(st, lower))
         st["p_sale"] = p
         st["intent"] = "sale" if p >= threshold else "other"
         sale_signal = st["intent"] == "sale"
@@ -176,6 +177,34 @@ class IntentScorer:
         model_path = Path(path) / "intent.json"
         self.model = IntentModel.from_disk(model_path) if model_path.exists() else None
         return self
+
+
+# Offer vocabulary beyond English (the intent model is trained on English listings only).
+OFFER_CUES = ("продаю", "продам", "продажа", "в наличии", "оптом", "доставка", "закладк", "купить", "出售", "现货",
+              "供应", "发货", "批发", "价格", "包邮", "vendo", "vendemos", "venta", "envío", "envio", "precio",
+              "disponible", "mayoreo", "बिक्री", "बेच", "डिलीवरी", "कीमत", "for sale", "we supply", "in stock",
+              "we ship", "order now", "moq")
+NEWS_CUES = ("police", "seized", "seizure", "arrested", "officials", "court", "sentenced", "according to",
+             "naloxone", "narcan", "test strip", "harm reduction", "helpline", "law enforcement", "officers",
+             "suspect", "charged", "bust", "recovered", "confiscat", "smuggl", "traffick", "investigat",
+             "полиция", "изъят", "задержан",
+             "警方", "缴获", "policía", "decomis", "incaut")
+
+
+def _signal_prob(st: dict[str, Any], lower: str) -> float:
+    """Sale probability from hard evidence: a controlled substance plus contacts, wallets, prices or offer words."""
+    hits = st.get("hits") or []
+    if not any(h.term.strength == "strong" and h.term.cls in ("fentanyl", "precursor", "opioid", "stimulant")
+               for h in hits):
+        return 0.0
+    if any(c in lower for c in NEWS_CUES):
+        return 0.0
+    offer = any(c in lower for c in OFFER_CUES)
+    signals = (bool(st.get("contacts")) or bool(st.get("wallets"))) + bool(st.get("prices")) + offer
+    if signals == 1:
+        # one piece of evidence is enough only for an offer word in a language the model was not trained on
+        return 0.6 if offer and not lower.isascii() else 0.0
+    return {0: 0.0, 2: 0.9}.get(signals, 0.97)
 
 
 @Language.factory("narcowatch_substances_v1", default_config={"table": "substances.tsv"})

@@ -327,7 +327,8 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
-                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>")),
+                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>|"
+                      r"\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
 ]
 _ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
