@@ -130,3 +130,21 @@ def test_navigation_timeout_is_retried_with_the_source_timeout(tmp_path: Path) -
     assert len(stamps) == 2 and stamps[1] - stamps[0] >= 1.5 + 0.2 - 0.05
     assert result.stat("retry/count") == 1
     assert result.stat("narcowatch/browser/pages_closed") == result.stat("playwright/page_count") == 3
+
+
+def test_needless_resources_aborted_when_configured(tmp_path: Path) -> None:
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+    def shell_with_image(req: BaseHTTPRequestHandler) -> None:
+        send(req, 200, page("JS shop", '<img src="/img/a.png"><div id="app">Loading...</div>'
+                                       '<script src="/static/app.js"></script>'))
+
+    routes = {**ROUTES, "/shop/p/1": shell_with_image, "/img/a.png": lambda r: send(r, 200, png, "image/png")}
+    index_js = APP_JS.replace(b"['1', '2', '3', '4', '5', '6', 'slow']", b"['1']")
+    routes["/static/app.js"] = lambda req: send(req, 200, index_js, "application/javascript")
+    for abort, expected_hits in ((False, 1), (True, 0)):
+        settings = {"PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.abort_needless_request"} if abort else {}
+        with local_server(routes) as (base, hits):
+            result = run_crawl(_source(base, screenshot=False), tmp_path / str(abort), settings=settings)
+        assert [i["title"] for i in result.items] == ["Fentanyl patch 1"]
+        assert hits.get("/img/a.png", 0) == expected_hits, (abort, hits)
