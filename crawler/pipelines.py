@@ -123,6 +123,8 @@ class NarcowatchPipeline:
         assert stats is not None
         for kind, n in result.events.items():
             stats.inc_value(f"narcowatch/listings/{kind}", n)
+        for stage, seconds in result.seconds.items():
+            stats.inc_value(f"narcowatch/seconds/{stage}", round(seconds, 3), start=0.0)
         for name in ("indexed", "failed", "alerts", "spooled", "replayed"):
             value = getattr(result, name)
             if value:
@@ -141,6 +143,9 @@ class NarcowatchPipeline:
             yield self._flush()
         yield self.lock.acquire()
         self.lock.release()
+        if self.processor is not None and self.processor.deliverer is not None:
+            # mails of this crawl's alerts go out before the crawl counts as done
+            yield threads.deferToThread(self.processor.deliverer.drain)
         stats = self.crawler.stats
         assert stats is not None
         reason = stats.get_value("finish_reason")

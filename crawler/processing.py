@@ -59,8 +59,11 @@ class BatchResult:
     alerts: int = 0
     spooled: int = 0
     replayed: int = 0
+    seconds: Counter[str] = field(default_factory=Counter)
+    """Time spent per stage (lookup, nlp, index, vendors, alerts)."""
 
     def add(self, other: BatchResult) -> None:
+        self.seconds.update(other.seconds)
         self.listings += other.listings
         self.events.update(other.events)
         self.indexed += other.indexed
@@ -142,10 +145,14 @@ class BatchProcessor:
         alerts: AlertSink | None = None,
         unavailable: tuple[type[BaseException], ...] = (ConnectionError,),
         lock_path: Path | None = None,
+        before_alerts: Callable[[], Any] | None = None,
+        deliverer: Any = None,
     ):
         """``lock_path``: a file locked (flock) around each batch, so that crawlers in several threads
         or processes sharing one spool never replay or rewrite the same spool file at once."""
         self.indexer = indexer
+        self.before_alerts = before_alerts
+        self.deliverer = deliverer
         self.lock_path = lock_path or spool.directory / ".lock"
         self._thread_lock = threading.Lock()
         self.analyzer = analyzer
@@ -214,6 +221,7 @@ class BatchProcessor:
         listings = _dedupe(listings)
         try:
             existing: dict[str, dict[str, Any]] = {}
+            clock = time.perf_counter()
             if events is None:
                 existing = self.indexer.lookup([item.fingerprint for item in listings])
                 events = [
@@ -227,7 +235,9 @@ class BatchProcessor:
                     for item in listings
                 ]
             kinds = {e.fingerprint: e.kind for e in events}
+            clock = _lap(result, "lookup", clock)
             self._analyze([item for item in listings if kinds.get(item.fingerprint or "") != "unchanged"])
+            clock = _lap(result, "nlp", clock)
             docs, changes = [], []
             for item in listings:
                 kind = kinds.get(item.fingerprint or "", "new")
@@ -238,6 +248,7 @@ class BatchProcessor:
                 if kind in ("price_change", "changed", "relisted") and self.change_doc is not None:
                     changes.append(self.change_doc(item, existing.get(item.fingerprint or ""), kind, now))
             outcome = self.indexer.index_batch(docs, changes)
+            clock = _lap(result, "index", clock)
             spooled = int(_get(outcome, "spooled", 0))
             if spooled:
                 raise ServiceUnavailable(f"{spooled} actions could not reach Elasticsearch")
@@ -246,13 +257,19 @@ class BatchProcessor:
             full_docs = [d for d in docs if "title" in d or "nlp" in d]
             if self.vendors is not None and full_docs:
                 self.vendors(full_docs)
+            clock = _lap(result, "vendors", clock)
             for e in events:
                 result.events[e.kind] += 1
             if self.alerts is not None:
                 alert_events = [e for e in events if e.kind != "unchanged"]
                 if alert_events:
+                    if self.before_alerts is not None:
+                        self.before_alerts()  # the rules must see this batch's documents
                     out = self.alerts.on_batch(alert_events)
+                    if self.deliverer is not None:
+                        self.deliverer.poke()
                     result.alerts += int(_get(out, "created", 0) or 0)
+            _lap(result, "alerts", clock)
         except Exception as exc:
             if not isinstance(exc, (ServiceUnavailable, *self.unavailable)) and not _status_unavailable(exc):
                 raise
@@ -282,6 +299,12 @@ class BatchProcessor:
         return doc
 
 
+def _lap(result: BatchResult, stage: str, since: float) -> float:
+    now = time.perf_counter()
+    result.seconds[stage] += now - since
+    return now
+
+
 def _status_unavailable(exc: BaseException) -> bool:
     """An HTTP answer that means "not now" (overloaded, shutting down, behind a proxy that lost it)."""
     status = getattr(getattr(exc, "meta", None), "status", None)
@@ -302,3 +325,48 @@ def _get(obj: Any, name: str, default: Any) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+class Deliverer:
+    """Sends due alert mails from a background thread, so SMTP round trips never hold up a batch.
+
+    Poked after each batch that recorded alerts, and every ``interval`` seconds anyway (retries after
+    an SMTP outage). Exactly once is the alert engine's job (leases and conditional updates), so a
+    deliverer in each of several processes is safe.
+    """
+
+    def __init__(self, engine: Any, interval: float = 30.0):
+        self.engine = engine
+        self.interval = interval
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="narcowatch-deliverer", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.engine.deliver_pending()
+            except Exception as exc:  # delivery problems are retried by the next round
+                log.error("alert delivery failed, will retry: %s", exc)
+            if not self._wake.is_set():
+                self._idle.set()
+
+    def drain(self, timeout: float = 120.0) -> bool:
+        """Deliver what is due now and wait for it; True when the deliverer went idle in time."""
+        self.poke()
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 120.0) -> None:
+        self.drain(timeout)
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=5)

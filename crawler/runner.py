@@ -46,6 +46,8 @@ class CrawlOutcome:
     alerts: int = 0
     spooled: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time spent per pipeline stage (lookup, nlp, index, vendors, alerts), summed over batches."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -96,6 +98,9 @@ def outcome_from_stats(source: str, run_id: str, start: str, stats: dict[str, An
         alerts=int(stats.get("narcowatch/alerts", 0)),
         spooled=int(stats.get("narcowatch/spooled", 0)),
         errors=errors,
+        seconds={
+            k.rsplit("/", 1)[1]: round(float(v), 3) for k, v in stats.items() if k.startswith("narcowatch/seconds/")
+        },
     )
     if finish not in ("finished", None) or out.spooled or errors.get("batch"):
         out.outcome = "failed"

@@ -13,7 +13,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 
 from crawler.paths import state_home
-from crawler.processing import BatchProcessor, BatchSpool
+from crawler.processing import BatchProcessor, BatchSpool, Deliverer
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -71,12 +71,16 @@ def _build_processor(settings: Any) -> BatchProcessor:
         install(client, names)
         _installed.add((url, names.prefix))
     spool_root = Path(settings.get("NARCOWATCH_SPOOL_DIR") or state_home() / "spool") / names.prefix
-    indexer = ListingIndexer(client, names, spool_root / "actions", refresh="wait_for")
-    alerts = None
+    indexer = ListingIndexer(client, names, spool_root / "actions")
+    alerts = deliverer = None
     if settings.getbool("NARCOWATCH_ALERTS_ENABLED", True):
         from crawler.alerting.engine import engine_from_config
 
-        alerts = engine_from_config(client, names, settings.get("NARCOWATCH_ALERTS_FILE") or None)
+        alerts = engine_from_config(
+            client, names, settings.get("NARCOWATCH_ALERTS_FILE") or None, deliver_after_batch=False
+        )
+        if alerts is not None:
+            deliverer = Deliverer(alerts, interval=settings.getfloat("NARCOWATCH_ALERTS_RETRY_SECONDS", 30.0))
     return BatchProcessor(
         indexer=indexer,
         analyzer=analyzer() if settings.getbool("NARCOWATCH_NLP_ENABLED", True) else None,
@@ -86,6 +90,8 @@ def _build_processor(settings: Any) -> BatchProcessor:
         vendors=lambda docs: update_vendors(client, names, docs),
         alerts=alerts,
         unavailable=(IndexerUnavailable, TransportConnectionError, ConnectionTimeout),
+        before_alerts=lambda: client.indices.refresh(index=names.listings),
+        deliverer=deliverer,
     )
 
 

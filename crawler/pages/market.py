@@ -137,8 +137,12 @@ class MarketListingPage(Page):
         return out
 
     def fields(self) -> dict[str, Any]:
-        """Every page field by name (what the expected-JSON fixtures hold)."""
-        return {name: getattr(self, name)() for name in PAGE_FIELDS}
+        """Every page field by name (what the expected-JSON fixtures hold); read once per page."""
+        cached: dict[str, Any] | None = getattr(self, "_fields", None)
+        if cached is None:
+            cached = {name: getattr(self, name)() for name in PAGE_FIELDS}
+            self._fields = cached
+        return dict(cached)
 
     def missing(self) -> list[str]:
         """Fields the source requires (``listing_must_have``) that this page lacks."""
