@@ -85,7 +85,7 @@ def run(n: int = 5000, words: int = 80, model: str | None = None, batch_size: in
     for t in texts:
         make_doc(t)
     tok_s, tok_cpu = time.perf_counter() - start, time.process_time() - cpu0
-    gate = analyzer.nlp.get_pipe("ner_gate") if "ner_gate" in analyzer.nlp.pipe_names else None
+    gate: Any = analyzer.nlp.get_pipe("ner_gate") if "ner_gate" in analyzer.nlp.pipe_names else None
     if gate is not None:
         gate.n_seen = gate.n_run = 0
     start, cpu0 = time.perf_counter(), time.process_time()

@@ -241,7 +241,13 @@ def find_handles(text: str) -> list[dict[str, Any]]:
             if m.group(1).lower() not in _NOT_HANDLES and not m.group(1).isdigit():
                 out.append({"value": m.group(1), "start": m.start(1), "end": m.end(1)})
     seen: set[str] = set()
-    return [h for h in out if not (h["value"].lower() in seen or seen.add(h["value"].lower()))]
+    unique = []
+    for h in out:
+        key = str(h["value"]).lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(h)
+    return unique
 
 
 # ---------------------------------------------------------------- shipping

@@ -6,7 +6,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import spacy
 from spacy.language import Language
@@ -62,15 +62,40 @@ def _examples(nlp: Language, items: Iterable[datasets.NerExample]) -> list[Examp
     return out
 
 
+def augment(items: list[datasets.NerExample], names: list[str], copies: int,
+            rng: random.Random) -> list[datasets.NerExample]:
+    """Copies of the examples with every gold span replaced by a random substance name.
+
+    The model then learns the contexts drugs appear in, not only the names seen in training.
+    """
+    out = []
+    for _ in range(copies):
+        for ex in items:
+            if not ex.spans:
+                continue
+            text, spans, shift = ex.text, [], 0
+            for s, e in sorted(ex.spans):
+                name = rng.choice(names)
+                s2, e2 = s + shift, e + shift
+                text = text[:s2] + name + text[e2:]
+                spans.append((s2, s2 + len(name)))
+                shift += len(name) - (e - s)
+            out.append(datasets.NerExample(text, spans))
+    return out
+
+
 def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datasets.NerExample] = (),
-              progress: Callable[[int, float], None] | None = None) -> Language:
+              progress: Callable[[int, float], None] | None = None, augment_copies: int = 0,
+              names: list[str] | None = None) -> Language:
     """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%)."""
     spacy.util.fix_random_seed(seed)
     rng = random.Random(seed)
     train, _test = datasets.split(datasets.drugs_ner())
     items = [*train, *extra]
+    if augment_copies and names:
+        items += augment(train, names, augment_copies, rng)
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("ner", config=NER_CONFIG)
+    ner = cast(Any, nlp.add_pipe("ner", config=NER_CONFIG))
     ner.add_label(LABEL)
     examples = _examples(nlp, items)
     optimizer = nlp.initialize(lambda: examples)

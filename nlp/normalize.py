@@ -116,8 +116,8 @@ def normalize(text: str, vocabulary: Collection[str] = (),
     pos: list[int] | None = None
     if not text.isascii():
         if _ZW_RE.search(text):
-            edits = [(m.start(), m.end(), "") for m in _ZW_RE.finditer(text)]
-            text, pos = _apply_edits(text, None, edits)
+            removals = [(m.start(), m.end(), "") for m in _ZW_RE.finditer(text)]
+            text, pos = _apply_edits(text, None, removals)
         text = text.translate(_char_table())
         lowered = text.lower()
         if len(lowered) != len(text):

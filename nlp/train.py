@@ -6,6 +6,7 @@ import logging
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any, cast
 
 from nlp import datasets
 from nlp.build_lexicon import DATA_DIR, build
@@ -125,16 +126,16 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
     nlp = build_pipeline(with_ner=False)
     train_rows, _ = datasets.intent_data()
     model = IntentModel()
-    lex = nlp.get_pipe("substances").lexicon
+    lex = cast(Any, nlp.get_pipe("substances")).lexicon
     texts = [normalize(t, is_known=lex.is_known, is_word=lex.vocabulary.__contains__).text for t, _ in train_rows]
     model.train(texts, [y for _, y in train_rows], seed=seed)
-    nlp.get_pipe("intent").model = model
+    cast(Any, nlp.get_pipe("intent")).model = model
     if with_ner:
         import spacy
 
         from nlp.ner import train_ner
 
-        gate = nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent")
+        gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
         gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs)
         gate.stop = frozenset(ner_stoplist())
     output.mkdir(parents=True, exist_ok=True)
