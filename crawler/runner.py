@@ -137,9 +137,14 @@ def run_crawls(
     selected = [by_name[s] for s in sources] if sources else [c for c in configs if getattr(c, "enabled", True)]
     settings = project_settings(overrides)
     if any(c.kind == "browser" for c in selected):
-        from crawler.browser import playwright_settings
+        # browser sources bring their own scrapy-playwright settings; fail early, clearly, without Chromium
+        from crawler.browser import BrowserNotFound, find_chromium
 
-        settings.setdict(playwright_settings(), priority="cmdline")
+        try:
+            find_chromium()
+        except BrowserNotFound as exc:
+            names = ", ".join(c.name for c in selected if c.kind == "browser")
+            raise click.ClickException(f"{names}: {exc}") from None
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     settings.set("NARCOWATCH_RUN_ID", run_id, priority="cmdline")
     if settings.get("LOG_LEVEL") != "DEBUG":

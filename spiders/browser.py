@@ -21,12 +21,25 @@ class BrowserSpider(MarketSpider):
 
     @classmethod
     def extra_settings(cls, source: SourceBase) -> dict[str, Any]:
-        from crawler.browser import playwright_settings
+        from crawler.browser import BrowserNotFound, playwright_settings
 
         options = source.browser  # type: ignore[attr-defined]
-        settings = playwright_settings(max_contexts=options.max_contexts)
+        try:
+            settings = playwright_settings(max_contexts=options.max_contexts)
+        except BrowserNotFound as exc:
+            # listing sources (`scrapy list`) must work without a browser; crawling this one cannot
+            return {"NARCOWATCH_BROWSER_MISSING": str(exc)}
         settings["NARCOWATCH_BROWSER_PAGES_PER_CONTEXT"] = options.max_pages_per_context
         return settings
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        missing = crawler.settings.get("NARCOWATCH_BROWSER_MISSING")
+        if missing:
+            from crawler.browser import BrowserNotFound
+
+            raise BrowserNotFound(f"source {cls.name!r} needs a browser: {missing}")
+        return super().from_crawler(crawler, *args, **kwargs)
 
     def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
         from crawler.browser import browser_meta
