@@ -170,9 +170,9 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
             if re.search(r" (?:with|and|&) ", term) and not row["source"].endswith(".tsv") \
                     and not row["source"].startswith(("core_", "precursors")):
                 continue  # combinations ("promethazine with codeine") are two substances
-            if len(term) < 2 or term in rows or (row["strength"] == "strong" and term.isdigit()):
+            if (len(term) < 2 and term.isascii()) or term in rows or (row["strength"] == "strong" and term.isdigit()):
                 continue
-            if row["strength"] == "weak" and (term in stop or len(term) < 3 or term.isdigit()):
+            if row["strength"] == "weak" and (term in stop or (len(term) < 3 and term.isascii()) or term.isdigit()):
                 continue
             rows[term] = row
     for row in learned_rows:

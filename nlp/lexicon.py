@@ -10,6 +10,7 @@ from pathlib import Path
 
 TOKEN_RE = re.compile(r"[^\W_][\w\u0900-\u097f]*|[\u0900-\u097f]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_EMOJI_RE = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 CAS_RE = re.compile(r"(?<![\d-])(\d{2,7})-(\d{2})-(\d)(?![\d-])")
 
 # Words near which a slang term reads as a drug name (sale, dosage and use vocabulary).
@@ -111,7 +112,7 @@ class Lexicon:
         for t in terms:
             if t.cas and t.cas not in self.by_cas and t.term == t.canonical:
                 self.by_cas[t.cas] = t
-            if _CJK_RE.search(t.term):
+            if _CJK_RE.search(t.term) or not TOKEN_RE.search(t.term):  # CJK and emoji: matched as substrings
                 self.cjk.setdefault(t.term.replace(" ", ""), t)
                 continue
             key = term_key(t.term)
@@ -194,7 +195,7 @@ class Lexicon:
                     break
             if not found and longest == 0 and len(word) > 4:
                 hits.append(Hit(toks.start(i), toks.end(i), by_key[word[:-1]], i))
-        if self._cjk_re is not None and _CJK_RE.search(text):
+        if self._cjk_re is not None and not text.isascii() and (_CJK_RE.search(text) or _EMOJI_RE.search(text)):
             for m in self._cjk_re.finditer(text):
                 hits.append(Hit(m.start(), m.end(), self.cjk[m.group()], -1))
         if "-" in text:

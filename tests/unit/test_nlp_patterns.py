@@ -89,6 +89,19 @@ def test_curated_slang_counts_in_a_sale_listing(lexicon: Lexicon, text: str, can
     assert canonical in [c for _t, c in canon(lexicon, text, sale=True)]
 
 
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("❄️ 1g 90% pure, telegram @snowman", "cocaine"), ("🔵💊 x100 pressed", "oxycodone"),
+    ("💎 shards 3.5g", "methamphetamine"),
+])
+def test_emoji_codes_count_in_a_sale_listing(lexicon: Lexicon, text: str, canonical: str) -> None:
+    assert canonical in [c for _t, c in canon(lexicon, text, sale=True)]
+    assert canon(lexicon, text, sale=False) == [] or canonical not in [c for _t, c in canon(lexicon, text, False)]
+
+
+def test_emoji_in_chat_do_not_fire(lexicon: Lexicon) -> None:
+    assert canon(lexicon, "Snow day ❄️ with my 🐉 toy", sale=False) == []
+
+
 @pytest.mark.parametrize("text", [
     "Grandma's china white porcelain teapot",
     "He sang the blues all night",
