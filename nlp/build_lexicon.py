@@ -100,6 +100,8 @@ def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[
                 continue
             # aliases mix chemical names, brands and street words ("trip", "cat"): short plain words need context
             strong = len(name) >= 6 or bool(re.search(r"[\d-]", name)) or name not in stop
+            if cls == "other" and len(name) >= 5 and not re.search(r"[\d-]", name):
+                strong = False  # brand names of steroids and the like ("Android") are ordinary words too
             yield {"term": name, "canonical": base, "class": cls, "cas": "", "control": control,
                    "strength": "strong" if strong else "weak", "source": src}
 
