@@ -95,7 +95,7 @@ class ContactFinder:
         st["contacts"] = extractors.find_contacts(text)
         tokens = st.get("tokens")
         # addresses are 25+ alphanumerics: skip the scan when no such word exists
-        long_word = tokens is None or any(len(w) >= 25 for w in tokens.words)
+        long_word = tokens is None or max(map(len, tokens.words), default=0) >= 25
         st["wallets"] = extractors.find_wallets(text) if long_word else []
         st["handles"] = extractors.find_handles(text)
         st["prices"], st["quantities"] = extractors.find_amounts(text)

@@ -259,6 +259,7 @@ class CountryTable:
     by_key: dict[str, str] = field(default_factory=dict)
     max_len: dict[str, int] = field(default_factory=dict)
     codes: frozenset[str] = frozenset()
+    _keys: frozenset[str] = frozenset()
 
     @classmethod
     def from_tsv(cls, path: str | Path) -> CountryTable:
@@ -279,6 +280,7 @@ class CountryTable:
                     first = key.split(" ")[0]
                     table.max_len[first] = max(table.max_len.get(first, 0), key.count(" ") + 1)
         table.codes = frozenset(codes)
+        table._keys = frozenset(table.max_len) | {c.lower() for c in codes}
         return table
 
     def find(self, norm: str, original_at: Any, tokens: Tokens) -> list[tuple[int, int, str]]:
@@ -287,7 +289,8 @@ class CountryTable:
         words = tokens.words
         by_key, max_len, codes = self.by_key, self.max_len, self.codes
         n_tok = len(words)
-        cands = [i for i, w in enumerate(words) if w in max_len or (len(w) == 2 and w.upper() in codes)]
+        keys = self._keys
+        cands = [i for i, w in enumerate(words) if w in keys]
         next_free = 0
         for i in cands:
             if i < next_free:
@@ -347,7 +350,8 @@ _CARRIER_FIRST = frozenset(k.split(" ")[0] for k in CARRIERS)
 _STEALTH_RE = re.compile(r"\bstealth\w*|\bvacuum[\s\-]?seal\w*|\bvac[\s\-]?seal\w*|\bmylar\b|\bdiscre+te?\b|"
                          r"\bdiscreet\w*|\bmbb\b|\bdecoy\w*|\bodou?r[\s\-]?(?:less|proof)|\bsmell[\s\-]?proof|"
                          r"\bnon[\s\-]?descript")
-_STEALTH_KEYS = ("stealth", "vac", "mylar", "discre", "mbb", "decoy", "odo", "smell", "descript")
+_STEALTH_KEYS = ("stealth", "vac", "mylar", "discre", "mbb", "decoy", "odo", "smell", "nondescript", "non-descript",
+                 "non descript")
 _DOMESTIC_KEYS = ("domestic", "international", "overseas", "export")
 _DOMESTIC_RE = re.compile(r"\bdomestic(?:\s+shipping)?\s+only\b|\bonly\s+domestic\b|\bno\s+international\b|"
                           r"\bdomestic\s+orders?\s+only\b|\bno\s+(?:overseas|export)\b")
@@ -481,7 +485,8 @@ def find_prices(text: str) -> list[dict[str, Any]]:
     return [found[k] for k in sorted(found)]
 
 
-_AMOUNT_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")(?:\s?(?P<w>[a-zA-Zµ]+|[$€£¥₿₽₹]))?")
+_AMOUNT_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")\s?(?P<w>(?:" + "|".join(
+    sorted({*_UNITS, *_CUR_WORD}, key=len, reverse=True)) + r")(?![a-zA-Zµ])|[$€£¥₿₽₹])", re.I)
 
 
 def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

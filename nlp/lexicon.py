@@ -126,6 +126,8 @@ class Lexicon:
         for t in list(self.by_key.values()):
             if t.cas and t.cas not in self.by_cas:
                 self.by_cas[t.cas] = t
+        # first words of terms, and plurals of one-word terms ("fentanyls"), in one set for the scan
+        self._match_keys = frozenset(self.max_len) | {k + "s" for k in self.by_key if " " not in k and len(k) > 3}
         self._cjk_re = (re.compile("|".join(re.escape(k) for k in sorted(self.cjk, key=len, reverse=True)))
                         if self.cjk else None)
         self.vocabulary: frozenset[str] = frozenset(
@@ -175,7 +177,8 @@ class Lexicon:
         hits: list[Hit] = []
         by_key, max_len, bigrams = self.by_key, self.max_len, self.bigrams
         n_tok = len(words)
-        cands = [i for i, w in enumerate(words) if w in max_len or (w[-1:] == "s" and w[:-1] in by_key)]
+        keys = self._match_keys
+        cands = [i for i, w in enumerate(words) if w in keys]
         next_free = 0
         for i in cands:
             if i < next_free:
