@@ -118,5 +118,7 @@ def server_version(client: Elasticsearch) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, es_exc.ApiError):
         return f"HTTP {exc.meta.status} {exc.message}"
-    text = str(exc)
+    text = str(getattr(exc, "message", "") or exc)
+    if "Connection refused" in text:
+        text = "connection refused (nothing listens there)"
     return text if len(text) < 300 else text[:300] + "..."
