@@ -47,6 +47,7 @@ def start_test_node(http_port: int | None = None) -> tuple[ManagedNode, Path]:
     Returns the node and its state home; ``node.info().url`` is its URL.
     """
     home = Path(tempfile.mkdtemp(prefix="narcowatch-es-test-"))
+    home.chmod(0o711)  # the node may run as the unprivileged narcowatch user: let it through
     node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=http_port)
     try:
         node.start(timeout=300)
