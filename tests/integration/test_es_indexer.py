@@ -175,3 +175,19 @@ def test_known_listing_deleted_meanwhile_is_created_again(
     assert (res.indexed, res.created, res.failed) == (1, 1, 0)
     src = es_client.get(index=es_installed.listings, id=item.fingerprint)["_source"]
     assert src["first_seen"] == "2026-01-03T00:00:00.000Z" and src["title"] == item.title
+
+
+def test_write_block_during_a_migration_spools_instead_of_failing(
+    es_client: Elasticsearch, es_installed: IndexNames, tmp_path: Path
+) -> None:
+    idx = ListingIndexer(es_client, es_installed, tmp_path / "spool", connect_retries=0)
+    es_client.indices.add_block(index=es_installed.listings, block="write")
+    try:
+        res = idx.index_batch([listing_doc(make_listing(i), "2026-01-01T00:00:00.000Z") for i in range(5)], [])
+        assert (res.indexed, res.failed, res.spooled) == (0, 0, 5)
+    finally:
+        es_client.indices.put_settings(index=es_installed.listings, settings={"index.blocks.write": None})
+    again = idx.flush()
+    assert (again.replayed, again.pending, again.failed) == (5, 0, 0)
+    es_client.indices.refresh(index=es_installed.listings)
+    assert es_client.count(index=es_installed.listings)["count"] == 5
