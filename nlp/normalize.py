@@ -20,6 +20,8 @@ _CONFUSABLES = {
     "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ı": "i",
 }
 _CONFUSABLE_SET = frozenset(_CONFUSABLES)
+# characters _char_table() folds (fullwidth, mathematical letters, curly quotes, dashes, dotted capital I)
+_FOLD_RE = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2018\u2019\u201b\u2032\u2010-\u2014\u2212\u0130]")
 _MIXED_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # Leetspeak digits and symbols that stand for letters. Applied only where the result is a word the
@@ -118,7 +120,8 @@ def normalize(text: str, vocabulary: Collection[str] = (),
         if _ZW_RE.search(text):
             removals = [(m.start(), m.end(), "") for m in _ZW_RE.finditer(text)]
             text, pos = _apply_edits(text, None, removals)
-        text = text.translate(_char_table())
+        if _FOLD_RE.search(text):
+            text = text.translate(_char_table())
         lowered = text.lower()
         if len(lowered) != len(text):
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
