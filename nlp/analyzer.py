@@ -28,6 +28,22 @@ def build_pipeline(with_ner: bool = False) -> Language:
     return nlp
 
 
+def listing_text(title: str | None = None, description: str | None = None, *, ships_from_raw: str | None = None,
+                 ships_to_raw: str | None = None, vendor: str | None = None) -> str:
+    """The text to analyse for a listing whose page has structured fields.
+
+    Shipping and vendor fields are written as labelled lines ("Ships from: China → Ships to: USA",
+    "Vendor: X"), the form the shipping and vendor rules read best; offsets in the result refer to
+    this composed text.
+    """
+    lines = [p for p in (title, description) if p]
+    if ships_from_raw or ships_to_raw:
+        lines.append(f"Ships from: {ships_from_raw or '?'} → Ships to: {ships_to_raw or '?'}")
+    if vendor:
+        lines.append(f"Vendor: {vendor}")
+    return "\n".join(lines)
+
+
 class Analyzer:
     """Reads listing and post text: substances, vendor contacts, shipping, intent and risk."""
 

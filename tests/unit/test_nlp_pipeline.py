@@ -10,7 +10,7 @@ import pytest
 import spacy
 from click.testing import CliRunner
 
-from nlp.analyzer import PIPE_NAMES, Analyzer, build_pipeline
+from nlp.analyzer import PIPE_NAMES, Analyzer, build_pipeline, listing_text
 from nlp.cli import nlp_group, run_extract
 
 SALE = ("Pure china white fentanyl powder 10g. Ships from China to USA and Canada, no shipping to Australia. "
@@ -127,3 +127,12 @@ def test_extract_command_reads_a_file(rules: Analyzer, monkeypatch: pytest.Monke
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert lines[0]["substances"][0]["name"] == "4-anpp"
     assert lines[1]["line"] == 2
+
+
+def test_listing_text_feeds_structured_fields_to_the_rules(rules: Analyzer) -> None:
+    text = listing_text("Fentanyl HCl 5g", "Lab tested, 99%", ships_from_raw="China",
+                        ships_to_raw="Worldwide except Australia", vendor="chemking")
+    out = rules.analyze(text)
+    assert out["ships_from"] == ["CN"] and out["ships_to"] == ["WORLDWIDE"] and out["ships_not_to"] == ["AU"]
+    assert out["vendor"]["handles"] == ["chemking"]
+    assert listing_text("only a title") == "only a title"
