@@ -339,6 +339,14 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                       r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>|"
                       r"\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
 ]
+# a cue regex can only match when one of its words is in the window
+_CUE_KEYS: dict[str, tuple[str, ...]] = {
+    "not": ("no", "n't", "never", "cannot", "cant", "except", "excl", "but not"),
+    "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
+             "aus", "desde", "из", "从", "within", "outside"),
+    "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "→", "->",
+           "=>", "env", "发", "寄"),
+}
 _ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
             "royal mail": "Royal Mail", "postnl": "PostNL", "dpd": "DPD", "gls": "GLS", "aramex": "Aramex",
@@ -390,6 +398,8 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
             role = None
             best = None
             for r, pattern in _CUES:
+                if not any(k in window for k in _CUE_KEYS[r]):
+                    continue
                 for m in pattern.finditer(window):
                     cs, ce = m.start(), m.end()
                     if ce <= limit and (best is None or (ce, -cs) > (best[1], -best[0])):
