@@ -76,8 +76,22 @@ def _hand_table(path: Path) -> Iterator[dict[str, str]]:
                        "source": f"{path.name}: {source}"}
 
 
+def _lookup_classes() -> dict[str, str]:
+    """Drug class by name from lookup_df (categories and synonyms), for DEA rows that carry none."""
+    out: dict[str, str] = {}
+    with (SOURCES / "lookup_df.rda.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            cls = LOOKUP_CLASS.get(r["class"].strip().lower())
+            if cls and cls != "other":
+                for name in (r["category"], r["synonym"]):
+                    out.setdefault(_clean(name), cls)
+    return out
+
+
 def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[str, str]]:
     import openpyxl  # build-time only (dev extra)
+
+    classes = _lookup_classes()
 
     wb = openpyxl.load_workbook(SOURCES / "c_cs_alpha.xlsx", read_only=True)
     ws = wb.worksheets[0]
@@ -90,6 +104,12 @@ def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[
             continue
         is_fent = "fentan" in base
         cls = "fentanyl" if is_fent else ("opioid" if narcotic == "Y" and "coca" not in base else "other")
+        if cls == "other":
+            aliases = [_clean(n).strip('"') for n in re.split(r";|,\s", str(names or ""))]
+            if "cannabi" in base or "marihuana" in base:
+                cls = "cannabis"
+            else:
+                cls = next((classes[n] for n in [base, *aliases] if n in classes), "other")
         control = f"US CSA Schedule {schedule}" if schedule else ""
         src = f"c_cs_alpha.xlsx (DEA controlled substances, code {number})"
         yield {"term": base, "canonical": base, "class": cls, "cas": "", "control": control,

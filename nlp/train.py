@@ -136,7 +136,9 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
         from nlp.ner import train_ner
 
         gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
-        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs)
+        # the seizure-news DRUG spans are added to the r/opiates training split (other register, same label)
+        news = [x for x in datasets.seizure_news() if x.spans]
+        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs, extra=news)
         gate.stop = frozenset(ner_stoplist())
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
