@@ -65,7 +65,7 @@ def test_held_out_figures_meet_the_acceptance_bars() -> None:
 
     report = evaluate().as_dict()
     rows = {(r["set"], r["label"]): r for r in report["prf"]}
-    assert rows[("drugs_training test 25% (exact)", "SUBSTANCE")]["f1"] >= 0.82  # see docs/nlp.md: target 0.85
+    assert rows[("drugs_training test 25% (exact)", "SUBSTANCE")]["f1"] >= 0.84  # see docs/nlp.md: target 0.85
     assert report["accuracy"]["intent (listings vs news + discussion)"]["value"] >= 0.95
     assert report["accuracy"]["ships_from (agora, text names it; gold in ships_from)"]["value"] >= 0.9
 
