@@ -62,10 +62,9 @@ def demo_command(
     console.print(f"[green]Elasticsearch[/green] {_redact(es_url)}")
 
     from crawler.alerting.sink import MailSink
-    from crawler.demo_web import DemoWeb
 
-    web = DemoWeb()
-    base_url = web.start()
+    web = _start_demo_web()
+    base_url = web.base_url
     os.environ["NARCOWATCH_DEMO_URL"] = base_url.rstrip("/")
     console.print(f"[green]Demo sites[/green] {base_url}")
     sink: Any = None
@@ -108,6 +107,21 @@ def demo_command(
         )
     if any(o.outcome == "failed" for o in outcomes):
         sys.exit(1)
+
+
+def _start_demo_web() -> Any:
+    """The demo sites on a stable port (NARCOWATCH_DEMO_PORT, default 8808), so that the ids of posts
+    that carry their server's address (Mastodon) are the same in every demo run; any free port if taken."""
+    from crawler.demo_web import DemoWeb
+
+    port = int(os.environ.get("NARCOWATCH_DEMO_PORT", "8808"))
+    try:
+        web = DemoWeb(port=port)
+        web.start()
+    except OSError:
+        web = DemoWeb(port=0)
+        web.start()
+    return web
 
 
 def _redact(url: str) -> str:

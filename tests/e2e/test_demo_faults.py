@@ -55,7 +55,8 @@ def test_node_stopped_mid_demo_gives_clear_error_with_url(tmp_path: Path) -> Non
         assert list(spool.rglob("*.json*")), "listings crawled after the node stopped are spooled to disk"
 
         # the node comes back: the next run replays the spool; every due mail is sent once
-        node.start(timeout=300)
+        url = node.start(timeout=300).url  # the node may come back on another free port
+        env["NARCOWATCH_ES_URL"] = url
         again = subprocess.run([sys.executable, "-m", "crawler.cli", "demo"], env=env, capture_output=True,
                                text=True, timeout=900, check=False)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
