@@ -11,7 +11,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp import extractors
-from nlp.intent import IntentModel, risk_score, rule_prob
+from nlp.intent import IntentModel, public_health_prob, risk_score, rule_prob
 from nlp.lexicon import Hit, Lexicon, Tokens, filter_context
 from nlp.normalize import Normalized, normalize
 
@@ -161,6 +161,7 @@ class IntentScorer:
         p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
         p = max(p, _signal_prob(st, lower))
+        p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []))
         st["p_sale"] = p
         st["intent"] = "sale" if p >= threshold else "other"
         sale_signal = st["intent"] == "sale"
