@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+OFFER_KINDS = frozenset({"market", "browser", "b2b_chemicals"})
+"""Source kinds whose pages are offers with a seller, a price and shipping fields."""
+
 
 @dataclass(kw_only=True)
 class Listing:
@@ -88,17 +91,21 @@ class Listing:
     """Output of the NLP step for the listing text (shared/DESIGN.md section 4, without ``id``)."""
 
     def text(self) -> str:
-        """The text the NLP step reads: title and description, then the page's structured fields as
-        labelled lines ("Ships from: China"), so that what a site states in a table counts too."""
-        parts = [p for p in (self.title, self.description) if p]
-        for label, value in (
-            ("Vendor", self.vendor),
-            ("Price", " ".join(v for v in (self.price_raw or self.price, self.currency) if v) or None),
-            ("Quantity", self.quantity),
-            ("Ships from", self.ships_from_raw),
-            ("Ships to", self.ships_to_raw),
-            ("CAS", ", ".join(self.cas_numbers) or None),
-        ):
-            if value:
-                parts.append(f"{label}: {value}")
-        return "\n".join(parts)
+        """The text the NLP step reads: title and description, then what the page states in structured
+        fields as labelled lines ("Ships from: China → Ships to: USA"), the form the shipping rules read.
+
+        Seller, price and quantity lines only for offer pages (market, browser, b2b_chemicals): on a
+        forum, a feed or a channel the "vendor" is just the author, and calling every author a vendor
+        would make news and discussion look like offers.
+        """
+        offer_page = self.source_kind in OFFER_KINDS
+        lines = [p for p in (self.title, self.description) if p]
+        if self.ships_from_raw or self.ships_to_raw:
+            lines.append(f"Ships from: {self.ships_from_raw or '?'} → Ships to: {self.ships_to_raw or '?'}")
+        if offer_page:
+            price = " ".join(v for v in (self.price_raw or self.price, self.currency) if v)
+            for label, value in (("Vendor", self.vendor), ("Price", price), ("Quantity", self.quantity),
+                                 ("CAS", ", ".join(self.cas_numbers))):
+                if value:
+                    lines.append(f"{label}: {value}")
+        return "\n".join(lines)

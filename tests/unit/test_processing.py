@@ -46,3 +46,13 @@ def test_spool_round_trip_keeps_order_items_and_events(tmp_path: Path) -> None:
     assert events == [event] and now == "2026-01-01T00:00:00Z"
     items, events, now = spool.load(paths[1])
     assert events is None and items[0].url.endswith("/3")
+
+
+def test_nlp_text_labels_sellers_only_on_offer_pages() -> None:
+    offer = listing(vendor="chemking", ships_from_raw="China", ships_to_raw="Worldwide", quantity="5 g")
+    text = offer.text()
+    assert "Ships from: China → Ships to: Worldwide" in text
+    assert "Vendor: chemking" in text and "Price: 120.00 USD" in text and "Quantity: 5 g" in text
+    post = listing(source_kind="feed", vendor="CNN Health", title="Fentanyl seizure at the border")
+    assert "Vendor" not in post.text() and "Price" not in post.text()
+    assert post.text().startswith("Fentanyl seizure at the border")
