@@ -135,17 +135,20 @@ def summarize(p: float, threshold: float) -> dict[str, Any]:
     return {"intent": "sale" if p >= threshold else "other", "p_sale": round(p, 4)}
 
 
-# Public-health and harm-reduction writing names the same drugs, street names and even prices as an
-# offer does ("pressed M30 blues", "strips are free"), and is rare in the training texts. An analyst
-# reads it by its purpose: these cues, with no way to buy (no contact channel, no wallet), mean "not an
-# offer" whatever the word statistics say.
+# Public-health, harm-reduction and news writing names the same drugs, street names and even prices as
+# an offer does ("pressed M30 blues", "strips are free"), and harm reduction is rare in the training
+# texts. An analyst reads it by its purpose: two such cues with no way to buy (no contact channel, no
+# wallet) mean "not an offer" whatever the word statistics say.
 _NOT_FOR_SALE = re.compile(
     r"\b(sells? nothing|nothing (is )?for sale|not for sale|we do not sell|we don'?t sell|no sales?\b|"
     r"(are|is) free at|free of charge at)", re.I)
 _HEALTH_CUES = re.compile(
     r"\b(harm reduction|naloxone|narcan|test strips?|never use alone|start low|go slow|overdose|outreach|"
     r"drop-in|recovery position|call emergency|emergency services|wound care|treatment referrals?|clinic|"
-    r"helpline|hotline|people who use drugs|needle exchange|syringe services)\b", re.I)
+    r"helpline|hotline|people who use drugs|needle exchange|syringe services|"
+    # reporting on the trade rather than taking part in it
+    r"law enforcement|opioid (epidemic|crisis)|overdose deaths|public health|prosecuted|prosecutors|"
+    r"arrested|police|authorities|seized|seizures?)\b", re.I)
 
 
 def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: int) -> float:

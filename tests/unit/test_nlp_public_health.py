@@ -44,3 +44,9 @@ def test_offer_with_contact_mentioning_test_strips_stays_sale(rules: Analyzer) -
         "Wickr: whitelab. Ships worldwide, stealth."
     )
     assert out["intent"] == "sale"
+
+
+def test_reporting_on_the_trade_is_not_an_offer() -> None:
+    text = ("the potent pain killer has become a leading killer of heroin users and others illegally using "
+            "prescription pills, and a target of law enforcement battling the ongoing opioid epidemic.")
+    assert public_health_prob(text, 0.55, 0, 0) == 0.2
