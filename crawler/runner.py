@@ -145,6 +145,17 @@ def run_crawls(
         except BrowserNotFound as exc:
             names = ", ".join(c.name for c in selected if c.kind == "browser")
             raise click.ClickException(f"{names}: {exc}") from None
+    if os.environ.get("NARCOWATCH_REDIS_URL"):
+        # several workers share one frontier in Redis: they must agree on the run they take part in
+        from crawler.distributed import settings_from_env
+
+        run_id = run_id or os.environ.get("NARCOWATCH_RUN_ID")
+        if not run_id:
+            raise click.ClickException(
+                "NARCOWATCH_REDIS_URL is set (distributed crawl): give every worker the same --run-id "
+                "(or NARCOWATCH_RUN_ID)"
+            )
+        settings.setdict(settings_from_env({**os.environ, "NARCOWATCH_RUN_ID": run_id}), priority="cmdline")
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     settings.set("NARCOWATCH_RUN_ID", run_id, priority="cmdline")
     if settings.get("LOG_LEVEL") != "DEBUG":
