@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from crawler.alerting.sink import MailSink  # noqa: E402
-from crawler.demo_web import DemoWeb  # noqa: E402
+from common import bench_env
 
 SCALE = int(os.environ.get("BENCH_MARKET_SCALE", "27"))
 
@@ -85,39 +76,16 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[dict, float]:
 
 
 def main() -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="narcowatch-bench-e2e-"))
-    node = node_home = None
-    es_url = os.environ.get("NARCOWATCH_ES_URL")
-    if not es_url:
-        from tests.plugins.es import start_test_node
-
-        node, node_home = start_test_node()
-        info = node.info()
-        assert info is not None
-        es_url = info.url
-    web = DemoWeb(scale=SCALE)
-    base = web.start().rstrip("/")
-    sink = MailSink(tmp / "mail").start()
-    prefix = f"bench-e2e-{uuid.uuid4().hex[:6]}"
-    try:
-        listings = len(web.market)
-        print(f"fixture market: {listings} listing pages at scale {SCALE}; Elasticsearch {es_url}")
-        demo = yaml.safe_load((ROOT / "config" / "demo" / "sources.yaml").read_text())
-        market = next(s for s in demo["sources"] if s["name"] == "demo-market")
-        market["rate_limit"] = {"download_delay": 0, "concurrency": 8}
-        (tmp / "config" / "sources").mkdir(parents=True)
-        (tmp / "config" / "sources" / "market.yaml").write_text(yaml.safe_dump({"sources": [market]}))
-        (tmp / "config" / "alerts.yaml").write_text(yaml.safe_dump(RULES))
-        env = dict(os.environ, NARCOWATCH_DEMO_URL=base, NARCOWATCH_HOME=str(tmp / "home"), NARCOWATCH_ES_URL=es_url,
-                   NARCOWATCH_INDEX_PREFIX=prefix, NARCOWATCH_SMTP_URL=sink.url, PYTHONPATH=str(ROOT))
-        env.pop("NARCOWATCH_ALERTS_FILE", None)
-
+    with bench_env("e2e", scale=SCALE) as b:
+        print(f"fixture market: {len(b.web.market)} listing pages at scale {SCALE}; Elasticsearch {b.es_url}")
+        config = b.market_config(RULES, rate_limit={"download_delay": 0, "concurrency": 8})
+        env = b.env()
         # a file, not `python -c`: Scrapy inspects callbacks' source code
-        (tmp / "bare_spider.py").write_text(BARE_SPIDER)
-        bare, bare_rss = run_measured([sys.executable, str(tmp / "bare_spider.py"), base], env)
+        (b.tmp / "bare_spider.py").write_text(BARE_SPIDER)
+        bare, bare_rss = run_measured([sys.executable, str(b.tmp / "bare_spider.py"), env["NARCOWATCH_DEMO_URL"]], env)
         t0 = time.monotonic()
         ours, ours_rss = run_measured(
-            [sys.executable, "-m", "crawler.runner", "crawl", "demo-market", "--config", str(tmp / "config"),
+            [sys.executable, "-m", "crawler.runner", "crawl", "demo-market", "--config", str(config),
              "--log-level", "ERROR", "-s", "CONCURRENT_REQUESTS=16"], env)
         wall = time.monotonic() - t0
         bare_pps = bare["pages"] / bare["elapsed_s"]
@@ -129,23 +97,7 @@ def main() -> int:
               f"peak RSS {ours_rss:.0f} MiB (process wall time {wall:.1f} s)")
         print(f"narcowatch time per pipeline stage (s, in its worker thread): {ours.get('seconds')}")
         print(f"ratio narcowatch / bare: {ours_pps / bare_pps:.2f} (goal >= 0.70)")
-        print(f"mails delivered to the sink: {len(list((tmp / 'mail').glob('*.eml')))}")
-    finally:
-        sink.stop()
-        web.stop()
-        try:
-            from elasticsearch import Elasticsearch
-
-            from tests.plugins.es import delete_prefix
-
-            delete_prefix(Elasticsearch(es_url), prefix)
-        except Exception as exc:  # cleaning up is best effort in a benchmark
-            print(f"cleanup: {exc}")
-        if node is not None and node_home is not None:
-            from tests.plugins.es import stop_test_node
-
-            stop_test_node(node, node_home)
-        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"mails delivered to the sink: {len(list((b.tmp / 'mail').glob('*.eml')))}")
     return 0
 
 
