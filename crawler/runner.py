@@ -164,6 +164,10 @@ def run_crawls(
         quiet_noisy_loggers()
     if settings.getbool("NARCOWATCH_PIPELINE_ENABLED", True) and settings.getdict("ITEM_PIPELINES"):
         _preflight_elasticsearch()
+        if settings.getbool("NARCOWATCH_NLP_ENABLED", True):
+            from crawler.services import analyzer
+
+            analyzer()  # load the NLP pipeline once, before the crawl clock starts
     _drop_cli_root_handlers()
     process = CrawlerProcess(settings, install_root_handler=True)
     start = utc_now()
