@@ -7,8 +7,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from nlp.lexicon import is_junk_name
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SOURCES = DATA_DIR / "sources"
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 OUT_COLUMNS = ["term", "canonical", "class", "cas", "control", "strength", "source"]
 
 # DEA street-name categories -> (canonical, class)
@@ -63,6 +66,51 @@ def _clean(term: str) -> str:
     return re.sub(r"\s+", " ", term).strip().lower()
 
 
+def _trailing_group(name: str) -> tuple[str, str] | None:
+    """(text before, text inside) of a balanced bracket group that ends ``name``, nesting allowed."""
+    if not name.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(name) - 1, -1, -1):
+        if name[i] == ")":
+            depth += 1
+        elif name[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return name[:i].strip(), name[i + 1:-1].strip()
+    return None
+
+
+def dea_names(substance: str) -> list[str]:
+    """Names of a DEA row: the canonical name first, then the others it lists or replaced.
+
+    "2-(4-iodo-2,5-dimethoxyphenyl)-N-(2-methoxybenzyl)ethanamine (25I-NBOMe)" -> ["25i-nbome",
+    "2-(4-iodo-...)ethanamine"]; "MDPV (3,4-Methylenedioxypyrovalerone)" -> ["mdpv"];
+    "5F-ADB; 5F-MDMB-PINACA (Methyl ...)" -> ["5f-adb", "5f-mdmb-pinaca"]. Only a balanced trailing
+    group is removed, so "2-(2,5-dimethoxyphenyl) ethanamine" never shrinks to the fragment "2-".
+    """
+    name = _clean(substance).replace("\u2013", "-")
+    while name.endswith("))") and name.count(")") > name.count("("):
+        name = name[:-1]  # a stray closing bracket in the source row
+    if name.count("(") > name.count(")") and " (" in name:
+        name = name[:name.index(" (")]  # an explanation that is never closed
+    extra: list[str] = []
+    while (group := _trailing_group(name)) is not None and group[0]:
+        head, inner = group
+        if is_junk_name(head):
+            name = inner
+            break
+        if len(head) > 30 and 2 <= len(inner) <= 15 and " " not in inner and not is_junk_name(inner):
+            extra.append(head)
+            name = inner  # the short name analysts use ("2c-p", "25b-nbome")
+            break
+        name = head
+    # "5f-adb; 5f-mdmb-pinaca", "mdmb-chmica, mmb-chminaca": several code names ("opium, raw" is one name)
+    parts = [p.strip() for p in re.split(r";\s*|,\s+(?=[\w]+-)", name) if p.strip()]
+    names = [*parts, *extra] if parts else [name]
+    return [n for n in dict.fromkeys(names) if len(n) <= 60 and not is_junk_name(n)] or [""]
+
+
 def _hand_table(path: Path) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8") as f:
         for line in f:
@@ -99,8 +147,8 @@ def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[
         if i == 0 or not row[0]:
             continue
         substance, number, schedule, narcotic, names = (row + (None,) * 5)[:5]
-        base = _clean(re.sub(r"\(.*\)$", "", str(substance)))
-        if not base or len(base) > 60:
+        base, *long_names = dea_names(str(substance))
+        if not base:
             continue
         is_fent = "fentan" in base
         cls = "fentanyl" if is_fent else ("opioid" if narcotic == "Y" and "coca" not in base else "other")
@@ -112,11 +160,13 @@ def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[
                 cls = next((classes[n] for n in [base, *aliases] if n in classes), "other")
         control = f"US CSA Schedule {schedule}" if schedule else ""
         src = f"c_cs_alpha.xlsx (DEA controlled substances, code {number})"
-        yield {"term": base, "canonical": base, "class": cls, "cas": "", "control": control,
-               "strength": "strong", "source": src}
+        for term in (base, *long_names):
+            yield {"term": term, "canonical": base, "class": cls, "cas": "", "control": control,
+                   "strength": "strong", "source": src}
         for name in re.split(r";|,\s", str(names or "")):
-            name = _clean(name).strip('"')
-            if not name or name in {"fentanyl", "china white", "chine white"} or len(name) > 60:
+            name = _clean(name).strip('" ,;')
+            if not name or name in {"fentanyl", "china white", "chine white"} or len(name) > 60 \
+                    or is_junk_name(name):
                 continue
             # aliases mix chemical names, brands and street words ("trip", "cat"): short plain words need context
             strong = len(name) >= 6 or bool(re.search(r"[\d-]", name)) or name not in stop
@@ -189,6 +239,8 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
     for source in order:
         for row in source:
             term = row["term"]
+            if not _CJK.search(term) and (is_junk_name(term) or is_junk_name(row["canonical"])):
+                continue  # fragments of chemical names ("2-", "[3"): they match bare digits in any text
             if re.search(r" (?:with|and|&) ", term) and not row["source"].endswith(".tsv") \
                     and not row["source"].startswith(("core_", "precursors")):
                 continue  # combinations ("promethazine with codeine") are two substances

@@ -43,6 +43,15 @@ def split(items: list, seed: int = SEED, test_fraction: float = TEST_FRACTION) -
     return train, test
 
 
+DEV_SEED = SEED + 1
+DEV_FRACTION = 0.2
+
+
+def dev_split(train: list, seed: int = DEV_SEED) -> tuple[list, list]:
+    """(fit, dev) carved out of a training split for model selection; the test split is never used."""
+    return split(train, seed=seed, test_fraction=DEV_FRACTION)
+
+
 def drugs_ner(path: Path = CORPORA / "drugs_training.jsonl") -> list[NerExample]:
     """r/opiates comments with DRUG spans (rows with answer == "accept")."""
     out = []

@@ -95,6 +95,20 @@ def cas_valid(cas: str) -> bool:
     return sum((i + 1) * int(c) for i, c in enumerate(reversed(body))) % 10 == check
 
 
+def is_junk_name(term: str) -> bool:
+    """True for table fragments that are not substance names: "2-", "[3", "2,5-dimethoxy-4-", "4-20".
+
+    A name needs a letter (``m30``, ``25i`` and ``4-ap`` pass; emoji code words are left alone),
+    balanced brackets and no dangling hyphen or comma at either end.
+    """
+    t = term.strip()
+    if not t.isascii() and not any(c.isalnum() for c in t):
+        return False  # emoji code words ("❄", "🅿")
+    if not any(c.isalpha() for c in t) or t[-1:] in "-,([" or t[:1] in "-,)]":
+        return True
+    return any(t.count(a) != t.count(b) for a, b in ("()", "[]", "{}"))
+
+
 def term_key(text: str) -> str:
     """The lookup key of a term: its word tokens, lower-case, joined by single spaces."""
     return " ".join(TOKEN_RE.findall(text.lower()))
@@ -116,8 +130,8 @@ class Lexicon:
                 self.cjk.setdefault(t.term.replace(" ", ""), t)
                 continue
             key = term_key(t.term)
-            if not key or key.replace(" ", "").isdigit():
-                continue
+            if not key or key.replace(" ", "").isdigit() or is_junk_name(t.term) or is_junk_name(t.canonical):
+                continue  # fragments ("2-", "[3") would match bare numbers in any text
             self._add(key, t)
             if " " in key:
                 joined = key.replace(" ", "")

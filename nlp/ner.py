@@ -86,11 +86,15 @@ def augment(items: list[datasets.NerExample], names: list[str], copies: int,
 
 def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datasets.NerExample] = (),
               progress: Callable[[int, float], None] | None = None, augment_copies: int = 0,
-              names: list[str] | None = None) -> Language:
-    """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%)."""
+              names: list[str] | None = None, base: list[datasets.NerExample] | None = None,
+              dropout: float = 0.2) -> Language:
+    """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%).
+
+    ``base`` replaces that split (model selection trains on the training split minus the dev split).
+    """
     spacy.util.fix_random_seed(seed)
     rng = random.Random(seed)
-    train, _test = datasets.split(datasets.drugs_ner())
+    train = base if base is not None else datasets.split(datasets.drugs_ner())[0]
     items = [*train, *extra]
     if augment_copies and names:
         items += augment(train, names, augment_copies, rng)
@@ -104,7 +108,7 @@ def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datas
         rng.shuffle(examples)
         losses: dict[str, float] = {}
         for batch in minibatch(examples, size=16):
-            nlp.update(batch, sgd=optimizer, drop=0.2, losses=losses)
+            nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
         if progress is not None:
             progress(epoch, losses.get("ner", 0.0))
         log.info("ner epoch %d loss %.1f", epoch, losses.get("ner", 0.0))
