@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -228,6 +229,28 @@ def make_intent(nlp: Language, name: str, threshold: float) -> IntentScorer:
     return IntentScorer(nlp, name, threshold)
 
 
+# Merge rules chosen on the dev split (20% of the training split, seed 20240502; see docs/nlp.md):
+# links and subreddit names hold no drug mention in discussion text, and a pill count written after the
+# name belongs to it ("roxy 5s", "OC 80's" -> "OC 80", "perc 10s"); "Perc 10mg" keeps its unit apart.
+_LINK_RE = re.compile(r"https?://\S+|www\.\S+|(?<![\w/])/?r/\w+")
+_COUNT_AFTER_RE = re.compile(r"[ -]?(\d{1,3})(s\b|'s\b)")
+
+
+def _link_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _LINK_RE.finditer(text)]
+
+
+def _extend_counts(text: str, entities: list[dict[str, Any]]) -> None:
+    """Stretch SUBSTANCE spans over a pill count that follows them ("roxy 5s", "oc 80's")."""
+    for ent in entities:
+        if ent["label"] != "SUBSTANCE" or ent["text"][-1:].isdigit():
+            continue
+        m = _COUNT_AFTER_RE.match(text, ent["end"])
+        if m is not None:
+            ent["end"] = m.end(1) + (1 if m.group(2) == "s" else 0)
+            ent["text"] = text[ent["start"]:ent["end"]]
+
+
 def build_output(doc: Doc) -> dict[str, Any]:
     """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized``."""
     st = state(doc)
@@ -235,9 +258,12 @@ def build_output(doc: Doc) -> dict[str, Any]:
     norm: Normalized = st["norm"]
     entities: list[dict[str, Any]] = []
     substances: dict[str, dict[str, Any]] = {}
+    links = _link_spans(text) if st["intent"] != "sale" and "/" in text else []
     for h in st.get("hits", []):
         s, e = norm.to_original(h.start, h.end)
         t = h.term
+        if links and any(a <= s and e <= b for a, b in links):
+            continue  # "r/opiates", "reddit.com/r/opiates/...": a place, not a mention of the drug
         if t.cls == "unknown":
             entities.append({"start": s, "end": e, "label": "CAS", "text": text[s:e], "canonical": t.cas})
             continue
@@ -250,10 +276,12 @@ def build_output(doc: Doc) -> dict[str, Any]:
     if ner_raw:
         taken = [(e["start"], e["end"]) for e in entities]
         for s, e in ner_raw:
-            if any(s < te and ts < e for ts, te in taken):
+            if any(s < te and ts < e for ts, te in taken) or (links and any(a <= s and e <= b for a, b in links)):
                 continue
             entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e],
                              "canonical": " ".join(text[s:e].lower().split()), "class": "other", "source": "ner"})
+    if entities:
+        _extend_counts(text, entities)
     for h in st.get("handles", []):
         entities.append({"start": h["start"], "end": h["end"], "label": "VENDOR", "text": text[h["start"]:h["end"]],
                          "canonical": h["value"]})

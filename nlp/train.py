@@ -15,6 +15,9 @@ from nlp.normalize import normalize
 
 log = logging.getLogger(__name__)
 MODEL_DIR = Path(__file__).resolve().parent / "model"
+# lexicon thresholds on the share of a term's occurrences the annotators tagged (training split)
+LEARNED_MIN_RATIO = 0.5  # a word tagged this often becomes a "learned" term
+DEMOTE_BELOW = 0.5  # a lexicon word tagged less often than this is demoted to slang
 
 
 def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
@@ -63,13 +66,15 @@ def ner_stoplist() -> set[str]:
     return {w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.3}
 
 
-def learned_terms(min_ratio: float = 0.5) -> list[dict[str, str]]:
+def learned_terms(min_ratio: float | None = None, demote_below: float | None = None) -> list[dict[str, str]]:
     """Drug names annotated in the training split of drugs_training.jsonl, kept where annotators mostly agree.
 
     The ratio is (times annotated) / (times the same words occur), so "dope" stays and "shot" goes.
     """
     from nlp.lexicon import Lexicon, term_key
 
+    min_ratio = LEARNED_MIN_RATIO if min_ratio is None else min_ratio
+    demote_below = DEMOTE_BELOW if demote_below is None else demote_below
     lex = Lexicon.from_tsv(DATA_DIR / "substances.tsv")
     train_split, _test = datasets.split(datasets.drugs_ner())
     annotated: Counter[str] = Counter()
@@ -95,7 +100,7 @@ def learned_terms(min_ratio: float = 0.5) -> list[dict[str, str]]:
                 if key in lex.by_key:
                     occurs_all[key] += 1
     for key, n_occ in occurs_all.items():
-        if n_occ >= 3 and annotated[key] / n_occ < 0.5:
+        if n_occ >= 3 and annotated[key] / n_occ < demote_below:
             rows.append({"term": key, "canonical": "", "class": "", "cas": "", "control": "",
                          "strength": "demote", "source": f"drugs_training.jsonl train split "
                          f"({annotated[key]}/{n_occ} annotated)"})
