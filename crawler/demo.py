@@ -54,6 +54,7 @@ def demo_command(
         os.environ["NARCOWATCH_INDEX_PREFIX"] = index_prefix
     t0 = time.monotonic()
 
+    managed = not os.environ.get("NARCOWATCH_ES_URL")
     with console.status("Starting the local Elasticsearch node (first run downloads it through Maven)..."):
         try:
             es_url = _es_url()
@@ -99,6 +100,7 @@ def demo_command(
             sink.stop()
         web.stop()
 
+    summary["managed"] = managed
     _print_summary(out, summary, time.monotonic() - t0)
     if summary["spooled"]:
         raise click.ClickException(
@@ -192,6 +194,9 @@ def _print_summary(out: Console, s: dict[str, Any], seconds: float) -> None:
     mails = s["mails"]
     example = f" (e.g. {mails[0].name})" if mails else ""
     out.print(f"Alert mails: {len(mails)} .eml files in {s['mail_dir']}{example}")
+    if s.get("managed"):
+        out.print(f"Elasticsearch keeps running at {_redact(s['es_url'])} for your searches; stop it with "
+                  "`narcowatch es stop`.")
     out.print(
         f"Demo summary: {s['pages']} pages, {s['listings']} listings ({s['new']} new), "
         f"{len(s['substances'])} substances, {s['alerts']} alerts, {len(mails)} mails, in {seconds:.0f} s"
