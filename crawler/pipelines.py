@@ -124,7 +124,8 @@ class NarcowatchPipeline:
         for kind, n in result.events.items():
             stats.inc_value(f"narcowatch/listings/{kind}", n)
         for stage, seconds in result.seconds.items():
-            stats.inc_value(f"narcowatch/seconds/{stage}", round(seconds, 3), start=0.0)
+            key = f"narcowatch/seconds/{stage}"
+            stats.set_value(key, round(float(stats.get_value(key, 0.0)) + seconds, 3))
         for name in ("indexed", "failed", "alerts", "spooled", "replayed"):
             value = getattr(result, name)
             if value:

@@ -59,11 +59,12 @@ class BatchResult:
     alerts: int = 0
     spooled: int = 0
     replayed: int = 0
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
     """Time spent per stage (lookup, nlp, index, vendors, alerts)."""
 
     def add(self, other: BatchResult) -> None:
-        self.seconds.update(other.seconds)
+        for stage, value in other.seconds.items():
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + value
         self.listings += other.listings
         self.events.update(other.events)
         self.indexed += other.indexed
@@ -301,7 +302,7 @@ class BatchProcessor:
 
 def _lap(result: BatchResult, stage: str, since: float) -> float:
     now = time.perf_counter()
-    result.seconds[stage] += now - since
+    result.seconds[stage] = result.seconds.get(stage, 0.0) + now - since
     return now
 
 
