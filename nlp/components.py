@@ -162,7 +162,8 @@ class IntentScorer:
         p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
         p = max(p, _signal_prob(st, lower))
-        p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []))
+        if p >= threshold:  # the guard only ever lowers p: skip it for texts already "other"
+            p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []))
         st["p_sale"] = p
         st["intent"] = "sale" if p >= threshold else "other"
         sale_signal = st["intent"] == "sale"

@@ -141,23 +141,34 @@ def summarize(p: float, threshold: float) -> dict[str, Any]:
 # wallet) mean "not an offer" whatever the word statistics say.
 _NOT_FOR_SALE = re.compile(
     r"\b(sells? nothing|nothing (is )?for sale|not for sale|we do not sell|we don'?t sell|no sales?\b|"
-    r"(are|is) free at|free of charge at)", re.I)
+    r"(are|is) free at|free of charge at)")
+_NOT_FOR_SALE_KEYS = ("nothing", "not for sale", "not sell", "n't sell", "no sale", "free at", "free of charge")
 _HEALTH_CUES = re.compile(
     r"\b(harm reduction|naloxone|narcan|test strips?|never use alone|start low|go slow|overdose|outreach|"
     r"drop-in|recovery position|call emergency|emergency services|wound care|treatment referrals?|clinic|"
     r"helpline|hotline|people who use drugs|needle exchange|syringe services|"
     # reporting on the trade rather than taking part in it
     r"law enforcement|opioid (epidemic|crisis)|overdose deaths|public health|prosecuted|prosecutors|"
-    r"arrested|police|authorities|seized|seizures?)\b", re.I)
+    r"arrested|police|authorities|seized|seizures?)\b")
+# substrings of the cues above: the regex runs only when at least two are present (fast path)
+_HEALTH_KEYS = ("harm reduction", "naloxone", "narcan", "test strip", "never use alone", "start low", "go slow",
+                "overdose", "outreach", "drop-in", "recovery position", "emergency", "wound care", "treatment",
+                "clinic", "helpline", "hotline", "people who use drugs", "needle exchange", "syringe",
+                "law enforcement", "opioid epidemic", "opioid crisis", "public health", "prosecut", "arrested",
+                "police", "authorities", "seize", "seizure")
 
 
 def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: int) -> float:
-    """``p`` lowered for harm-reduction and public-health writing that offers no way to buy."""
+    """``p`` lowered for harm-reduction and public-health writing that offers no way to buy.
+
+    ``text_lower`` must be lower-case (the pipeline's normalised text is).
+    """
     if n_contacts or n_wallets:
         return p
-    if _NOT_FOR_SALE.search(text_lower):
+    if any(k in text_lower for k in _NOT_FOR_SALE_KEYS) and _NOT_FOR_SALE.search(text_lower):
         return min(p, 0.05)
-    cues = {m.group(0).lower() for m in _HEALTH_CUES.finditer(text_lower)}
-    if len(cues) >= 2:
-        return min(p, 0.2)
+    if sum(k in text_lower for k in _HEALTH_KEYS) >= 2:
+        cues = {m.group(0) for m in _HEALTH_CUES.finditer(text_lower)}
+        if len(cues) >= 2:
+            return min(p, 0.2)
     return p
