@@ -89,7 +89,7 @@ class IntentModel:
                 for f in feats:
                     w[f] = w.get(f, 0.0) * (1 - l2) - g
         self.weights = {f: round(v, 3) for f, v in w.items() if abs(v) >= 0.01}
-        self.bias = b
+        self.bias = round(b, 6)  # feature sets sum in hash order: the last digits vary between runs
 
     def to_disk(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"bias": self.bias, "threshold": self.threshold,
