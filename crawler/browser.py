@@ -18,6 +18,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy_playwright.page import PageMethod
 
+from crawler.stats_helpers import CrawlerStatsMixin
+
 log = logging.getLogger(__name__)
 
 CHROMIUM_CANDIDATES = (
@@ -333,7 +335,7 @@ def _source_of(spider: Spider) -> Any:
     return getattr(spider, "source", None) or getattr(spider, "source_config", None)
 
 
-class BrowserPageMiddleware:
+class BrowserPageMiddleware(CrawlerStatsMixin):
     """Downloader middleware for ``meta["playwright"]`` requests.
 
     Assigns each page to a recycled context (with the source's proxy), keeps the page so it can
@@ -356,14 +358,6 @@ class BrowserPageMiddleware:
         mw = cls(crawler, BrowserPageConfig.from_settings(crawler.settings))
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         return mw
-
-    def _inc(self, key: str, n: int = 1) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key, n)
-
-    def _set(self, key: str, value: Any) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.set_value(key, value)
 
     def spider_opened(self, spider: Spider) -> None:
         source = _source_of(spider)

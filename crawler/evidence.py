@@ -19,6 +19,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from crawler.stats_helpers import CrawlerStatsMixin
+
 log = logging.getLogger(__name__)
 
 META_EVIDENCE = "narcowatch_evidence"
@@ -249,7 +251,7 @@ class EvidenceConfig:
         return cls(enabled=settings.getbool("NARCOWATCH_EVIDENCE_ENABLED", True))
 
 
-class EvidenceMiddleware:
+class EvidenceMiddleware(CrawlerStatsMixin):
     """Downloader middleware: hash, time-stamp and archive every response of the crawl to its WARC file.
 
     Sits next to the download handler (order 950) so it sees the final request headers and the raw
@@ -271,14 +273,6 @@ class EvidenceMiddleware:
         mw = cls(crawler, config)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
-
-    def _inc(self, key: str, n: int = 1) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key, n)
-
-    def _set(self, key: str, value: Any) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.set_value(key, value)
 
     def _run(self, spider: Spider) -> WarcRun:
         name = source_name(spider)
