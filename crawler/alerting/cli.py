@@ -212,11 +212,6 @@ def deliver_command(config_path: Path | None) -> None:
 def schema_command(write: bool) -> None:
     """Print (or write) the JSON Schema of alerts.yaml."""
     from crawler.alerting.rules import alerts_json_schema
+    from crawler.config.schema import echo_or_write_schema, schema_json
 
-    text = json.dumps(alerts_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if write:
-        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-        SCHEMA_PATH.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {SCHEMA_PATH}")
-    else:
-        click.echo(text, nl=False)
+    echo_or_write_schema(schema_json(alerts_json_schema()), SCHEMA_PATH, write)

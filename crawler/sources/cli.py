@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ def sources_schema() -> dict[str, object]:
 
 
 def schema_text() -> str:
-    return json.dumps(sources_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    from crawler.config.schema import schema_json
+
+    return schema_json(sources_schema())
 
 
 @click.group("config")
@@ -82,10 +83,6 @@ def _check_alerts(root: Path, issues: list[Any]) -> int | None:
 @click.option("--write", is_flag=True, help=f"Write it to {SCHEMA_PATH.relative_to(CONFIG_DIR.parent)}.")
 def schema_command(write: bool) -> None:
     """Print the JSON Schema of sources files (for editors), or write the published copy."""
-    text = schema_text()
-    if write:
-        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-        SCHEMA_PATH.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {SCHEMA_PATH}")
-    else:
-        click.echo(text, nl=False)
+    from crawler.config.schema import echo_or_write_schema
+
+    echo_or_write_schema(schema_text(), SCHEMA_PATH, write)
