@@ -37,6 +37,21 @@ class TelegramSpider(SourceSpider):
 
 class _JsonPagedSpider(SourceSpider):
     max_pages_attr = ""
+    page_class: type[RedditListing | MastodonTimeline]
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not self.text_response(response):
+            return
+        try:
+            page = self.page_class(response, self.source)
+            items = page.items()
+            nxt = page.next_url()
+        except ValueError as exc:
+            self.skip(response, "bad_json", str(exc))
+            return
+        self.count("pages/api")
+        yield from items
+        yield from self._next(response, nxt)
 
     def _next(self, response: Response, url: str | None) -> Iterator[Any]:
         depth = response.meta.get(META_PAGE, 0)
@@ -49,20 +64,7 @@ class RedditSpider(_JsonPagedSpider):
 
     kind = "reddit"
     max_pages_attr = "max_pages_per_listing"
-
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        if not self.text_response(response):
-            return
-        try:
-            page = RedditListing(response, self.source)
-            items = page.items()
-            nxt = page.next_url()
-        except ValueError as exc:
-            self.skip(response, "bad_json", str(exc))
-            return
-        self.count("pages/api")
-        yield from items
-        yield from self._next(response, nxt)
+    page_class = RedditListing
 
 
 class MastodonSpider(_JsonPagedSpider):
@@ -70,6 +72,7 @@ class MastodonSpider(_JsonPagedSpider):
 
     kind = "mastodon"
     max_pages_attr = "max_pages_per_timeline"
+    page_class = MastodonTimeline
 
     def request_headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -77,19 +80,6 @@ class MastodonSpider(_JsonPagedSpider):
         if env and os.environ.get(env):
             headers["Authorization"] = f"Bearer {os.environ[env]}"
         return headers
-
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        if not self.text_response(response):
-            return
-        try:
-            page = MastodonTimeline(response, self.source)
-            items = page.items()
-        except ValueError as exc:
-            self.skip(response, "bad_json", str(exc))
-            return
-        self.count("pages/api")
-        yield from items
-        yield from self._next(response, page.next_url())
 
 
 class FeedSpider(SourceSpider):
