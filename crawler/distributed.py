@@ -108,6 +108,16 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _redis_run(crawler: Any, missing: str) -> tuple[str, str]:
+    """The crawl's ``NARCOWATCH_REDIS_URL`` and ``NARCOWATCH_RUN_ID``; ``NotConfigured(missing)`` unless both
+    are set."""
+    url = crawler.settings.get("NARCOWATCH_REDIS_URL")
+    run_id = crawler.settings.get("NARCOWATCH_RUN_ID")
+    if not url or not run_id:
+        raise NotConfigured(missing)
+    return url, str(run_id)
+
+
 class DistributedStartMiddleware:
     """Spider middleware: only the first worker of a run emits the start requests (Redis SET NX), and they
     go through the shared duplicate filter (``dont_filter`` cleared) so a link back to them is not fetched
@@ -120,11 +130,10 @@ class DistributedStartMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DistributedStartMiddleware:
-        url = crawler.settings.get("NARCOWATCH_REDIS_URL")
-        run_id = crawler.settings.get("NARCOWATCH_RUN_ID")
-        if not url or not run_id:
-            raise NotConfigured("NARCOWATCH_REDIS_URL and NARCOWATCH_RUN_ID are needed for distributed starts")
-        return cls(url, str(run_id), crawler)
+        url, run_id = _redis_run(
+            crawler, "NARCOWATCH_REDIS_URL and NARCOWATCH_RUN_ID are needed for distributed starts"
+        )
+        return cls(url, run_id, crawler)
 
     def _first(self, spider: Any) -> bool:
         key = run_keys(spider.name, self.run_id)["seeded"]
@@ -220,11 +229,8 @@ class SharedIdleExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SharedIdleExtension:
-        url = crawler.settings.get("NARCOWATCH_REDIS_URL")
-        run_id = crawler.settings.get("NARCOWATCH_RUN_ID")
-        if not url or not run_id:
-            raise NotConfigured("not a distributed crawl")
-        ext = cls(crawler, url, str(run_id), crawler.settings.getfloat("NARCOWATCH_IDLE_GRACE", 30.0))
+        url, run_id = _redis_run(crawler, "not a distributed crawl")
+        ext = cls(crawler, url, run_id, crawler.settings.getfloat("NARCOWATCH_IDLE_GRACE", 30.0))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
