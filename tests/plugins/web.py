@@ -19,15 +19,20 @@ from crawler.paths import ROOT
 DEMO_SOURCES = ROOT / "config" / "demo" / "sources.yaml"
 
 
-@pytest.fixture(scope="session")
-def demo_web_server() -> Iterator[DemoWeb]:
-    """The session's DemoWeb (with the test-only /broken/ site); do not mutate it (use ``fresh_web``)."""
+def _served_demo_web() -> Iterator[DemoWeb]:
+    """A started DemoWeb with the test-only /broken/ site, stopped when the fixture ends."""
     web = DemoWeb(include_broken=True)
     web.start()
     try:
         yield web
     finally:
         web.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_web_server() -> Iterator[DemoWeb]:
+    """The session's DemoWeb (with the test-only /broken/ site); do not mutate it (use ``fresh_web``)."""
+    yield from _served_demo_web()
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +44,7 @@ def demo_web(demo_web_server: DemoWeb) -> str:
 @pytest.fixture()
 def fresh_web() -> Iterator[DemoWeb]:
     """A DemoWeb of its own for a test that mutates it (set_price, remove_listing, add_listing)."""
-    web = DemoWeb(include_broken=True)
-    web.start()
-    try:
-        yield web
-    finally:
-        web.stop()
+    yield from _served_demo_web()
 
 
 _CRAWL_SCRIPT = """
