@@ -219,27 +219,157 @@ _VENDOR_URL_RE = re.compile(r"/(?:vendor|user|seller|profile|shop|store|u)/([A-Z
 _VENDOR_VERB_RE = re.compile(r"(?<![\w@])([A-Za-z0-9][\w\-]{2,31})(?:'s)?\s+"
                              r"(?:presents|offers|proudly|brings you|is on)\b", re.I)
 _NOT_HANDLES = frozenset("""this that we i it he she they our my the listing product vendor shop store
-seller price which who what also now here there""".split())
+seller price which who what also now here there are is was were""".split())
 _VENDOR_RE = re.compile(
-    r"\b(?:vendor|seller|sold by|shop|store|supplier|dealer|plug|contact)\s*(?:name|id)?\s*[:=\-–]\s*"
+    r"\b(?:vendor|seller|sold by|shop|store|supplier|dealer|plug|contact)\s*(?:name|id)?\s*"
+    r"(?:[:=]|(?<=\s)[\-–]|[\-–](?=\s))\s*"
     r"@?([A-Za-z0-9][\w.\-]{2,31})", re.I)
+
+# Self-chosen names as the seller writes them around the listing. A cue alone is not enough ("from China",
+# "by Pfizer", "The Famous X's"): the name must also look like a handle, i.e. mixed case inside the word
+# ("SiGGy", "UKrime", "MrCronk", "QualityUK": two or more capitals and two or more lower-case letters),
+# which dictionary words, countries, ALL-CAPS shouting and Title-case words never are. Such words are rare, so
+# they are found first (one scan) and only their surroundings are tested.
+_MIXED_AT = re.compile(r"[A-Z](?:(?<=[a-z][A-Z])|(?=[A-Z][a-z]))")  # "aB" or "ABc"; starts on a capital: fast
+_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+# brands, markets and software of handle shape; surnames (McMurry, DiCarlo) are people, not handles
+_NOT_HANDLE_NAMES = frozenset("""paypal mastercard americanexpress westernunion moneygram bitcoin bitcoins
+litecoin youtube facebook myspace linkedin whatsapp wechat wordpress javascript powerpoint photoshop
+winrar teamviewer virtualbox truecrypt oxycontin oxyneo glaxosmithkline smithkline astrazeneca abbvie
+silkroad tormarket blackmarket alphabay dreammarket wallstreet darknet deepweb darkweb marketplace
+worldwide creditcard""".split())
+_SURNAME_RE = re.compile(r"(?:Mc|Mac|Di|De|Da|Du|La|Le|Van|Von|O)[A-Z][a-z]+")
+# the text right before the name: "Welcome to (the) X", "from X", "sold by X", "brought to you by X",
+# "We are X", "I am X", "it's me X"; a signature "- X", "~X"; a banner "<<<<<<X"
+_CUE_BEFORE_RE = re.compile(
+    r"(?:(?i:\b(?:welcome to(?:\s+the)?|from(?:\s+the one and only)?|sold by|offered by|brought to you by"
+    r"|courtesy of|i am|i['’]m|it['’]s me|we are|we['’]re|my name is|this is))\s*[,:]?\s+"
+    r"|(?<!\S)[-~–—]+\s*|(?:<<|>>)\s*)$")
+_WELCOME_BEFORE_RE = re.compile(r"(?i:\bwelcome to(?:\s+the)?)\s+$")
+# "SiGGy's CRITICAL MASS", "25 x TragicallyHip's Red LSD": a possessive at the head of the title or the description
+_HEAD_PREFIX_RE = re.compile(r"[^\w\n]{0,8}(?:\d+(?:[.,]\d+)?\s*(?i:x|grams?|gr?|oz)?\s+)?")
+# a Title-case name only after a greeting or "it's me" / "my name is", before a stop:
+# "Hi I am Dancingshiva i just became a vendor", "It's me Summertime!"
+_INTRO_TITLE_RE = re.compile(r"(?i:\b(?:(?:hi|hello|hey|greetings)\W+(?:\w+\W+)?(?:i am|i['’]m|we are)|it['’]s me"
+                             r"|my name is))\s*[,:]?\s+([A-Z][a-z0-9_]{3,31})(?=\s*(?:[!.,;]|$)|\s+(?:i|and)\b)")
+# "Tree here folks with an exclusive ..."
+_HERE_RE = re.compile(r"(?:^|(?<=[.!?])\s+|(?i:\b(?:hi|hey|hello)\b)\W+)([A-Z][A-Za-z0-9_]{2,31}) here\s*[,!]?\s+"
+                      r"(?i:folks|guys|everyone|everybody|y['’]all)\b", re.M)
+_HERE_TAILS = ("folks", "guys", "everyone", "everybody", "y'all", "y’all")
+_VENDOR_KEYS = ("vendor", "seller", "sold by", "shop", "store", "supplier", "dealer", "plug", "contact")
+_INTRO_KEYS = ("i am", "i'm", "i’m", "we are", "it's me", "it’s me", "my name")
+_GREETING_KEYS = ("hi", "hello", "hey", "greetings", "it's me", "it’s me", "my name")
+_COMMON_TITLE_WORDS = frozenset("""back new here sorry happy glad proud available online offline away ready sure
+not also currently now open closed busy very just still always only selling offering done out legit reliable
+honest trusted verified clean fast pure real serious vendor seller human sick tired okay fine good great best
+the this that your our from with have been going looking back dutch german english british american canadian
+australian french spanish italian chinese polish swedish belgian russian indian irish scottish mexican hello
+there everyone everybody guys folks people again learn click order check please read note thanks thank
+free shipping sale discount escrow stealth domestic international""".split())
+
+
+def _handle_shaped(word: str) -> bool:
+    """Mixed case inside the word (SiGGy, UKrime, QualityUK), and not a brand, market or surname."""
+    upper = sum(map(str.isupper, word))
+    lower = sum(map(str.islower, word))
+    return (upper >= 2 and lower >= 2 and word.lower() not in _NOT_HANDLE_NAMES
+            and not _SURNAME_RE.fullmatch(word))
+
+
+def _after_boundary(text: str, i: int) -> bool:
+    """True when the word at ``i`` starts a line or follows punctuation, a digit or a symbol, not another word."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    return j < 0 or not text[j].isalpha()
+
+
+def _mixed_words(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the words of 4-32 word characters with mixed case, not inside an e-mail, URL or domain."""
+    out: list[tuple[int, int]] = []
+    end = 0
+    n = len(text)
+    for m in _MIXED_AT.finditer(text):
+        if m.start() < end:
+            continue
+        s = e = m.start()
+        left = text[max(0, s - 40):s]
+        s -= len(left) - len(left.rstrip(_WORD_CHARS))
+        right = text[e:e + 40]
+        e += len(right) - len(right.lstrip(_WORD_CHARS))
+        end = e
+        if (4 <= e - s <= 32 and text[s].isalpha() and (s == 0 or text[s - 1] not in "@./")
+                and not (e < n and (text[e] == "@" or (text[e] == "." and e + 1 < n and text[e + 1].isalnum())))):
+            out.append((s, e))
+    return out
+
+
+def _signed(text: str, s: int, e: int) -> bool:
+    """Whether the mixed-case word text[s:e] stands where a seller puts their own name."""
+    nxt = text[e:e + 2]
+    if nxt in ("'s", "’s") and not text[e + 2:e + 3].isalnum():
+        # possessive: only at the head of the title or the description, or "Welcome to X's Weed Shop"
+        line = text.rfind("\n", 0, s) + 1
+        return ((s - line <= 40 and _HEAD_PREFIX_RE.fullmatch(text, line, s) is not None)
+                or _WELCOME_BEFORE_RE.search(text, max(0, s - 20), s) is not None)
+    if nxt[:1] == "-" or nxt[:1] in ("'", "’"):
+        return False  # part of a compound or a contraction
+    if _CUE_BEFORE_RE.search(text, max(0, s - 40), s):
+        return True
+    before = text[max(0, s - 3):s].rstrip()
+    after = text[e:e + 3].lstrip()
+    if (before.endswith("*") and after.startswith("*")) or (before.endswith("[") and after.startswith("]")):
+        return True  # "*HeisenbergMontana*", "[ stillinGER ]"
+    # the title opens with the name: "stillinGER | 1x LSD Blotter"
+    return after.startswith("|") and _HEAD_PREFIX_RE.fullmatch(text, 0, s) is not None and "\n" not in text[:s]
 
 
 def find_handles(text: str) -> list[dict[str, Any]]:
-    """Seller handles and shop names stated in the text (``vendor: X``, ``sold by X``)."""
-    out = []
+    """Seller handles and shop names the text states (``vendor: X``, ``/vendor/X``, ``X presents``) or signs with.
+
+    Signatures count only where the name has handle shape (mixed case, see ``_handle_shaped``): possessive at the
+    head of the title or description, "welcome to X", "from X", "- X", "*X*", "[ X ]", "<<X", "X | title",
+    "We are X". Title-case names count only after a greeting or "it's me" before a stop ("Hi I am Dancingshiva i
+    ...") and in "X here folks"; common words never do.
+    """
+    out: list[dict[str, Any]] = []
+
+    def add(value: str, start: int, end: int) -> None:
+        if text.endswith(("...", "…")) and not text[end:].strip(" .…"):
+            return  # cut off by a preview ("/vendor/Holland ..."): the handle may be longer
+        value = value.rstrip(".-")
+        out.append({"value": value, "start": start, "end": start + len(value)})
+
     low = text.lower()
-    if any(k in low for k in ("vendor", "seller", "sold by", "shop", "store", "supplier", "dealer", "plug",
-                              "contact")):
+    if any(map(low.__contains__, _VENDOR_KEYS)):
         for m in _VENDOR_RE.finditer(text):
-            out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
+            if m.group(1).lower() not in _COMMON_TITLE_WORDS:  # "NEW VENDOR - FREE SHIPPING"
+                add(m.group(1), m.start(1), m.end(1))
     if "/" in text:
         for m in _VENDOR_URL_RE.finditer(text):
-            out.append({"value": m.group(1).rstrip(".-"), "start": m.start(1), "end": m.end(1)})
-    if any(k in low for k in ("presents", "offers", "proudly", "brings you", " is on")):
+            add(m.group(1), m.start(1), m.end(1))
+    if any(map(low.__contains__, ("presents", "offers", "proudly", "brings you", " is on"))):
         for m in _VENDOR_VERB_RE.finditer(text):
-            if m.group(1).lower() not in _NOT_HANDLES and not m.group(1).isdigit():
-                out.append({"value": m.group(1), "start": m.start(1), "end": m.end(1)})
+            w = m.group(1)
+            # "DutchDeal offers", "dmtnexus is on Agora", "... Interways Presents" but not "J. Allan Hobson
+            # offers", "The Marketplace is on I2P", "Description is on the way", "We are proudly"
+            verb = text[m.end(1):m.end()].lstrip(" 's")
+            if (w.lower() not in _NOT_HANDLES and not w.isdigit()
+                    and (_handle_shaped(w) or (verb.lower() == "is on" and not w[:1].isupper())
+                         or (verb.lower() != "is on" and _after_boundary(text, m.start(1)))
+                         or verb.startswith(("Presents", "Offers", "Proudly")))):
+                add(w, m.start(1), m.end(1))
+    for s, e in _mixed_words(text):
+        if _handle_shaped(text[s:e]) and _signed(text, s, e):
+            add(text[s:e], s, e)
+    if any(map(low.__contains__, _INTRO_KEYS)) and any(map(low.__contains__, _GREETING_KEYS)):
+        for m in _INTRO_TITLE_RE.finditer(text):
+            if m.group(1).lower() not in _COMMON_TITLE_WORDS:
+                add(m.group(1), m.start(1), m.end(1))
+    if " here" in low and any(map(low.__contains__, _HERE_TAILS)):
+        for m in _HERE_RE.finditer(text):
+            if m.group(1).lower() not in _COMMON_TITLE_WORDS:
+                add(m.group(1), m.start(1), m.end(1))
     seen: set[str] = set()
     unique = []
     for h in out:
