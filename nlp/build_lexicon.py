@@ -224,16 +224,17 @@ def _slang_row(term: str, mapped: tuple[str, str], source: str) -> dict[str, str
 
 
 def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = None,
-          learned: list[dict[str, str]] | None = None) -> int:
+          learned: list[dict[str, str]] | None = None, stoplist_file: Path = DATA_DIR / "slang_stoplist.txt") -> int:
     """Merge all sources (earlier sources win on the same term) and write the runtime table."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stop = set(STOP_WORDS) | (stoplist or set())
-    extra = DATA_DIR / "slang_stoplist.txt"
+    extra = stoplist_file
     if extra.exists():
         stop |= {w.strip() for w in extra.read_text(encoding="utf-8").splitlines() if w.strip()}
     rows: dict[str, dict[str, str]] = {}
     order = [_hand_table(DATA_DIR / "precursors.tsv"), _hand_table(DATA_DIR / "core_substances.tsv"),
+             _hand_table(DATA_DIR / "medications.tsv"),
              _analogues(), _c_cs_alpha(stop), _slang()]
     learned_rows = learned or []
     for source in order:

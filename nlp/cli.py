@@ -1,4 +1,4 @@
-"""The `narcowatch nlp` command group: extract, evaluate, bench and train."""
+"""The `narcowatch nlp` command group: extract, evaluate, select, bench and train."""
 
 from __future__ import annotations
 
@@ -136,6 +136,31 @@ def evaluate_command(model: str | None, as_json: bool) -> None:
 
     report = evaluate(Analyzer.load(model))
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())
+
+
+@nlp_group.command("select")
+@click.option("--dir", "dev_dir", type=click.Path(file_okay=False), default=None,
+              help="Where the dev pipeline lives (default: ~/.cache/narcowatch/nlp-dev).")
+@click.option("--rebuild", is_flag=True, help="Train the dev pipeline again from the fit part.")
+@click.option("--epochs", type=click.IntRange(1, 500), default=30, show_default=True)
+@click.option("--errors", is_flag=True, help="List the false positives and misses.")
+def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool) -> None:
+    """Model selection: SUBSTANCE F1 on the dev part of the training split (never the test split).
+
+    The dev pipeline is learned from the other 80% of the training split; runtime rules (merging,
+    context) are the current code's, so settings can be compared without retraining.
+    """
+    import logging
+
+    from nlp.analyzer import Analyzer
+    from nlp.select import DEV_DIR, build_dev, dev_report
+
+    path = Path(dev_dir) if dev_dir else DEV_DIR
+    if rebuild or not (path / "config.cfg").exists():
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        click.echo(f"training the dev pipeline in {path} (fit part only) ...", err=True)
+        build_dev(path, epochs=epochs)
+    click.echo(dev_report(Analyzer.load(path)).text(errors))
 
 
 @nlp_group.command("bench")

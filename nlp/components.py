@@ -235,6 +235,10 @@ def make_intent(nlp: Language, name: str, threshold: float) -> IntentScorer:
 # name belongs to it ("roxy 5s", "OC 80's" -> "OC 80", "perc 10s"); "Perc 10mg" keeps its unit apart.
 _LINK_RE = re.compile(r"https?://\S+|www\.\S+|(?<![\w/])/?r/\w+")
 _COUNT_AFTER_RE = re.compile(r"[ -]?(\d{1,3})(s\b|'s\b)")
+# a release formulation written after the name is part of the product name ("Opana ER", "OXY IR",
+# "MS Contins", "Oxycodone Immediate Release"), as the annotators of the training split marked it
+_FORM_AFTER_RE = re.compile(r" (?:[Cc]ontins?|(?i:immediate|extended|instant|controlled|sustained)"
+                            r" (?i:release))\b")
 
 
 def _link_spans(text: str) -> list[tuple[int, int]]:
@@ -242,9 +246,15 @@ def _link_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _extend_counts(text: str, entities: list[dict[str, Any]]) -> None:
-    """Stretch SUBSTANCE spans over a pill count that follows them ("roxy 5s", "oc 80's")."""
+    """Stretch SUBSTANCE spans over a release form or a pill count that follows them ("oxy IR", "oc 80's")."""
     for ent in entities:
-        if ent["label"] != "SUBSTANCE" or ent["text"][-1:].isdigit():
+        if ent["label"] != "SUBSTANCE":
+            continue
+        m = _FORM_AFTER_RE.match(text, ent["end"])
+        if m is not None:
+            ent["end"] = m.end()
+            ent["text"] = text[ent["start"]:ent["end"]]
+        if ent["text"][-1:].isdigit():
             continue
         m = _COUNT_AFTER_RE.match(text, ent["end"])
         if m is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.lexicon import TOKEN_RE, Tokens
+from nlp.lexicon import TOKEN_RE, Tokens, longest_at
 
 # ---------------------------------------------------------------- contacts
 
@@ -418,7 +418,6 @@ class CountryTable:
         out = []
         words = tokens.words
         by_key, max_len, codes = self.by_key, self.max_len, self.codes
-        n_tok = len(words)
         keys = self._keys
         cands = [i for i, w in enumerate(words) if w in keys]
         next_free = 0
@@ -428,12 +427,10 @@ class CountryTable:
             word = words[i]
             longest = max_len.get(word, 0)
             hit = None
-            for n in range(min(longest, n_tok - i), 0, -1):
-                key = word if n == 1 else " ".join(words[i:i + n])
-                code = by_key.get(key)
-                if code is not None:
-                    hit = (tokens.start(i), tokens.end(i + n - 1), code, n)
-                    break
+            found = longest_at(words, i, longest, by_key)
+            if found is not None:
+                n, code = found
+                hit = (tokens.start(i), tokens.end(i + n - 1), code, n)
             if hit is None and len(word) == 2 and word.upper() in codes:
                 s, e = tokens.start(i), tokens.end(i)
                 raw = original_at(s, e)

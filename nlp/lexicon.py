@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 TOKEN_RE = re.compile(r"[^\W_][\w\u0900-\u097f]*|[\u0900-\u097f]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
@@ -27,6 +28,18 @@ shot hit bump line lines rail rails opiate opiates opioid opioids drug drugs nar
 
 
 _ASCII_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_]*")
+# Fentanyl-related names built by the analogue naming pattern, also misspelt, that no table lists
+# ("4-flourohmethylfentanyl", "ometheylfentanyls", "carfentinal"): one word ending in a fentanyl stem,
+# with the locant prefixes written before it ("4-", "3,4-", "n-"). US law schedules the class as a whole.
+_FENT_MORPH_RE = re.compile(r"(?<![\w-])(?:(?:\d{1,2}(?:,\d{1,2})*|[a-z]|alpha|beta|para|ortho|meta"
+                            r"|[a-z]*(?:yl|o|oxy))-)*[a-z]*fent[aeiouy]{0,2}n[aeiouy]{1,2}ls?\b")
+FENT_CONTROL = "US CSA Schedule I (fentanyl-related substances, class-wide)"
+
+
+def fentanyl_pattern(word: str) -> bool:
+    """True when the whole of ``word`` (lower case) follows the fentanyl naming pattern."""
+    m = _FENT_MORPH_RE.fullmatch(word)
+    return m is not None
 
 
 class Tokens:
@@ -112,6 +125,18 @@ def is_junk_name(term: str) -> bool:
 def term_key(text: str) -> str:
     """The lookup key of a term: its word tokens, lower-case, joined by single spaces."""
     return " ".join(TOKEN_RE.findall(text.lower()))
+
+
+V = TypeVar("V")
+
+
+def longest_at(words: list[str], i: int, longest: int, table: Mapping[str, V]) -> tuple[int, V] | None:
+    """The longest key of ``table`` spelt by ``words[i:i + n]`` (n <= ``longest``), as (n, value), or None."""
+    for n in range(min(longest, len(words) - i), 0, -1):
+        value = table.get(words[i] if n == 1 else " ".join(words[i:i + n]))
+        if value is not None:
+            return n, value
+    return None
 
 
 class Lexicon:
@@ -201,17 +226,17 @@ class Lexicon:
             longest = max_len.get(word, 0)
             if longest > 1 and (i + 1 >= n_tok or f"{word} {words[i + 1]}" not in bigrams):
                 longest = 1
-            found = False
-            for n in range(min(longest, n_tok - i), 0, -1):
-                key = word if n == 1 else " ".join(words[i:i + n])
-                t = by_key.get(key)
-                if t is not None:
-                    hits.append(Hit(toks.start(i), toks.end(i + n - 1), t, i))
-                    next_free = i + n
-                    found = True
-                    break
-            if not found and longest == 0 and len(word) > 4:
+            # one-word keys (most candidates) need no n-gram scan
+            found = longest_at(words, i, longest, by_key) if longest > 1 else (
+                (1, by_key[word]) if word in by_key else None)
+            if found is not None:
+                n, t = found
+                hits.append(Hit(toks.start(i), toks.end(i + n - 1), t, i))
+                next_free = i + n
+            elif longest == 0 and len(word) > 4:
                 hits.append(Hit(toks.start(i), toks.end(i), by_key[word[:-1]], i))
+        if "fent" in text:
+            self._fentanyl_morphology(text, hits)
         if self._cjk_re is not None and not text.isascii() and (_CJK_RE.search(text) or _EMOJI_RE.search(text)):
             for m in self._cjk_re.finditer(text):
                 hits.append(Hit(m.start(), m.end(), self.cjk[m.group()], -1))
@@ -224,32 +249,87 @@ class Lexicon:
         return hits
 
 
+    def _fentanyl_morphology(self, text: str, hits: list[Hit]) -> None:
+        """Add words of the fentanyl naming pattern that no lexicon term covers (class ``fentanyl``)."""
+        for m in _FENT_MORPH_RE.finditer(text):
+            s, e = m.span()
+            inside = [h for h in hits if h.start < e and s < h.end]
+            if inside and (any(h.start < s or h.end > e for h in inside) or
+                           e - s <= max(h.end - h.start for h in inside)):
+                continue  # a table term covers it (or reaches past it)
+            for h in inside:  # "para-fluoro-fentanyl": the whole name, not the "fentanyl" in it
+                hits.remove(h)
+            name = m.group()
+            name = name[:-1] if name.endswith("ls") else name
+            known = self.by_key.get(term_key(name))
+            t = known if known is not None and known.cls == "fentanyl" else Term(
+                name, name, "fentanyl", "", FENT_CONTROL, "strong", "fentanyl naming pattern")
+            hits.append(Hit(s, e, t, -1))
+
+
 def is_curated(term: Term) -> bool:
     """Slang from the hand-written tables (M30, blues, china white), trusted in any sale context."""
     return term.source.startswith(("core_substances", "precursors"))
+
+
+_STANDARD_WORDS = frozenset({"iso", "din", "en", "astm"})  # standards numbers, never slang
+_SLANG_SOURCES = ("slangUE.txt", "lookup_df", "dea_street_names", "drugs_training")
+
+
+def is_list_slang(term: Term) -> bool:
+    """Slang from the large DEA and CTN lists (or learned from annotations), also where promoted to strong."""
+    return term.strength != "strong" or term.source.startswith(_SLANG_SOURCES)
+
+
+def _drop_class_conflicts(hits: list[Hit]) -> list[Hit]:
+    """In a sale text, list slang of a class that no name in the text has goes ("Girl Scout Cookies ... Weed").
+
+    Names and curated slang (tables other than the slang lists) set the classes for slang the annotations
+    promoted to strong ("hydro" beside "indica"); names and strong slang set them for the rest ("Lovely pressed
+    M30s": not PCP). Curated slang always stays.
+    """
+    names = {h.term.cls for h in hits if is_curated(h.term) or not is_list_slang(h.term)} - {
+        "generic", "unknown", "other"}
+    strong = names | {h.term.cls for h in hits if h.term.strength == "strong"} - {"generic", "unknown", "other"}
+    if not strong:
+        return hits
+    out = []
+    for h in hits:
+        t = h.term
+        if is_curated(t) or not is_list_slang(t) or t.cls in ("generic", "unknown", "other"):
+            out.append(h)
+        elif t.cls in (names if t.strength == "strong" and names else strong):
+            out.append(h)
+    return out
 
 
 def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:
     """Keep names; keep slang only in context.
 
     Curated slang counts in a sale text or near drug vocabulary; slang from the large DEA lists only
-    near drug vocabulary or beside another substance.
+    near drug vocabulary or beside another substance, and in a sale text never when the text names
+    substances of other classes only ("Rocket Fuel Cocaine", "Girl Scout Cookies weed": strain and
+    product names, not PCP or cocaine).
     """
     if not hits:
         return hits
     strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
+    if sale and len(hits) > 1:
+        hits = _drop_class_conflicts(hits)
     kept = []
+    words = tokens.words
     for h in hits:
         if h.term.strength == "strong" or (h.term.strength == "learned" and not sale):
             kept.append(h)
             continue
+        i = h.token_index
+        if 0 <= i < len(words) - 1 and words[i] in _STANDARD_WORDS and words[i + 1].isdigit():
+            continue  # "ISO 9001", not isotonitazene
         if sale and is_curated(h.term):
             kept.append(h)
             continue
-        i = h.token_index
         if i < 0 or not (sale or is_curated(h.term) or h.term.strength == "learned"):
             continue
-        words = tokens.words
         lo, hi = max(0, i - window), min(len(words), i + window + 1)
         if not CUE_WORDS.isdisjoint(words[lo:i]) or not CUE_WORDS.isdisjoint(words[i + 1:hi]) or any(
                 0 < abs(j - i) <= window for j in strong_idx):

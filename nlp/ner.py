@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -42,6 +43,8 @@ NER_CONFIG = {
     },
 }
 LABEL = "SUBSTANCE"
+# a dose alone ("10mgs", "0.5 ml") is not a substance, whatever the NER guesses
+_DOSE_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|ug|µg|g|ml|cc|mgs|grams?)s?", re.IGNORECASE)
 MAX_NER_CHARS = 20_000
 
 
@@ -164,7 +167,8 @@ class NerGate:
         ner_docs = self.model_nlp.pipe(state(d).get("text") or d.text for d in wanted)
         for d, nd in zip(wanted, ner_docs, strict=True):
             state(d)["ner_spans_raw"] = [(e.start_char, e.end_char) for e in nd.ents
-                                         if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop]
+                                         if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop
+                                         and not _DOSE_RE.fullmatch(e.text)]
         return docs
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:

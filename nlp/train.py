@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
 from nlp import datasets
 from nlp.build_lexicon import DATA_DIR, build
-from nlp.lexicon import TOKEN_RE
+from nlp.lexicon import TOKEN_RE, is_curated
 from nlp.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,17 @@ LEARNED_MIN_RATIO = 0.5  # a word tagged this often becomes a "learned" term
 DEMOTE_BELOW = 0.5  # a lexicon word tagged less often than this is demoted to slang
 
 
-def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
+def _learn_from(examples: list[datasets.NerExample] | None) -> list[datasets.NerExample]:
+    """The annotated r/opiates comments the learned parts come from: the training split unless given."""
+    return examples if examples is not None else datasets.split(datasets.drugs_ner())[0]
+
+
+def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt",
+                   learn_from: list[datasets.NerExample] | None = None) -> int:
     """Words that are mostly not drug names in real text (news, r/opiates train split): slang never fires on them."""
     inside: Counter[str] = Counter()
     outside: Counter[str] = Counter()
-    train, _test = datasets.split(datasets.drugs_ner())
+    train = _learn_from(learn_from)
     for ex in [*train, *datasets.seizure_news()]:
         for m in TOKEN_RE.finditer(ex.text):
             word = m.group().lower()
@@ -49,34 +56,44 @@ def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt") -> int:
     return len(set(common))
 
 
-def ner_stoplist() -> set[str]:
-    """Words the annotators mostly left untagged in the training split (seen twice or more, under 30% tagged).
+ENGLISH_WORDS = DATA_DIR / "sources" / "english_words.txt"
 
-    A statistical guess on one of them alone is dropped.
+
+def ner_stoplist(learn_from: list[datasets.NerExample] | None = None, lexicon_keys: Iterable[str] = ()) -> set[str]:
+    """Words a statistical guess on which alone is dropped.
+
+    Words the annotators mostly left untagged in the training split (seen twice or more, under 30% tagged),
+    and ordinary English words (SCOWL american-english, lower case) that are neither in ``lexicon_keys``
+    (names, learned and curated terms) nor tagged in 30% or more of their training occurrences
+    ("mountains", "shrine", "whack": the NER's guesses on everyday words; "dope" and "heroin" stay).
     """
     inside: Counter[str] = Counter()
     outside: Counter[str] = Counter()
-    train_split, _test = datasets.split(datasets.drugs_ner())
-    for ex in train_split:
+    for ex in _learn_from(learn_from):
         for m in TOKEN_RE.finditer(ex.text):
             if any(s <= m.start() < e for s, e in ex.spans):
                 inside[m.group().lower()] += 1
             else:
                 outside[m.group().lower()] += 1
-    return {w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.3}
+    stop = {w for w, n in outside.items() if n >= 2 and inside[w] / (inside[w] + n) < 0.3}
+    tagged = {w for w, n in inside.items() if n / (n + outside[w]) >= 0.3}
+    english = set(ENGLISH_WORDS.read_text(encoding="utf-8").split())
+    return stop | (english - set(lexicon_keys) - tagged)
 
 
-def learned_terms(min_ratio: float | None = None, demote_below: float | None = None) -> list[dict[str, str]]:
+def learned_terms(min_ratio: float | None = None, demote_below: float | None = None,
+                  learn_from: list[datasets.NerExample] | None = None,
+                  table: Path = DATA_DIR / "substances.tsv") -> list[dict[str, str]]:
     """Drug names annotated in the training split of drugs_training.jsonl, kept where annotators mostly agree.
 
     The ratio is (times annotated) / (times the same words occur), so "dope" stays and "shot" goes.
     """
-    from nlp.lexicon import Lexicon, term_key
+    from nlp.lexicon import FENT_CONTROL, Lexicon, fentanyl_pattern, term_key
 
     min_ratio = LEARNED_MIN_RATIO if min_ratio is None else min_ratio
     demote_below = DEMOTE_BELOW if demote_below is None else demote_below
-    lex = Lexicon.from_tsv(DATA_DIR / "substances.tsv")
-    train_split, _test = datasets.split(datasets.drugs_ner())
+    lex = Lexicon.from_tsv(table)
+    train_split = _learn_from(learn_from)
     annotated: Counter[str] = Counter()
     for ex in train_split:
         for s, e in ex.spans:
@@ -110,26 +127,45 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
         known = lex.by_key.get(key)
         if known is not None and known.strength == "weak" and n < 3:
             continue
+        source = f"drugs_training.jsonl train split ({n}/{max(occurs[key], n)} annotated)"
+        if known is None and fentanyl_pattern(key.replace(" ", "-")):  # "ometheylfentanyls", "4 fluoro...fentanyl"
+            name = key.replace(" ", "-")
+            name = name[:-1] if name.endswith("ls") else name
+            rows.append({"term": key, "canonical": name, "class": "fentanyl", "cas": "", "control": FENT_CONTROL,
+                         "strength": "learned", "source": source})
+            continue
         rows.append({"term": key, "canonical": known.canonical if known else key,
                      "class": known.cls if known else "generic", "cas": known.cas if known else "",
                      "control": known.control if known else "", "strength": "strong" if known else "learned",
-                     "source": f"drugs_training.jsonl train split ({n}/{max(occurs[key], n)} annotated)"})
+                     "source": source})
     return rows
 
 
 def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 30,
-          ner_from: Path | None = None) -> Path:
-    """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``."""
+          ner_from: Path | None = None, learn_from: list[datasets.NerExample] | None = None,
+          tables: Path = DATA_DIR) -> Path:
+    """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``.
+
+    ``learn_from`` replaces the training split of drugs_training.jsonl for every learned part (stoplists,
+    learned terms, NER; the intent model leaves out the comments not in it) and ``tables`` is where the
+    built tables go: model selection (nlp.select) builds a dev pipeline this way from the fit part only.
+    """
     random.seed(seed)
-    n_stop = build_stoplist()
-    build(stoplist=set())
-    n_terms = build(stoplist=set(), learned=learned_terms())
+    stop_file, table = tables / "slang_stoplist.txt", tables / "substances.tsv"
+    n_stop = build_stoplist(stop_file, learn_from)
+    build(table, stoplist=set(), stoplist_file=stop_file)
+    n_terms = build(table, stoplist=set(), learned=learned_terms(learn_from=learn_from, table=table),
+                    stoplist_file=stop_file)
     log.info("stoplist %d words, substance table %d terms", n_stop, n_terms)
     from nlp.analyzer import build_pipeline
     from nlp.intent import IntentModel
 
     nlp = build_pipeline(with_ner=False)
+    cast(Any, nlp.get_pipe("substances")).initialize(table=str(table))
     train_rows, _ = datasets.intent_data()
+    if learn_from is not None:  # comments held out for selection stay out of the intent model too
+        held = {x.text for x in datasets.drugs_ner()} - {x.text for x in learn_from}
+        train_rows = [(t, y) for t, y in train_rows if t not in held]
     model = IntentModel()
     lex = cast(Any, nlp.get_pipe("substances")).lexicon
     texts = [normalize(t, is_known=lex.is_known, is_word=lex.vocabulary.__contains__).text for t, _ in train_rows]
@@ -143,8 +179,11 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
         gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
         # the seizure-news DRUG spans are added to the r/opiates training split (other register, same label)
         news = [x for x in datasets.seizure_news() if x.spans]
-        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs, extra=news)
-        gate.stop = frozenset(ner_stoplist())
+        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs, extra=news,
+                                                                         base=learn_from)
+        # weak list slang ("whack", "root") never counts in discussion text: a NER guess on it is not kept either
+        names = [k for k, t in lex.by_key.items() if t.strength != "weak" or is_curated(t)]
+        gate.stop = frozenset(ner_stoplist(learn_from, lexicon_keys=names))
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return output

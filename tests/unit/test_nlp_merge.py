@@ -50,3 +50,21 @@ def test_pill_count_after_a_name_joins_the_span(rules: Analyzer, text: str, span
 ])
 def test_doses_and_other_numbers_stay_apart(rules: Analyzer, text: str, span: str) -> None:
     assert _subs(rules.analyze(text)) == [span]
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("he gives me the Oxycodone Immediate Release 10mg twice a day", "Oxycodone Immediate Release"),
+    ("switched to morphine extended release last month", "morphine extended release"),
+    ("my doctor put me on MS Contins for the pain", "MS Contins"),
+])
+def test_release_form_after_a_name_joins_the_span(rules: Analyzer, text: str, span: str) -> None:
+    assert _subs(rules.analyze(text)) == [span]
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("3 hours later I take an Oxycodone IR and wait", "Oxycodone"),  # abbreviations stay apart (dev split)
+    ("oxycodone. Release dates for the album are out", "oxycodone"),
+    ("ended up in the ER after the heroin", "heroin"),
+])
+def test_abbreviations_and_other_words_after_a_name_stay_apart(rules: Analyzer, text: str, span: str) -> None:
+    assert _subs(rules.analyze(text)) == [span]
