@@ -107,6 +107,36 @@ def dream_listings(path: Path = CORPORA / "dream_market_cocaine_listings.csv") -
     return out
 
 
+@dataclass
+class Product:
+    """An Agora product title with the market's own category path (cat / subcat / subsubcat)."""
+
+    text: str
+    cat: str
+    subcat: str
+    subsubcat: str
+
+
+# the market's drug subcategories, as the substance classes they hold
+CATEGORY_CLASSES: dict[str, frozenset[str]] = {
+    "Opioids": frozenset({"opioid", "fentanyl"}),
+    "Cannabis": frozenset({"cannabis"}),
+    "Stimulants": frozenset({"stimulant"}),
+    "Ecstasy": frozenset({"hallucinogen", "stimulant"}),  # MDMA is filed as a hallucinogen, MDA/amphetamines too
+    "Psychedelics": frozenset({"hallucinogen"}),
+    "Disassociatives": frozenset({"hallucinogen"}),  # ketamine, PCP, MXE
+    "Benzos": frozenset({"depressant"}),
+}
+NON_DRUG_CATEGORIES = frozenset({"Counterfeits", "Data", "Services", "Weapons", "Forgeries"})
+
+
+def agora_products(path: Path = CORPORA / "agora_products_2014-01-01.csv") -> list[Product]:
+    """Agora 2014-01-01 product titles with their category path (7,986 rows)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return [Product(r["product"], r["cat"], r["subcat"], r["subsubcat"]) for r in csv.DictReader(f)
+                if r["product"]]
+
+
 def intent_data() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """(train, test) of (text, 1 = sale offer / 0 = news or discussion), each source split with the seed."""
     train: list[tuple[str, int]] = []

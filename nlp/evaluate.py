@@ -174,8 +174,36 @@ def evaluate(analyzer: Analyzer | None = None) -> Report:
         vend.add(pred & {x.vendor.lower()} or pred, {x.vendor.lower()})
     report.rows.append(("agora test, vendor named in text", "vendor.handles", vend, n_v))
 
-    labels = Counter(e["label"] for res in results for e in res["entities"])
+    agora_labels = Counter(e["label"] for res in results for e in res["entities"])
+    titles_by_category(analyzer, datasets.split(datasets.agora_products())[1], report)
     report.notes.append("entities found on the agora test listings: " +
-                        ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
+                        ", ".join(f"{k} {v}" for k, v in sorted(agora_labels.items())))
     report.notes.append(f"splits: seed {datasets.SEED}, test fraction {datasets.TEST_FRACTION}")
     return report
+
+
+def titles_by_category(analyzer: Analyzer, products: list[datasets.Product], report: Report,
+                       label: str = "agora titles test 25%") -> None:
+    """Substance classes on product titles against the market's own category (slang that fires wrongly shows here).
+
+    Per drug category: recall = titles where a substance of the category's class is found; "wrong class" =
+    titles with a substance of a class the category does not hold (kits and mixed titles make a few of
+    these right). Non-drug categories (counterfeits, data, services, weapons, forgeries): titles with any
+    substance at all.
+    """
+    drug = [p for p in products if p.cat == "Drugs" and p.subcat in datasets.CATEGORY_CLASSES]
+    other = [p for p in products if p.cat in datasets.NON_DRUG_CATEGORIES]
+    results = analyzer.analyze_many([p.text for p in drug + other])
+    found = wrong = 0
+    for p, res in zip(drug, results, strict=False):
+        classes = {s["class"] for s in res["substances"]} - {"other", "generic"}
+        gold = datasets.CATEGORY_CLASSES[p.subcat]
+        found += bool(classes & gold)
+        wrong += bool(classes - gold)
+    any_sub = sum(bool(res["substances"]) for res in results[len(drug):])
+    report.accuracy[f"{label}: category's class found ({len(datasets.CATEGORY_CLASSES)} drug categories)"] = (
+        found / max(1, len(drug)), len(drug))
+    report.accuracy[f"{label}: a substance of another class (lower is better)"] = (wrong / max(1, len(drug)),
+                                                                                  len(drug))
+    report.accuracy[f"{label}, non-drug categories: any substance (lower is better)"] = (
+        any_sub / max(1, len(other)), len(other))

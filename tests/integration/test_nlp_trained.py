@@ -65,9 +65,14 @@ def test_held_out_figures_meet_the_acceptance_bars() -> None:
 
     report = evaluate().as_dict()
     rows = {(r["set"], r["label"]): r for r in report["prf"]}
-    assert rows[("drugs_training test 25% (exact)", "SUBSTANCE")]["f1"] >= 0.84  # see docs/nlp.md: target 0.85
+    assert rows[("drugs_training test 25% (exact)", "SUBSTANCE")]["f1"] >= 0.85
     assert report["accuracy"]["intent (listings vs news + discussion)"]["value"] >= 0.95
     assert report["accuracy"]["ships_from (agora, text names it; gold in ships_from)"]["value"] >= 0.9
+    vendor = rows[("agora test, vendor named in text", "vendor.handles")]
+    assert vendor["precision"] >= 0.98 and vendor["recall"] >= 0.6
+    acc = report["accuracy"]
+    assert acc["agora titles test 25%: a substance of another class (lower is better)"]["value"] <= 0.03
+    assert acc["agora titles test 25%, non-drug categories: any substance (lower is better)"]["value"] <= 0.02
 
 
 def test_extract_command_end_to_end(tmp_path: Path) -> None:
