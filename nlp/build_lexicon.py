@@ -60,6 +60,33 @@ LOOKUP_CLASS = {"narcotic (opioid)": "opioid", "heroin": "opioid", "stimulant": 
                 "drugs of concern": "other"}  # treatment drugs and reversal agents (naloxone) are not drugs of concern
 
 
+# Class by name stem, for DEA rows that neither the DEA row nor lookup_df classes: WHO INN stems
+# (-azepam, -azolam, -barbital, -orphan, -adol), designer-drug series (NBOMe, 2C-x, -PVP, -pinaca) and
+# cathinone and tryptamine names. First match wins; checked on the canonical name and its aliases.
+STEM_CLASSES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\banpp\b|norfentanyl|4-piperidone|anilinopiperidine"), "precursor"),
+    (re.compile(r"fentan"), "fentanyl"),
+    (re.compile(r"nitazene|orphan|orphine|codone|morphone|\w+(?<!hex)adol\b|methadyl|ketobemidone|pethidine"),
+     "opioid"),
+    (re.compile(r"azepam|azolam|zolam\b|azepine|barbital|zolpidem|zaleplon|zopiclone|meprobamate|"
+                r"carisoprodol|methaqualone"), "depressant"),
+    (re.compile(r"pinaca|pica\b|minaca|jwh-|cp-47|am-?2201|cannabin|tetrahydrocannabinol"), "cannabis"),
+    (re.compile(r"nbome|\b2c-[a-z]|tryptamine|\bdmt\b|\bdipt\b|mipt\b|lyserg(?:ide|ic acid (?:di)?(?:ethyl)?amide)|"
+                r"psilocy|mescaline|methoxyamphetamine|methylenedioxyamphetamine|\bdo[bcim]\b|phencyclidine|ketamine|"
+                r"methoxetamine|salvinorin"), "hallucinogen"),
+    (re.compile(r"-?pvp\b|pyrrolidino|cathinone|\w+drone\b|\w+ylone\b|amphetamine|amfetamine|"
+                r"methylphenidate|phenmetrazine|\bmdpv\b|pentedrone|benzylpiperazine|aminorex"), "stimulant"),
+]
+
+
+def stem_class(*names: str) -> str | None:
+    """The class a substance name's stem says (``etizolam`` -> depressant, ``25i-nbome`` -> hallucinogen)."""
+    for pattern, cls in STEM_CLASSES:
+        if any(pattern.search(n) for n in names if n):
+            return cls
+    return None
+
+
 def _clean(term: str) -> str:
     term = term.replace("’", "'").replace("¦Á", "alpha-").replace("¦Â", "beta-").replace("?", "")
     term = re.sub(r"\s*\((?:mixed with|in pill form|liquid)[^)]*\)", "", term, flags=re.I)
@@ -157,7 +184,8 @@ def _c_cs_alpha(stop: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[
             if "cannabi" in base or "marihuana" in base:
                 cls = "cannabis"
             else:
-                cls = next((classes[n] for n in [base, *aliases] if n in classes), "other")
+                cls = next((classes[n] for n in [base, *aliases] if n in classes), None) or \
+                    stem_class(base, *long_names, *aliases) or "other"
         control = f"US CSA Schedule {schedule}" if schedule else ""
         src = f"c_cs_alpha.xlsx (DEA controlled substances, code {number})"
         for term in (base, *long_names):
