@@ -43,8 +43,13 @@ def test_two_sources_run_on_their_crons_without_overlap(
     beta = [r for r in runs if r["source"] == "beta"]
     assert_no_overlap(runs)
     assert_workers_never_overlap(env.worker_events())
-    assert all(r["outcome"] == "success" for r in beta)
-    assert all(r["pages"] == 5 and r["listings_new"] == 1 and r["bytes"] == 500 for r in beta)
+    # the stop can land inside beta's 0.3 s crawl: then its last run, and only that one, is interrupted
+    outcomes = [r["outcome"] for r in beta]
+    assert all(o == "success" for o in outcomes[:-1]) and outcomes[-1] in ("success", "interrupted"), [
+        {k: r.get(k) for k in ("outcome", "exit_code", "error", "started_at", "ended_at")} for r in beta]
+    done = [r for r in beta if r["outcome"] == "success"]
+    assert len(done) >= 3
+    assert all(r["pages"] == 5 and r["listings_new"] == 1 and r["bytes"] == 500 for r in done)
     assert all(r["outcome"] in ("success", "interrupted") for r in alpha)
     assert all(r["duration_s"] >= 2.9 for r in alpha if r["outcome"] == "success")
     # beta's cron fires every 3 s: its starts are ~3 s apart, never closer than 2 s
