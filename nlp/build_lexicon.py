@@ -257,9 +257,8 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stop = set(STOP_WORDS) | (stoplist or set())
-    extra = stoplist_file
-    if extra.exists():
-        stop |= {w.strip() for w in extra.read_text(encoding="utf-8").splitlines() if w.strip()}
+    if stoplist_file.exists():
+        stop |= {w.strip() for w in stoplist_file.read_text(encoding="utf-8").splitlines() if w.strip()}
     rows: dict[str, dict[str, str]] = {}
     order = [_hand_table(DATA_DIR / "precursors.tsv"), _hand_table(DATA_DIR / "core_substances.tsv"),
              _hand_table(DATA_DIR / "medications.tsv"),

@@ -62,6 +62,21 @@ class Report:
         return "\n".join(out)
 
 
+def substance_spans(result: dict[str, Any]) -> set[tuple[int, int]]:
+    """(start, end) of the SUBSTANCE entities of one analysis."""
+    return {(e["start"], e["end"]) for e in result["entities"] if e["label"] == "SUBSTANCE"}
+
+
+def score_spans(pred: set[tuple[int, int]], gold: set[tuple[int, int]], exact: PRF, overlap: PRF) -> None:
+    """Count predicted against gold spans: exact offsets, and the token-overlap view for reference."""
+    exact.add(pred, gold)
+    hit_p = {p for p in pred if any(p[0] < g[1] and g[0] < p[1] for g in gold)}
+    hit_g = {g for g in gold if any(p[0] < g[1] and g[0] < p[1] for p in pred)}
+    overlap.tp += len(hit_g)
+    overlap.fp += len(pred - hit_p)
+    overlap.fn += len(gold - hit_g)
+
+
 def _code(raw: str | None, table: Any) -> str | None:
     """ISO code of a CSV ships_from/ships_to cell (names like "USA", "Netherlands", codes like "NL")."""
     if not raw:
@@ -97,15 +112,7 @@ def evaluate(analyzer: Analyzer | None = None) -> Report:
     results = analyzer.analyze_many([x.text for x in test])
     exact, partial = PRF(), PRF()
     for ex, res in zip(test, results, strict=True):
-        pred = {(e["start"], e["end"]) for e in res["entities"] if e["label"] == "SUBSTANCE"}
-        gold = set(ex.spans)
-        exact.add(pred, gold)
-        # token-overlap view, for reference
-        matched_p = {p for p in pred if any(p[0] < g[1] and g[0] < p[1] for g in gold)}
-        matched_g = {g for g in gold if any(p[0] < g[1] and g[0] < p[1] for p in pred)}
-        partial.tp += len(matched_g)
-        partial.fp += len(pred - matched_p)
-        partial.fn += len(gold - matched_g)
+        score_spans(substance_spans(res), set(ex.spans), exact, partial)
     report.rows.append(("drugs_training test 25% (exact)", "SUBSTANCE", exact, exact.tp + exact.fn))
     report.rows.append(("drugs_training test 25% (overlap)", "SUBSTANCE", partial, partial.tp + partial.fn))
 

@@ -38,8 +38,12 @@ FENT_CONTROL = "US CSA Schedule I (fentanyl-related substances, class-wide)"
 
 def fentanyl_pattern(word: str) -> bool:
     """True when the whole of ``word`` (lower case) follows the fentanyl naming pattern."""
-    m = _FENT_MORPH_RE.fullmatch(word)
-    return m is not None
+    return _FENT_MORPH_RE.fullmatch(word) is not None
+
+
+def fentanyl_name(word: str) -> str:
+    """The canonical (singular) form of a name of the fentanyl pattern: "ometheylfentanyls" -> "ometheylfentanyl"."""
+    return word[:-1] if word.endswith("ls") else word
 
 
 class Tokens:
@@ -248,7 +252,6 @@ class Lexicon:
                     hits.append(Hit(m.start(), m.end(), t, -1))
         return hits
 
-
     def _fentanyl_morphology(self, text: str, hits: list[Hit]) -> None:
         """Add words of the fentanyl naming pattern that no lexicon term covers (class ``fentanyl``)."""
         for m in _FENT_MORPH_RE.finditer(text):
@@ -259,8 +262,7 @@ class Lexicon:
                 continue  # a table term covers it (or reaches past it)
             for h in inside:  # "para-fluoro-fentanyl": the whole name, not the "fentanyl" in it
                 hits.remove(h)
-            name = m.group()
-            name = name[:-1] if name.endswith("ls") else name
+            name = fentanyl_name(m.group())
             known = self.by_key.get(term_key(name))
             t = known if known is not None and known.cls == "fentanyl" else Term(
                 name, name, "fentanyl", "", FENT_CONTROL, "strong", "fentanyl naming pattern")
@@ -272,6 +274,7 @@ def is_curated(term: Term) -> bool:
     return term.source.startswith(("core_substances", "precursors"))
 
 
+_NO_CLASS = frozenset({"generic", "unknown", "other"})  # classes that say nothing about which drug
 _STANDARD_WORDS = frozenset({"iso", "din", "en", "astm"})  # standards numbers, never slang
 _SLANG_SOURCES = ("slangUE.txt", "lookup_df", "dea_street_names", "drugs_training")
 
@@ -288,19 +291,12 @@ def _drop_class_conflicts(hits: list[Hit]) -> list[Hit]:
     promoted to strong ("hydro" beside "indica"); names and strong slang set them for the rest ("Lovely pressed
     M30s": not PCP). Curated slang always stays.
     """
-    names = {h.term.cls for h in hits if is_curated(h.term) or not is_list_slang(h.term)} - {
-        "generic", "unknown", "other"}
-    strong = names | {h.term.cls for h in hits if h.term.strength == "strong"} - {"generic", "unknown", "other"}
+    names = {h.term.cls for h in hits if is_curated(h.term) or not is_list_slang(h.term)} - _NO_CLASS
+    strong = names | ({h.term.cls for h in hits if h.term.strength == "strong"} - _NO_CLASS)
     if not strong:
         return hits
-    out = []
-    for h in hits:
-        t = h.term
-        if is_curated(t) or not is_list_slang(t) or t.cls in ("generic", "unknown", "other"):
-            out.append(h)
-        elif t.cls in (names if t.strength == "strong" and names else strong):
-            out.append(h)
-    return out
+    return [h for h in hits if is_curated(h.term) or not is_list_slang(h.term) or h.term.cls in _NO_CLASS
+            or h.term.cls in (names if h.term.strength == "strong" and names else strong)]
 
 
 def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nlp import datasets
 from nlp.analyzer import Analyzer
-from nlp.evaluate import PRF
+from nlp.evaluate import PRF, score_spans, substance_spans
 
 DEV_DIR = Path.home() / ".cache" / "narcowatch" / "nlp-dev"
 
@@ -65,14 +65,8 @@ def dev_report(analyzer: Analyzer, examples: list[datasets.NerExample] | None = 
     items = examples if examples is not None else parts()[1]
     report = DevReport()
     for ex, res in zip(items, analyzer.analyze_many([x.text for x in items]), strict=True):
-        pred = {(e["start"], e["end"]) for e in res["entities"] if e["label"] == "SUBSTANCE"}
-        gold = set(ex.spans)
-        report.exact.add(pred, gold)
-        hit_p = {p for p in pred if any(p[0] < g[1] and g[0] < p[1] for g in gold)}
-        hit_g = {g for g in gold if any(p[0] < g[1] and g[0] < p[1] for p in pred)}
-        report.overlap.tp += len(hit_g)
-        report.overlap.fp += len(pred - hit_p)
-        report.overlap.fn += len(gold - hit_g)
+        pred, gold = substance_spans(res), set(ex.spans)
+        score_spans(pred, gold, report.exact, report.overlap)
         report.false_pos += [(ex.text[s:e], _context(ex.text, s, e)) for s, e in sorted(pred - gold)]
         report.misses += [(ex.text[s:e], _context(ex.text, s, e)) for s, e in sorted(gold - pred)]
     return report

@@ -88,7 +88,7 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
 
     The ratio is (times annotated) / (times the same words occur), so "dope" stays and "shot" goes.
     """
-    from nlp.lexicon import FENT_CONTROL, Lexicon, fentanyl_pattern, term_key
+    from nlp.lexicon import FENT_CONTROL, Lexicon, fentanyl_name, fentanyl_pattern, term_key
 
     min_ratio = LEARNED_MIN_RATIO if min_ratio is None else min_ratio
     demote_below = DEMOTE_BELOW if demote_below is None else demote_below
@@ -129,8 +129,7 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
             continue
         source = f"drugs_training.jsonl train split ({n}/{max(occurs[key], n)} annotated)"
         if known is None and fentanyl_pattern(key.replace(" ", "-")):  # "ometheylfentanyls", "4 fluoro...fentanyl"
-            name = key.replace(" ", "-")
-            name = name[:-1] if name.endswith("ls") else name
+            name = fentanyl_name(key.replace(" ", "-"))
             rows.append({"term": key, "canonical": name, "class": "fentanyl", "cas": "", "control": FENT_CONTROL,
                          "strength": "learned", "source": source})
             continue
