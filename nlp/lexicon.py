@@ -291,12 +291,15 @@ def _drop_class_conflicts(hits: list[Hit]) -> list[Hit]:
     promoted to strong ("hydro" beside "indica"); names and strong slang set them for the rest ("Lovely pressed
     M30s": not PCP). Curated slang always stays.
     """
+    def agrees(h: Hit, classes: set[str]) -> bool:
+        t = h.term
+        return is_curated(t) or not is_list_slang(t) or t.cls in _NO_CLASS or t.cls in classes
+
     names = {h.term.cls for h in hits if is_curated(h.term) or not is_list_slang(h.term)} - _NO_CLASS
+    if names:  # promoted slang first, so that a dropped one lends its class to nothing
+        hits = [h for h in hits if h.term.strength != "strong" or agrees(h, names)]
     strong = names | ({h.term.cls for h in hits if h.term.strength == "strong"} - _NO_CLASS)
-    if not strong:
-        return hits
-    return [h for h in hits if is_curated(h.term) or not is_list_slang(h.term) or h.term.cls in _NO_CLASS
-            or h.term.cls in (names if h.term.strength == "strong" and names else strong)]
+    return [h for h in hits if agrees(h, strong)] if strong else hits
 
 
 def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:
@@ -309,9 +312,10 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
     """
     if not hits:
         return hits
-    strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
     if sale and len(hits) > 1:
         hits = _drop_class_conflicts(hits)
+    # a neighbour only vouches for slang if it is itself kept
+    strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
     kept = []
     words = tokens.words
     for h in hits:

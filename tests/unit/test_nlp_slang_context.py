@@ -22,6 +22,7 @@ LEX = Lexicon([
     Term("heroin", "heroin", "opioid", "", "", "strong", CORE),
     Term("iso", "isotonitazene", "opioid", "", "", "weak", CORE),
     Term("boy", "heroin", "opioid", "", "", "weak", DEA),
+    Term("grass", "cannabis", "cannabis", "", "", "weak", DEA),
 ])
 
 
@@ -47,6 +48,16 @@ def test_list_slang_of_another_class_than_the_named_substances_goes(text: str, e
 ])
 def test_slang_that_agrees_or_stands_alone_stays(text: str, expected: list[str]) -> None:
     assert kept(text) == expected
+
+
+def test_dropped_slang_lends_its_class_to_nothing() -> None:
+    # "hydro" goes (cannabis is named), so opioid slang beside it has no named class to agree with
+    assert kept("indica, hydro boy from the valley") == ["indica"]
+
+
+def test_dropped_slang_does_not_vouch_for_its_neighbour() -> None:
+    # "grass" agrees with the named cannabis, but its only neighbour is the dropped "hydro": no cue, no name near
+    assert kept("indica seeds from our own garden in the hills, and hydro grass") == ["indica"]
 
 
 def test_discussion_keeps_every_class() -> None:
