@@ -84,7 +84,9 @@ def test_sigterm_stops_running_crawl_cleanly_and_next_start_resumes(
     assert Path(events[0]["jobdir"], "requests.queue").exists()  # JOBDIR kept for the resume
     env.set_control({"alpha": {"duration": 0.2}})
     env.start_daemon()
-    env.wait_for(lambda: sum(e["ev"] == "end" for e in env.worker_events()) >= 1, 30, "a finished run")
+    # wait for the second run's record, not the worker's "end" line: a stop between that line and the
+    # worker's exit interrupts the run (exit 1 on SIGTERM), which rightly keeps its JOBDIR
+    env.wait_for(lambda: len(es_runs(es_client, es_names.crawl_runs, "alpha")) >= 2, 30, "a recorded second run")
     assert env.stop_daemon() == 0
     events = env.worker_events()
     starts = [i for i, e in enumerate(events) if e["ev"] == "start"]
