@@ -81,6 +81,11 @@ class Listing:
     """WARC-Record-ID of the response record."""
     screenshot: str | None = None
     """Path of a full-page PNG screenshot (browser sources)."""
+    source_page: str | None = None
+    """For an offer read as a row of a result page (``listing_rows``): that page's URL (its WARC record is the
+    evidence); None for listings read from their own page."""
+    row: int | None = None
+    """Position of the offer's row on ``source_page``, counted from 1 in page order."""
 
     # -- derived (filled by pipelines)
     fingerprint: str | None = None

@@ -48,6 +48,12 @@ class CrawlOutcome:
     errors: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     """Time spent per pipeline stage (lookup, nlp, index, vendors, alerts), summed over batches."""
+    fill_rates: dict[str, float] = field(default_factory=dict)
+    """Share of this crawl's listings that had each watched field (crawler.drift)."""
+    fill_samples: dict[str, str] = field(default_factory=dict)
+    """Per field, the URL of a listing without it."""
+    gate: dict[str, Any] | None = None
+    """When a login wall, anti-DDoS page or CAPTCHA stopped the crawl: kind, url, message, counts."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -102,7 +108,17 @@ def outcome_from_stats(source: str, run_id: str, start: str, stats: dict[str, An
             k.rsplit("/", 1)[1]: round(float(v), 3) for k, v in stats.items() if k.startswith("narcowatch/seconds/")
         },
     )
-    if finish not in ("finished", None) or out.spooled or errors.get("batch"):
+    from crawler.drift import fill_rates
+
+    out.fill_rates, out.fill_samples = fill_rates(stats)
+    if stats.get("narcowatch/gated"):
+        out.gate = {"kind": stats.get("narcowatch/gated_kind"), "url": stats.get("narcowatch/gated_url"),
+                    "message": stats.get("narcowatch/gated"),
+                    "counts": {k.rsplit("/", 1)[1]: int(v) for k, v in stats.items()
+                               if k.startswith("narcowatch/gated/")}}
+    if out.gate is not None and not (out.spooled or errors.get("batch")):
+        out.outcome = "gated"
+    elif finish not in ("finished", None) or out.spooled or errors.get("batch"):
         out.outcome = "failed"
     elif out.pages == 0:
         out.outcome = "empty"
@@ -239,7 +255,7 @@ def crawl_command(
         raise click.ClickException(f"configuration error:\n{exc}") from None
     for out in outcomes:
         click.echo(out.to_json())
-    if any(o.outcome == "failed" for o in outcomes):
+    if any(o.outcome in ("failed", "gated") for o in outcomes):
         sys.exit(1)
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["success", "empty", "failed", "timeout", "interrupted", "skipped"]
+Outcome = Literal["success", "empty", "failed", "timeout", "interrupted", "skipped", "degraded", "gated"]
 # Outcomes that count towards a failure streak. "interrupted" is our own shutdown, "skipped" a run that
 # did not start because the previous one still held the source: neither says the source is broken.
 STREAK_OUTCOMES = frozenset({"empty", "failed", "timeout"})
@@ -46,7 +46,9 @@ class RunRecord:
     """Wall time in seconds."""
     outcome: Outcome = "success"
     """success; empty (ran, found nothing); failed; timeout (killed at the per-source limit);
-    interrupted (stopped by a daemon shutdown or crash); skipped (the source was still running)."""
+    interrupted (stopped by a daemon shutdown or crash); skipped (the source was still running);
+    degraded (ran, but fields or listings fell sharply against recent runs: layout drift, crawler.drift);
+    gated (stopped by a login wall, anti-DDoS page or CAPTCHA)."""
     pages: int = 0
     """Pages fetched (responses received)."""
     items: int | None = None
@@ -71,6 +73,14 @@ class RunRecord:
     """schedule, manual or recovery (a run found unfinished after a daemon crash)."""
     stats: dict[str, Any] = field(default_factory=dict)
     """Other numbers the worker reported (NLP, indexing and alert counts and latencies)."""
+    fill_rates: dict[str, float] = field(default_factory=dict)
+    """Share of the run's listings that had each watched field (``title``, ``vendor``, ``price``...)."""
+    fill_samples: dict[str, str] = field(default_factory=dict)
+    """Per field, the URL of a listing of this run without it."""
+    gate: dict[str, Any] | None = None
+    """The gate page that stopped the run (kind, url, message), when outcome is ``gated``."""
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    """Why the run is ``degraded``: per field, before/after rates and a sample URL."""
 
     def to_document(self) -> dict[str, Any]:
         """The Elasticsearch document, in the field names of ``index_mappings/crawl-runs.json``."""
@@ -95,6 +105,10 @@ class RunRecord:
             "host": self.host,
             "trigger": self.trigger,
             "stats": dict(self.stats),
+            "fill_rates": dict(self.fill_rates),
+            "fill_samples": dict(self.fill_samples),
+            "gate": self.gate,
+            "drift": list(self.drift),
         }
 
     @classmethod
@@ -109,6 +123,8 @@ class RunRecord:
             bytes=int(doc.get("bytes") or 0), exit_code=doc.get("exit_code"), message=doc.get("message"),
             host=doc.get("host") or socket.gethostname(), trigger=doc.get("trigger") or "schedule",
             stats=dict(doc.get("stats") or {}),
+            fill_rates=dict(doc.get("fill_rates") or {}), fill_samples=dict(doc.get("fill_samples") or {}),
+            gate=doc.get("gate"), drift=list(doc.get("drift") or []),
         )
 
 
@@ -191,11 +207,17 @@ def record_from_worker(
     stats.pop("source", None)
     stats.pop("run_id", None)
     worker_outcome = stats.pop("outcome", None)
+    rates, samples, gate = stats.pop("fill_rates", None), stats.pop("fill_samples", None), stats.pop("gate", None)
+    rec.fill_rates = {str(k): float(v) for k, v in rates.items()} if isinstance(rates, Mapping) else {}
+    rec.fill_samples = {str(k): str(v) for k, v in samples.items()} if isinstance(samples, Mapping) else {}
+    rec.gate = dict(gate) if isinstance(gate, Mapping) else None
     rec.stats = stats
     if timed_out:
         rec.outcome, rec.message = "timeout", "no result within the per-source time limit; worker killed"
     elif interrupted:
         rec.outcome, rec.message = "interrupted", "stopped by a scheduler shutdown; resumes on the next run"
+    elif worker_outcome == "gated" and rec.gate is not None:
+        rec.outcome, rec.message = "gated", str(rec.gate.get("message") or "stopped by a gate page")
     elif exit_code != 0:
         rec.outcome = "failed"
         tail = stderr_tail.strip().splitlines()[-1:] if stderr_tail.strip() else []
@@ -351,3 +373,33 @@ def handle_streak(
     tracker.mark_alerted(record.source)
     log.warning("ops alert sent: %s", subject)
     return True
+
+
+def judge_run(record: RunRecord, history: Sequence[Mapping[str, Any]], source: Any | None) -> tuple[str, str] | None:
+    """Layout drift and gates of a finished run: marks ``record`` ``degraded`` when its fill rates or listing
+    count fell sharply against ``history`` (the source's earlier runs, newest first), and returns the ops mail
+    (subject, body) to send, or None. One mail per episode: none when the previous run was already degraded
+    (or gated, for a gated run)."""
+    from crawler.drift import degraded, degraded_mail, gated_mail
+
+    previous = history[0].get("outcome") if history else None
+    if record.outcome == "gated":
+        return None if previous == "gated" else gated_mail(record.source, record.to_document())
+    if record.outcome not in ("success", "empty") or source is None:
+        return None
+    start = start_urls_of_source(source)
+    drops = degraded(record.to_document(), history, getattr(source, "drift", None), start_url=start)
+    if not drops:
+        return None
+    record.outcome = "degraded"
+    record.drift = [{"field": d.field, "before": d.before, "after": d.after, "sample_url": d.sample_url}
+                    for d in drops]
+    record.message = "layout drift: " + "; ".join(d.line() for d in drops)
+    return None if previous == "degraded" else degraded_mail(record.source, record.to_document(), drops)
+
+
+def start_urls_of_source(source: Any) -> str | None:
+    from crawler.sources.models import start_urls_of
+
+    urls = start_urls_of(source)
+    return urls[0] if urls else None

@@ -95,12 +95,54 @@ class SourceSpider(scrapy.Spider):
         raise NotImplementedError
 
     # -- accounting
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        from scrapy import signals
+
+        crawler.signals.connect(spider.count_fields, signal=signals.item_scraped)
+        return spider
+
+    def count_fields(self, item: Any, response: Any = None, spider: Any = None) -> None:
+        """Per-field fill counts of the listings this crawl yielded (the run record's fill rates)."""
+        from crawler.drift import count_fill
+
+        if self.crawler is not None and self.crawler.stats is not None:
+            count_fill(self.crawler.stats, self.source, item)
+
     def skip(self, response: Response, reason: str, detail: str = "") -> None:
         """Count and log a page that yields nothing usable; the crawl goes on."""
+        self.skip_url(response.url, reason, detail)
+
+    def skip_url(self, url: str, reason: str, detail: str = "") -> None:
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"narcowatch/skipped/{reason}")
             self.crawler.stats.inc_value("narcowatch/skipped")
-        self.logger.warning("skipped %s (%s)%s", response.url, reason, f": {detail}" if detail else "")
+        self.logger.warning("skipped %s (%s)%s", url, reason, f": {detail}" if detail else "")
+
+    def stop_if_gated(self, response: Response) -> bool:
+        """If the page is a login wall, anti-DDoS page or CAPTCHA (``gates`` markers), count it as
+        ``narcowatch/gated/<kind>`` and close this source's crawl with reason ``gated``. Never solved."""
+        from crawler.pages.gates import detect_gate
+
+        found = detect_gate(response, getattr(self.source, "gates", None))
+        if found is None:
+            return False
+        kind, marker = found
+        message = (f"source {self.source.name}: {kind} gate at {response.url} (marker {marker!r}); the crawl "
+                   "stopped. narcowatch never solves or bypasses gates: check the site, the session cookies "
+                   "or the gates markers")
+        if self.crawler is not None and self.crawler.stats is not None:
+            stats = self.crawler.stats
+            stats.inc_value(f"narcowatch/gated/{kind}")
+            if stats.get_value("narcowatch/gated") is None:
+                stats.set_value("narcowatch/gated", message)
+                stats.set_value("narcowatch/gated_kind", kind)
+                stats.set_value("narcowatch/gated_url", response.url)
+        self.logger.error(message)
+        if self.crawler is not None and self.crawler.engine is not None:
+            self.crawler.engine.close_spider(self, "gated")
+        return True
 
     def count(self, key: str, n: int = 1) -> None:
         if self.crawler is not None and self.crawler.stats is not None:

@@ -7,12 +7,27 @@ from typing import Any
 
 from scrapy.http import Response
 
-from crawler.pages.market import B2BProductPage, MarketCategoryPage, MarketListingPage
+from crawler.items import Listing
+from crawler.pages.market import (
+    B2BProductPage,
+    MarketCategoryPage,
+    MarketListingPage,
+    MarketRow,
+    merge_row,
+    missing_fields,
+)
 from spiders.base import SourceSpider
+
+META_ROW = "narcowatch_row"
+"""Request.meta key: the row listing a detail request enriches (``follow_listing``)."""
 
 
 class MarketSpider(SourceSpider):
-    """Start pages -> category pages (and their next pages) -> listing pages -> one Listing each."""
+    """Start pages -> category pages (and their next pages) -> listing pages -> one Listing each.
+
+    With ``listing_rows`` every offer row of a start, category or result page is a Listing; with
+    ``follow_listing`` the row's detail page is read too and the two are merged into one Listing.
+    """
 
     kind = "market"
     listing_page: type[MarketListingPage] = MarketListingPage
@@ -25,23 +40,72 @@ class MarketSpider(SourceSpider):
             return
         page = MarketCategoryPage(response, self.source)
         self.count("pages/index")
-        for url in page.category_urls():
+        rows = page.rows() if self.source.rows_mode else []
+        categories, next_pages, listing_urls = page.category_urls(), page.next_page_urls(), page.listing_urls()
+        if not (rows or categories or next_pages or listing_urls) and self.stop_if_gated(response):
+            return
+        for url in categories:
             yield self.request(url, self.parse_index, "index")
-        for url in page.next_page_urls():
+        for url in next_pages:
             yield self.request(url, self.parse_index, "index")
-        for url in page.listing_urls():
+        for url in listing_urls:
             yield self.request(url, self.parse_listing, "listing")
+        yield from self.row_listings(response, rows)
+
+    def row_listings(self, response: Response, rows: list[MarketRow]) -> Iterator[Any]:
+        """The rows' listings; with ``follow_listing``, requests for their detail pages carrying the row."""
+        for row in rows:
+            follow = row.link if self.source.follow_listing else None
+            missing = [] if follow else row.missing()  # followed rows are checked once merged
+            if missing:
+                self.skip(response, "missing_fields", f"row {row.position}: {', '.join(missing)}")
+                continue
+            self.count("rows")
+            item = row.to_item()
+            if follow:
+                yield self.request(follow, self.parse_listing, "listing", **{META_ROW: item})
+            else:
+                yield item
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
+        row: Listing | None = response.meta.get(META_ROW)
         if not self.text_response(response):
+            if row is not None:
+                yield row
             return
-        page = self.listing_page(response, self.source)
+        page = self.listing_page(response, self.source, self.source.detail_fields)
         missing = page.missing()
+        if row is not None:
+            if page.fields_found() == 0:
+                # the detail page gave nothing (a gate, a moved page): the row alone is the listing
+                self.stop_if_gated(response)
+                yield from self.checked(response.url, row)
+                return
+            self.count("pages/listing")
+            yield from self.checked(response.url, merge_row(row, page.to_item()))
+            return
         if missing:
+            if self.stop_if_gated(response):
+                return
             self.skip(response, "missing_fields", ", ".join(missing))
             return
         self.count("pages/listing")
         yield page.to_item()
+
+    def checked(self, url: str, item: Listing) -> Iterator[Listing]:
+        """``item`` if it has the fields the source requires, else nothing (counted as skipped)."""
+        missing = missing_fields(vars(item), self.source.listing_must_have)
+        if missing:
+            self.skip_url(url, "missing_fields", ", ".join(missing))
+            return
+        yield item
+
+    def on_error(self, failure: Any) -> Any:
+        """Errback: a failed detail request still yields its row (the offer was listed)."""
+        super().on_error(failure)
+        request = getattr(failure, "request", None)
+        if request is not None and request.meta.get(META_ROW) is not None:
+            yield from self.checked(request.url, request.meta[META_ROW])
 
 
 class B2BSpider(MarketSpider):

@@ -32,6 +32,7 @@ from crawler.runs import (
     default_ops_notifier,
     handle_streak,
     iso,
+    judge_run,
     parse_worker_stats,
     record_from_worker,
     record_run,
@@ -220,6 +221,7 @@ class RunSink:
         alerts = (root if root.is_dir() else root.parent) / "alerts.yaml"
         self.notify = notify if notify is not None else default_ops_notifier(alerts)
         self.tracker = StreakTracker(scheduler_home() / "streaks.json", settings.failure_streak)
+        self.config_path = config_path
 
     def _client(self) -> Any:
         if self.client_factory is not None:
@@ -229,6 +231,7 @@ class RunSink:
         return get_client()
 
     def write(self, record: RunRecord) -> None:
+        drift_mail = self._judge(record)  # may mark the record degraded: before it is written anywhere
         line = json.dumps(record.to_document(), sort_keys=True)
         with _FILE_LOCK, local_runs_path().open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
@@ -241,6 +244,60 @@ class RunSink:
         if handle_streak(self.tracker, record, self.notify):
             m.ops_alerts.labels(record.source).inc()
         m.failure_streak.labels(record.source).set(self.tracker.get(record.source))
+        if drift_mail is not None:
+            self._ops_mail(record, *drift_mail)
+            m.ops_alerts.labels(record.source).inc()
+
+    def _judge(self, record: RunRecord) -> tuple[str, str] | None:
+        """Layout drift and gates (crawler.runs.judge_run) against the source's recent runs."""
+        try:
+            from crawler.sources import load_sources
+
+            source = next((s for s in load_sources(self.config_path) if s.name == record.source), None)
+            runs = getattr(getattr(source, "drift", None), "runs", 5)
+            return judge_run(record, self.recent_runs(record.source, runs + 5), source)
+        except Exception:  # a broken judgement must not lose the run record
+            log.exception("layout-drift check of run %s failed; the run is recorded as is", record.run_id)
+            return None
+
+    def recent_runs(self, source: str, n: int) -> list[dict[str, Any]]:
+        """The source's last ``n`` run documents, newest first: from Elasticsearch when runs are recorded
+        there, else (or when it is down) from this machine's run log."""
+        if self.settings.record_runs:
+            try:
+                from crawler.es.names import IndexNames
+
+                resp = self._client().search(
+                    index=IndexNames().crawl_runs, size=n, sort=[{"started_at": "desc"}],
+                    query={"term": {"source": source}}, ignore_unavailable=True)
+                return [h["_source"] for h in resp["hits"]["hits"]]
+            except Exception as exc:
+                log.warning("recent runs of %s not read from Elasticsearch (%s); using the local log", source, exc)
+        out: list[dict[str, Any]] = []
+        path = local_runs_path()
+        if path.exists():
+            with _FILE_LOCK:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            for raw in reversed(lines):
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    continue
+                if doc.get("source") == source:
+                    out.append(doc)
+                    if len(out) >= n:
+                        break
+        return out
+
+    def _ops_mail(self, record: RunRecord, subject: str, body: str) -> None:
+        if self.notify is None:
+            log.error("ops alert not sent (no ops notifier configured): %s", subject)
+            return
+        try:
+            self.notify(subject, body)
+            log.warning("ops alert sent: %s", subject)
+        except Exception:
+            log.exception("ops alert for source %r could not be sent", record.source)
 
     def _to_es(self, record: RunRecord) -> None:
         from crawler.es.names import IndexNames

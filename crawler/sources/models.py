@@ -7,7 +7,16 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 KINDS = ("market", "browser", "b2b_chemicals", "forum", "telegram_public", "reddit", "mastodon", "feed")
@@ -242,6 +251,83 @@ Duration = Annotated[
 ]
 
 
+GATE_KINDS = ("ddos", "login", "captcha")
+"""Kinds of gate pages, in the order they are tested (an anti-DDoS page often carries a CAPTCHA too)."""
+
+
+def _check_marker(marker: str) -> str:
+    kind, sep, rest = marker.partition(":")
+    if sep and kind in ("css", "xpath", "text"):
+        body = rest.strip()
+    else:
+        kind, body = "css", marker.strip()
+    if not body:
+        raise ValueError(f"empty marker {marker!r}")
+    if kind == "css":
+        _check_css(body)
+    elif kind == "xpath":
+        _check_xpath(body)
+    else:
+        try:
+            re.compile(body)
+        except re.error as exc:
+            raise ValueError(f"invalid regex in marker {marker!r}: {exc}") from None
+    return marker
+
+
+Marker = Annotated[str, AfterValidator(_check_marker)]
+"""``css:SELECTOR`` (or a bare CSS selector), ``xpath:EXPR`` or ``text:REGEX`` (case-insensitive, matched against
+the page title and visible text)."""
+
+
+class Gates(_Model):
+    """How login walls, anti-DDoS pages and CAPTCHAs are recognised. A page is gated when a marker matches and
+    the page gave none of what the source reads there (no listing rows, no listing fields). A gated page stops
+    the source's crawl (outcome ``gated``); it is never solved or bypassed."""
+
+    defaults: bool = True
+    """Also use the built-in markers (password fields, "DDoS protection" titles, CAPTCHA images and inputs)."""
+    login: list[Marker] = Field(default_factory=list)
+    """Markers of a login wall (``css:form#login``, ``text:Please log in``)."""
+    ddos: list[Marker] = Field(default_factory=list)
+    """Markers of an anti-DDoS or "checking your browser" page."""
+    captcha: list[Marker] = Field(default_factory=list)
+    """Markers of a CAPTCHA challenge."""
+
+    def markers(self, kind: str) -> list[str]:
+        """The configured markers of ``kind``, then the built-in ones (unless ``defaults: false``)."""
+        own = list(getattr(self, kind))
+        return own + list(DEFAULT_GATE_MARKERS[kind]) if self.defaults else own
+
+
+DEFAULT_GATE_MARKERS: dict[str, tuple[str, ...]] = {
+    # Seen on the saved market pages (tests/fixtures/real_pages/*/other/): Dream's "DDOS Protection" form,
+    # Cryptonia's "DDoS Protection" refresh page, Bohemia's "DDOS DEFENDER"; common CDN interstitials.
+    "ddos": (r"text:\bd\.?dos\b.{0,20}\b(protection|defender|guard|filter)", r"text:anti-?\s?ddos",
+             r"text:checking your browser before accessing", r"text:verify (that )?you are (a )?human"),
+    # Cryptonia, Empire, Dream and Bohemia login pages all have a password field; a listing page does not.
+    "login": ("css:input[type=password]", r"text:^\s*(please )?(log ?in|sign ?in) (to|required)"),
+    "captcha": ("css:img[src*=captcha i]", "css:input[name*=captcha i]", "css:.g-recaptcha, .h-captcha",
+                r"text:\bsolve (the|this) (following )?(challenge|captcha)"),
+}
+
+
+class Drift(_Model):
+    """Layout-drift alarm: compare each run's per-field fill rates (and listing count) with the source's
+    recent runs; a sharp drop marks the run ``degraded`` and sends one ops mail."""
+
+    enabled: bool = True
+    runs: int = Field(default=5, ge=1, le=100)
+    """How many recent successful runs make the baseline."""
+    min_rate: float = Field(default=0.8, ge=0, le=1)
+    """Only fields filled in at least this share of listings in the baseline are watched."""
+    drop: float = Field(default=0.5, gt=0, le=1)
+    """A watched field is degraded when its rate falls below ``baseline * (1 - drop)``."""
+    min_listings: int = Field(default=10, ge=1)
+    """Baseline runs must have found this many listings on average (else no verdict); a run that then finds
+    none is degraded."""
+
+
 def _domain(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -280,6 +366,10 @@ class SourceBase(_Model):
     """Download timeout per request, seconds."""
     max_page_bytes: int | None = Field(default=None, ge=1024)
     """Largest page body accepted; bigger pages are cancelled and counted as bad pages (default 10 MB)."""
+    gates: Gates = Gates()
+    """Login walls, anti-DDoS pages and CAPTCHAs: recognised, counted, never solved; they stop the crawl."""
+    drift: Drift = Drift()
+    """Layout-drift alarm on per-field fill rates (run outcome ``degraded`` and one ops mail)."""
 
     @field_validator("start_urls")
     @classmethod
@@ -349,7 +439,8 @@ class MarketLinks(_Model):
     pagination: SelectorList = Field(default_factory=list)
     """Links to the next page of a category."""
     listing: SelectorList = Field(default_factory=list)
-    """Links from a category page to listing pages."""
+    """Links from a category page to listing pages; with ``listing_rows``, the link inside each row (the row's URL
+    and, with ``follow_listing: true``, the detail page read for more fields)."""
     native_id_regex: str | None = None
     """Regex with one group that reads the listing id from its URL (``/item/(\\w+)``)."""
 
@@ -367,25 +458,46 @@ class MarketLinks(_Model):
 
 
 class MarketSource(SourceBase):
-    """A marketplace of static HTML: category pages, pagination, listing pages."""
+    """A marketplace of static HTML: category pages, pagination, listing pages or rows of result pages."""
 
     kind: Literal["market"] = "market"
-    links: MarketLinks
+    links: MarketLinks = MarketLinks()
+    listing_rows: Selector | None = None
+    """Each match on a start, category or result page is one offer: ``fields`` are then read relative to the
+    row (CSS always; XPath when it starts with ``.``)."""
+    follow_listing: bool = False
+    """With ``listing_rows`` and ``links.listing``: also read each row's detail page with ``detail_fields``;
+    detail values win, row values fill the gaps, one listing is indexed."""
     fields: ListingFields
+    detail_fields: ListingFields | None = None
+    """Selectors of the detail page (``follow_listing: true``)."""
     listing_must_have: list[str] = Field(default_factory=lambda: ["title"])
-    """Listing fields that must be non-empty for a page to count as a listing (else it is skipped)."""
+    """Listing fields that must be non-empty for a page (or row) to count as a listing (else it is skipped)."""
 
     @model_validator(mode="after")
     def _checks(self) -> MarketSource:
         _require_start_urls(self)
-        if not self.links.listing:
-            raise ValueError("links.listing: give a selector for the links to listing pages")
-        if self.fields.title is None:
+        if self.listing_rows is None and not self.links.listing:
+            raise ValueError("links.listing: give a selector for the links to listing pages "
+                             "(or listing_rows for offers listed as rows of a result page)")
+        if self.follow_listing:
+            if self.listing_rows is None or not self.links.listing:
+                raise ValueError("follow_listing: needs both listing_rows and links.listing (the link in each row)")
+            if self.detail_fields is None:
+                raise ValueError("detail_fields: follow_listing reads the detail page with these selectors")
+        elif self.detail_fields is not None:
+            raise ValueError("detail_fields: only used with follow_listing: true")
+        if self.fields.title is None and (self.detail_fields is None or self.detail_fields.title is None):
             raise ValueError("fields.title: give a selector for the listing title")
         unknown = [f for f in self.listing_must_have if f not in ListingFields.model_fields or f == "extra"]
         if unknown:
             raise ValueError(f"listing_must_have: unknown field(s) {', '.join(unknown)}")
         return self
+
+    @property
+    def rows_mode(self) -> bool:
+        """True when offers are read as rows of result pages."""
+        return self.listing_rows is not None
 
 
 class BrowserSource(MarketSource):
@@ -404,7 +516,7 @@ class B2BSource(MarketSource):
 
     @model_validator(mode="after")
     def _cas(self) -> B2BSource:
-        if self.fields.cas_numbers is None:
+        if self.fields.cas_numbers is None and (self.detail_fields is None or self.detail_fields.cas_numbers is None):
             raise ValueError("fields.cas_numbers: a b2b_chemicals source needs a selector for the CAS number")
         return self
 

@@ -27,7 +27,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PAGE_CLASSES = ["MarketCategoryPage", "MarketListingPage", "B2BProductPage", "ForumIndexPage", "ForumThreadPage",
                 "TelegramChannelPage", "RedditListing", "MastodonTimeline", "FeedPage"]
 # Evidence fields depend on the fetch, not on the page: left out of the expected JSON.
-EVIDENCE = {"fetched_at", "response_sha256", "response_status", "warc_file", "warc_record_id", "screenshot"}
+EVIDENCE = {"fetched_at", "response_sha256", "response_status", "warc_file", "warc_record_id", "screenshot",
+            "source_page", "row"}
 
 
 def cases() -> list[Any]:
