@@ -15,6 +15,24 @@ M = TypeVar("M", bound=BaseModel)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
+MAX_CONFIG_BYTES = 5 * 1024 * 1024
+"""Largest configuration file read (a YAML file is written by hand; anything bigger is a mistake or an attack)."""
+MAX_NESTING = 64
+"""Deepest nesting of mappings and lists accepted in a configuration file."""
+
+_SECRET_VALUES: dict[str, str] = {}
+"""Values substituted for ``${VAR}`` references -> ``${VAR}``: masked in every ConfigIssue message."""
+_MIN_MASKED = 3
+"""Shorter substituted values are not masked (they would blank digits and words of the message)."""
+
+
+def mask_env_values(text: str) -> str:
+    """``text`` with every value that ``${VAR}`` expansion substituted shown as ``${VAR}`` again."""
+    for value in sorted(_SECRET_VALUES, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, _SECRET_VALUES[value])
+    return text
+
 
 @dataclass(frozen=True)
 class ConfigIssue:
@@ -24,6 +42,13 @@ class ConfigIssue:
     line: int | None
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Errors may quote a value that came from ${VAR} (a URL with a password, a session token):
+        # show the reference, never the value.
+        if _SECRET_VALUES:
+            object.__setattr__(self, "message", mask_env_values(self.message))
+            object.__setattr__(self, "field", mask_env_values(self.field))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -39,7 +64,32 @@ class ConfigError(Exception):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records, for every mapping, the 1-based line of each key."""
+    """SafeLoader that records, for every mapping, the 1-based line of each key.
+
+    Aliases (``*name``) are refused: a few hundred bytes of nested aliases expand to gigabytes (the
+    "billion laughs"), and hand-written configuration does not need them. Nesting deeper than
+    ``MAX_NESTING`` is refused too.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None,
+                f"YAML aliases are not allowed (*{event.anchor}): write the value out instead",
+                event.start_mark,
+            )
+        depth = getattr(self, "_nw_depth", 0)
+        if depth >= MAX_NESTING:
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_NESTING} levels deep", event.start_mark
+            )
+        self._nw_depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._nw_depth = depth
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
@@ -69,10 +119,20 @@ class _LineDict(dict):
         self.line: int = 0
 
 
+def _env_value(m: re.Match[str]) -> str:
+    name = m.group(1)
+    value = os.environ.get(name)
+    if value is None:
+        return m.group(2) or ""
+    if len(value) >= _MIN_MASKED:
+        _SECRET_VALUES[value] = "${" + name + "}"
+    return value
+
+
 def expand_env(value: Any) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in strings, recursively; unknown variables stay empty."""
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        return _ENV_REF.sub(_env_value, value)
     if isinstance(value, _LineDict):
         out = _LineDict()
         out.lines, out.line = value.lines, value.line
@@ -89,6 +149,9 @@ def expand_env(value: Any) -> Any:
 def load_yaml_with_lines(path: Path, *, env: bool = True) -> Any:
     """Parse one YAML file; mappings are dicts that know their keys' lines. Syntax errors -> ConfigError."""
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError([ConfigIssue(str(path), None, "", f"file is {size} bytes (at most {MAX_CONFIG_BYTES})")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read file: {exc}")]) from exc

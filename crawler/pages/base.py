@@ -12,6 +12,7 @@ from typing import Any
 from parsel import Selector
 from scrapy.http import Response
 
+from crawler.config.regexes import user_search
 from crawler.items import Listing
 from crawler.sources.models import SelectorSpec
 
@@ -52,12 +53,12 @@ def select_values(sel: Any, spec: SelectorSpec | None) -> list[str]:
                 values.append(_node_text(node))
     values = [v for v in (clean(v) for v in values) if v]
     if spec.regex is not None:
-        rx = re.compile(spec.regex)
+        rx = spec.regex
         kept = []
         for v in values:
-            m = rx.search(v)
+            m = user_search(rx, v, what="selector regex")  # time-limited: page text is hostile
             if m:
-                kept.append(clean(m.group(1) if rx.groups else m.group(0)) or "")
+                kept.append(clean(m.group(1) if m.re.groups else m.group(0)) or "")
         values = [v for v in kept if v]
     if spec.join is not None and values:
         values = [spec.join.join(values)]
@@ -85,8 +86,7 @@ def link_values(sel: Any, spec: SelectorSpec) -> list[str]:
             if href:
                 out.append(href.strip())
     if spec.regex is not None:
-        rx = re.compile(spec.regex)
-        out = [v for v in out if rx.search(v)]
+        out = [v for v in out if user_search(spec.regex, v, what="link regex")]
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from scrapy.http import Response, TextResponse
 
+from crawler.config.regexes import user_search
 from crawler.sources.models import GATE_KINDS, Gates
 
 _TEXT_LIMIT = 20_000
@@ -27,7 +28,7 @@ def marker_matches(response: TextResponse, marker: str, text: str) -> bool:
         kind, rest = "css", marker
     rest = rest.strip()
     if kind == "text":
-        return re.search(rest, text, re.IGNORECASE) is not None
+        return user_search(rest, text, flags=re.IGNORECASE, what="gate marker") is not None  # time-limited
     nodes = response.css(rest) if kind == "css" else response.xpath(rest)
     return bool(nodes)
 

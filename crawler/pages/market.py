@@ -10,6 +10,7 @@ from typing import Any
 from parsel import Selector
 from scrapy.http import Response
 
+from crawler.config.regexes import user_search
 from crawler.items import Listing
 from crawler.pages.base import (
     Page,
@@ -85,7 +86,7 @@ class MarketListingPage(Page):
     def _id_from_url(self, url: str) -> str | None:
         rx = self.source.links.native_id_regex
         if rx:
-            m = re.search(rx, url)
+            m = user_search(rx, url, what="native_id_regex")
             if m:
                 return m.group(1)
         return None

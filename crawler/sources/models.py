@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.config.regexes import check_user_regex
+
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 KINDS = ("market", "browser", "b2b_chemicals", "forum", "telegram_public", "reddit", "mastodon", "feed")
 
@@ -56,10 +58,7 @@ class SelectorSpec(_Model):
         if self.xpath is not None:
             _check_xpath(self.xpath)
         if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {self.regex!r}: {exc}") from None
+            check_user_regex(self.regex)
         return self
 
 
@@ -269,9 +268,9 @@ def _check_marker(marker: str) -> str:
         _check_xpath(body)
     else:
         try:
-            re.compile(body)
-        except re.error as exc:
-            raise ValueError(f"invalid regex in marker {marker!r}: {exc}") from None
+            check_user_regex(body)
+        except ValueError as exc:
+            raise ValueError(f"marker {marker!r}: {exc}") from None
     return marker
 
 
@@ -449,11 +448,7 @@ class MarketLinks(_Model):
     @classmethod
     def _rx(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                if re.compile(v).groups < 1:
-                    raise ValueError(f"native_id_regex {v!r} needs one group")
-            except re.error as exc:
-                raise ValueError(f"invalid regex {v!r}: {exc}") from None
+            check_user_regex(v, min_groups=1)
         return v
 
 
