@@ -41,3 +41,31 @@ def test_apply_fills_both_fields() -> None:
     item = apply(make(title="x"))
     assert item.fingerprint is not None and len(item.fingerprint) == 40
     assert item.content_hash is not None and len(item.content_hash) == 32
+
+
+def test_stock_and_quantity_changes_are_content_changes() -> None:
+    base = make(title="Fentanyl HCl", price="100", stock="12 in stock", quantity="10g")
+    assert content_hash(base) != content_hash(make(title="Fentanyl HCl", price="100", stock="sold out",
+                                                   quantity="10g"))
+    assert content_hash(base) != content_hash(make(title="Fentanyl HCl", price="100", stock="12 in stock",
+                                                   quantity="50g"))
+    assert content_hash(base) != content_hash(make(title="Fentanyl HCl", price="100", stock="12 in stock",
+                                                   quantity="10g", currency="EUR"))
+
+
+def test_path_and_query_values_keep_their_case() -> None:
+    """Sites with case-sensitive ids (/item/aB3 and /item/Ab3 are two offers) must not collide."""
+    def fp_of(url: str) -> str:
+        return fingerprint(make(url=url))
+
+    assert fp_of("http://m.example/item/aB3") != fp_of("http://m.example/item/Ab3")
+    assert fp_of("http://m.example/view?id=aB3") != fp_of("http://m.example/view?id=Ab3")
+    assert fp_of("http://m.example/view?Id=1") != fp_of("http://m.example/view?id=1")
+    assert fp_of("HTTP://M.Example/item/aB3") == fp_of("http://m.example/item/aB3")  # scheme and host do not
+    assert canonical_url("http://M.example/Item/aB3?Q=Xy") == "http://m.example/Item/aB3?Q=Xy"
+
+
+def test_native_ids_keep_their_case() -> None:
+    a = make(platform="Telegram", native_id="chan/aB3")
+    assert fingerprint(a) != fingerprint(make(platform="telegram", native_id="chan/Ab3"))
+    assert fingerprint(a) == fingerprint(make(platform="telegram", native_id="chan/aB3"))
