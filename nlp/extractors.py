@@ -468,7 +468,8 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # a cue regex can only match when one of its words is in the window
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
-    "not": ("no", "n't", "never", "cannot", "cant", "except", "excl", "but not"),
+    "not": ("no", "n't", "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl",
+            "but not"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "within", "outside"),
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "→", "->",
@@ -610,7 +611,8 @@ def find_prices(text: str) -> list[dict[str, Any]]:
             found[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_SYMBOL[m.group("sym")],
                                 "start": m.start(), "end": m.end()}
     low = text.lower()
-    for m in (_NUM_CUR_RE.finditer(text) if found or any(w in low for w in _CUR_WORD) else ()):
+    for m in (_NUM_CUR_RE.finditer(text) if found or any(c in text for c in _SYMS) or any(w in low for w in _CUR_WORD)
+              else ()):
         cur = _CUR_SYMBOL[m.group("sym")] if m.group("sym") else _CUR_WORD[m.group("word").lower()]
         if not any(s <= m.start() < p["end"] for s, p in found.items()):
             found[m.start()] = {"amount": _amount(m.group("a")), "currency": cur, "start": m.start(), "end": m.end()}
