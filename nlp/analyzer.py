@@ -13,6 +13,13 @@ from spacy.tokens import Doc
 from nlp import components, ner  # noqa: F401  (importing registers the narcowatch_* factories)
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
+# At most this many characters of a text are analysed (a listing or profile is a few KB; a hostile page
+# may send megabytes): the caller still stores the full text, and the result says ``"truncated": true``.
+# Every pass is linear, so the cap bounds the time per text (1 MB: about 1 s on one core, `nlp bench`).
+MAX_ANALYSED_CHARS = 1_000_000
+# The spaCy Doc carries tokens only for the gated NER, which skips texts longer than ner.MAX_NER_CHARS;
+# the narcowatch components read the text itself, so a long text is not tokenised by spaCy at all.
+_DOC_CHARS = 20_000
 PIPE_NAMES = ["narcowatch_substances_v1", "narcowatch_contacts_v1", "narcowatch_shipping_v1",
               "narcowatch_intent_v1"]
 
@@ -70,8 +77,14 @@ class Analyzer:
             raise TypeError(f"analyze() needs a str, got {type(text).__name__}")
         return self.analyze_many([text])[0]
 
-    def analyze_many(self, texts: Iterable[str], batch_size: int = 256) -> list[dict[str, Any]]:
-        """``analyze`` for many texts, in order, batched through the pipeline."""
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 256,
+                     max_chars: int | None = None) -> list[dict[str, Any]]:
+        """``analyze`` for many texts, in order, batched through the pipeline.
+
+        Only the first ``max_chars`` characters of each (default ``MAX_ANALYSED_CHARS``) are analysed.
+        """
+        if max_chars is None:
+            max_chars = MAX_ANALYSED_CHARS
         pipeline = [proc for _name, proc in self.nlp.pipeline]
         batch_pipes = [getattr(proc, "process_batch", None) for proc in pipeline]
         make_doc = self.nlp.make_doc
@@ -88,8 +101,11 @@ class Analyzer:
         for n, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"analyze_many(): item {n} is {type(text).__name__}, not str")
-            doc = make_doc(text)
-            doc.user_data[components.KEY] = {"text": text}
+            truncated = len(text) > max_chars
+            if truncated:
+                text = text[:max_chars]
+            doc = make_doc(text if len(text) <= _DOC_CHARS else "")
+            doc.user_data[components.KEY] = {"text": text, "truncated": truncated}
             batch.append(doc)
             if len(batch) >= batch_size:
                 flush()

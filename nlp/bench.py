@@ -95,3 +95,40 @@ def run(n: int = 5000, words: int = 80, model: str | None = None, batch_size: in
     assert len(results) == len(texts)
     return BenchResult(n, sum(len(t.split()) for t in texts) / n, n / tok_s, n / pipe_s, share, cpu,
                        n / tok_cpu if tok_cpu else 0.0, n / pipe_cpu if pipe_cpu else 0.0)
+
+
+LONG_SIZES = (200_000, 1_000_000, 5_000_000)
+
+
+def run_long(sizes: tuple[int, ...] = LONG_SIZES, model: str | None = None) -> dict[str, Any]:
+    """Seconds to analyse one text of each size (listing text repeated), uncapped and with the default cap.
+
+    Uncapped, the time should grow in proportion to the size (``s_per_mb`` about constant); with the cap
+    (``analyzer.MAX_ANALYSED_CHARS``) it stops growing past the cap.
+    """
+    from nlp.analyzer import MAX_ANALYSED_CHARS, Analyzer
+
+    cpu = pin_one_core()
+    analyzer = Analyzer.load(model)
+    base = "\n".join(listing_texts(2000, 80))
+    text = base * (max(sizes) // len(base) + 1)
+    analyzer.analyze(base[:20_000])
+    rows = []
+    for size in sizes:
+        for capped in (False, True):
+            cpu0 = time.process_time()
+            analyzer.analyze_many([text[:size]], max_chars=MAX_ANALYSED_CHARS if capped else size)
+            took = time.process_time() - cpu0
+            rows.append({"chars": size, "capped": capped, "cpu_s": round(took, 3),
+                         "cpu_s_per_mb": round(took / (size / 1e6), 3)})
+    return {"cpu": cpu, "cap_chars": MAX_ANALYSED_CHARS, "rows": rows}
+
+
+def long_report(result: dict[str, Any]) -> str:
+    """The ``run_long`` figures as a small table."""
+    out = [f"one long text, CPU seconds ({result['cpu']}; cap {result['cap_chars']:,} characters)",
+           f"{'characters':>12}{'uncapped s':>12}{'s per MB':>10}{'capped s':>10}"]
+    rows = result["rows"]
+    for full, cap in zip(rows[::2], rows[1::2], strict=True):
+        out.append(f"{full['chars']:>12,}{full['cpu_s']:>12.2f}{full['cpu_s_per_mb']:>10.2f}{cap['cpu_s']:>10.2f}")
+    return "\n".join(out)

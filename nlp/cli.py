@@ -15,10 +15,24 @@ MODEL_OPTION = click.option("--model", type=click.Path(file_okay=False), default
                             help="Pipeline directory (default: nlp/model).")
 
 
+def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[bytes, bool]]:
+    """(line, too long) for each line; a line over ``limit`` bytes is skipped in chunks, never held whole."""
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield raw, False
+            continue
+        while raw and not raw.endswith(b"\n"):  # read on to the end of the long line, keeping none of it
+            raw = stream.readline(1 << 20)
+        yield b"", True
+
+
 def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """(line number, object or None, error or None) for each input line; never raises on bad input."""
-    for n, raw in enumerate(stream, 1):
-        if len(raw) > MAX_LINE_BYTES:
+    for n, (raw, too_long) in enumerate(_lines(stream, MAX_LINE_BYTES), 1):
+        if too_long:
             yield n, None, f"line is longer than {MAX_LINE_BYTES} bytes"
             continue
         raw = raw.rstrip(b"\r\n")
@@ -34,6 +48,9 @@ def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None,
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield n, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+            continue
+        except RecursionError:
+            yield n, None, "invalid JSON: nested too deeply"
             continue
         if not isinstance(obj, dict):
             yield n, None, f"expected a JSON object, got {type(obj).__name__}"
@@ -82,8 +99,14 @@ def run_extract(inp: IO[bytes], out: IO[str], model: str | None = None, batch_si
             merged.update(res)
             if "id" in obj:
                 merged = {"id": obj["id"], **{k: v for k, v in merged.items() if k != "id"}}
+            try:
+                line = json.dumps(merged, ensure_ascii=False)
+            except (RecursionError, ValueError) as exc:  # a passed-through key nested too deeply
+                errors += 1
+                out.write(json.dumps({"line": n, "error": f"cannot write the result: {type(exc).__name__}"}) + "\n")
+                continue
             ok += 1
-            out.write(json.dumps(merged, ensure_ascii=False) + "\n")
+            out.write(line + "\n")
         out.flush()
         pending.clear()
 
@@ -168,13 +191,19 @@ def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool
 @click.option("--words", type=click.IntRange(5, 10_000), default=80, show_default=True)
 @MODEL_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_command(n: int, words: int, model: str | None, as_json: bool) -> None:
-    """Listings per second on one core: full pipeline and bare tokenizer, same texts, same run."""
-    from nlp.bench import run
+@click.option("--long/--no-long", "long_texts", default=True, show_default=True,
+              help="Also time one 200 KB, 1 MB and 5 MB text (uncapped and capped).")
+def bench_command(n: int, words: int, model: str | None, as_json: bool, long_texts: bool) -> None:
+    """Listings per second on one core: full pipeline and bare tokenizer, same texts, same run.
+
+    Then the seconds for one long text of 200 KB, 1 MB and 5 MB: linear growth, and the analysis cap.
+    """
+    from nlp.bench import long_report, run, run_long
 
     result = run(n, words, model)
+    long_result = run_long(model=model) if long_texts else None
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json.dumps({**result.as_dict(), "long_texts": long_result}, indent=2))
         return
     d = result.as_dict()
     click.echo(f"{d['texts']} listings of {d['words_per_text']} words, {d['cpu']}")
@@ -183,6 +212,8 @@ def bench_command(n: int, words: int, model: str | None, as_json: bool) -> None:
     click.echo(f"{'full pipeline':15}{d['pipeline_listings_per_s']:>14}{d['pipeline_listings_per_cpu_s']:>14}")
     click.echo(f"{'ratio':15}{d['pipeline_to_tokenizer']:>14.3f}{d['pipeline_to_tokenizer_cpu']:>14.3f}")
     click.echo(f"statistical NER ran on {d['ner_gate_share_of_texts']:.1%} of the texts (gated)")
+    if long_result is not None:
+        click.echo(long_report(long_result))
 
 
 @nlp_group.command("train")

@@ -103,6 +103,20 @@ class ContactFinder:
         return doc
 
 
+def _outside(mentions: list[tuple[int, int, str]], hits: list[Hit]) -> list[tuple[int, int, str]]:
+    """The mentions whose start is inside no hit: one merge of two sorted lists, not a scan per mention."""
+    spans = sorted((h.start, h.end) for h in hits)
+    out = []
+    j, reach = 0, -1  # reach: the furthest end of the spans that start at or before the mention
+    for c in sorted(mentions):
+        while j < len(spans) and spans[j][0] <= c[0]:
+            reach = max(reach, spans[j][1])
+            j += 1
+        if reach <= c[0]:
+            out.append(c)
+    return out
+
+
 class ShippingFinder:
     """Ships-from, ships-to and exclusions as ISO codes; carriers, stealth, domestic-only."""
 
@@ -136,7 +150,7 @@ class ShippingFinder:
         # a country word inside a substance name ("china white") is not a country
         hits: list[Hit] = st.get("hits", [])
         if hits and mentions:
-            mentions = [c for c in mentions if not any(h.start <= c[0] < h.end for h in hits)]
+            mentions = _outside(mentions, hits)
         st["shipping"] = extractors.find_shipping(norm.text, mentions, st["tokens"])
         return doc
 
@@ -350,4 +364,5 @@ def build_output(doc: Doc) -> dict[str, Any]:
         "risk": risk_score(st["p_sale"], classes, len(contacts), len(wallets), has_shipping,
                            bool(st.get("prices"))),
         "text_normalized": norm.text,
+        "truncated": bool(st.get("truncated")),
     }

@@ -162,12 +162,13 @@ def _phone_e164(raw: str, region: str | None = None) -> str | None:
 def find_contacts(text: str) -> list[dict[str, Any]]:
     """Contact channels with offsets: kind, value (handles as ``@name``, phones as E.164)."""
     out: list[dict[str, Any]] = []
-    taken: list[tuple[int, int]] = []
+    taken: set[int] = set()  # characters already inside a contact: overlap test in the match's length
 
     def add(kind: str, value: str, start: int, end: int) -> None:
-        if any(s < end and start < e for s, e in taken):
+        span = range(start, end)
+        if not taken.isdisjoint(span):
             return
-        taken.append((start, end))
+        taken.update(span)
         out.append({"kind": kind, "value": value, "start": start, "end": end})
 
     lower_has = text.lower()
@@ -516,7 +517,8 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
     unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
     if countries:
-        for start, end, code in countries:
+        prev_end = -1
+        for start, end, code in sorted(countries):
             clause_start = max(0, start - CUE_WINDOW)
             for m in _CLAUSE_RE.finditer(norm, clause_start, start):
                 clause_start = m.end()
@@ -542,9 +544,9 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
                     role = "from"
                 elif re.match(r"\s*only\b", after):
                     role = "to"
-                elif any(s < start and _ARROW_RE.search(norm[e:start]) and norm[e:start].strip() in
-                         ("→", "->", "=>", ">>", "-", "to") for s, e, _c in countries):
-                    role = "to"
+                elif prev_end >= 0 and start - prev_end <= 8 and norm[prev_end:start].strip() in (
+                        "→", "->", "=>", ">>", "-", "to"):
+                    role = "to"  # "China → USA": only the mention right before can be the origin
             if role == "from":
                 ships_from.append(code)
             elif role == "to":
@@ -556,6 +558,7 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
             elif code not in ("WORLDWIDE", "EU"):
                 unassigned.append(code)
                 spans.append((start, end, code, "mentioned"))
+            prev_end = end
     not_set = set(ships_not)
     return {
         "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
@@ -632,11 +635,15 @@ def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     """(prices, quantities) in one scan over the numbers of the text."""
     prices: dict[int, dict[str, Any]] = {}
     qty: list[dict[str, Any]] = []
+    covered: set[int] = set()  # start offsets inside a price found so far (each price marks its own span)
+
+    def add_price(start: int, end: int, amount: str, currency: str) -> None:
+        prices[start] = {"amount": _amount(amount), "currency": currency, "start": start, "end": end}
+        covered.update(range(start, end))
+
     if any(c in text for c in _SYMS):
         for m in _SYM_PRICE_RE.finditer(text):
-            prices[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_SYMBOL[m.group("sym")],
-                                 "start": m.start(), "end": m.end()}
-    taken = [(p["start"], p["end"]) for p in prices.values()]
+            add_price(m.start(), m.end(), m.group("a"), _CUR_SYMBOL[m.group("sym")])
     for m in _AMOUNT_RE.finditer(text):
         w = m.group("w")
         if w is None:
@@ -645,17 +652,13 @@ def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         if lw in _UNITS:
             qty.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[lw], "start": m.start(),
                         "end": m.end()})
-        elif lw in _CUR_WORD or w in _CUR_SYMBOL:
-            if not any(s <= m.start() < e for s, e in taken):
-                prices[m.start()] = {"amount": _amount(m.group("a")),
-                                     "currency": _CUR_SYMBOL[w] if w in _CUR_SYMBOL else _CUR_WORD[lw],
-                                     "start": m.start(), "end": m.end()}
+        elif (lw in _CUR_WORD or w in _CUR_SYMBOL) and m.start() not in covered:
+            add_price(m.start(), m.end(), m.group("a"), _CUR_SYMBOL[w] if w in _CUR_SYMBOL else _CUR_WORD[lw])
     low = text.lower()
     if any(w in low for w in ("usd", "eur", "gbp", "btc", "xmr")):
         for m in _CUR_NUM_RE.finditer(text):
-            if not any(p["start"] <= m.start() < p["end"] for p in prices.values()):
-                prices[m.start()] = {"amount": _amount(m.group("a")), "currency": _CUR_WORD[m.group("word").lower()],
-                                     "start": m.start(), "end": m.end()}
+            if m.start() not in covered:
+                add_price(m.start(), m.end(), m.group("a"), _CUR_WORD[m.group("word").lower()])
     if "x" in text or "X" in text:
         for m in _COUNT_RE.finditer(text):
             qty.append({"amount": m.group("n"), "unit": "piece", "start": m.start(), "end": m.end()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import re
 from collections.abc import Iterable, Mapping
@@ -253,20 +254,34 @@ class Lexicon:
         return hits
 
     def _fentanyl_morphology(self, text: str, hits: list[Hit]) -> None:
-        """Add words of the fentanyl naming pattern that no lexicon term covers (class ``fentanyl``)."""
+        """Add words of the fentanyl naming pattern that no lexicon term covers (class ``fentanyl``).
+
+        The hits so far are sorted and do not overlap (longest-first word matches), so the ones a match
+        overlaps are found by bisection: linear in the text, however many names it holds.
+        """
+        base = sorted(hits, key=lambda h: h.start)
+        starts = [h.start for h in base]
+        dropped: set[int] = set()
+        added: list[Hit] = []
         for m in _FENT_MORPH_RE.finditer(text):
             s, e = m.span()
-            inside = [h for h in hits if h.start < e and s < h.end]
-            if inside and (any(h.start < s or h.end > e for h in inside) or
-                           e - s <= max(h.end - h.start for h in inside)):
+            k = max(0, bisect.bisect_left(starts, s) - 1)
+            inside = []
+            while k < len(base) and base[k].start < e:
+                if s < base[k].end and k not in dropped:
+                    inside.append(k)
+                k += 1
+            if inside and (any(base[k].start < s or base[k].end > e for k in inside) or
+                           e - s <= max(base[k].end - base[k].start for k in inside)):
                 continue  # a table term covers it (or reaches past it)
-            for h in inside:  # "para-fluoro-fentanyl": the whole name, not the "fentanyl" in it
-                hits.remove(h)
+            dropped.update(inside)  # "para-fluoro-fentanyl": the whole name, not the "fentanyl" in it
             name = fentanyl_name(m.group())
             known = self.by_key.get(term_key(name))
             t = known if known is not None and known.cls == "fentanyl" else Term(
                 name, name, "fentanyl", "", FENT_CONTROL, "strong", "fentanyl naming pattern")
-            hits.append(Hit(s, e, t, -1))
+            added.append(Hit(s, e, t, -1))
+        if dropped or added:
+            hits[:] = [h for k, h in enumerate(base) if k not in dropped] + added
 
 
 def is_curated(term: Term) -> bool:
@@ -315,7 +330,7 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
     if sale and len(hits) > 1:
         hits = _drop_class_conflicts(hits)
     # a neighbour only vouches for slang if it is itself kept
-    strong_idx = [h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0]
+    strong_idx = sorted(h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0)
     kept = []
     words = tokens.words
     for h in hits:
@@ -331,7 +346,9 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
         if i < 0 or not (sale or is_curated(h.term) or h.term.strength == "learned"):
             continue
         lo, hi = max(0, i - window), min(len(words), i + window + 1)
-        if not CUE_WORDS.isdisjoint(words[lo:i]) or not CUE_WORDS.isdisjoint(words[i + 1:hi]) or any(
-                0 < abs(j - i) <= window for j in strong_idx):
+        # a kept strong term within the window: found by bisection, not a scan over all of them
+        near = any(j != i for j in strong_idx[bisect.bisect_left(strong_idx, i - window):
+                                              bisect.bisect_right(strong_idx, i + window)])
+        if not CUE_WORDS.isdisjoint(words[lo:i]) or not CUE_WORDS.isdisjoint(words[i + 1:hi]) or near:
             kept.append(h)
     return kept

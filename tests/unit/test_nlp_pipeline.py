@@ -111,11 +111,14 @@ def test_extract_turns_bad_lines_into_errors_and_goes_on(rules: Analyzer, monkey
 
 
 def test_extract_handles_a_one_megabyte_text(rules: Analyzer, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = ("lorem ipsum dolor sit amet " * 40000)[:1_000_000] + " fentanyl"
+    # a long text is analysed up to the cap (1,000,000 characters); what lies past it is not read
+    text = ("lorem ipsum dolor sit amet " * 40000)[:999_000] + " fentanyl " + "heroin " * 30000
     rows = _extract(json.dumps({"id": "big", "text": text}).encode() + b"\n", rules, monkeypatch)
-    assert rows[0]["id"] == "big"
+    assert rows[0]["id"] == "big" and rows[0]["truncated"] is True
+    assert [s["name"] for s in rows[0]["substances"]] == ["fentanyl", "heroin"]
+    assert max(e["end"] for e in rows[0]["entities"]) <= 1_000_000
     ent = [e for e in rows[0]["entities"] if e["label"] == "SUBSTANCE"]
-    assert ent and text[ent[-1]["start"]:ent[-1]["end"]] == "fentanyl"
+    assert ent and text[ent[0]["start"]:ent[0]["end"]] == "fentanyl" and ent[0]["start"] == 999_001
 
 
 def test_extract_command_reads_a_file(rules: Analyzer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
