@@ -465,6 +465,79 @@ class ListingIndexer:
         return len(hits)
 
 
+def write_actions(
+    client: Elasticsearch,
+    actions: list[dict[str, Any]],
+    *,
+    chunk_size: int = 500,
+    max_retries: int = 5,
+    initial_backoff: float = 0.5,
+    max_backoff: float = 30.0,
+    connect_retries: int = 2,
+    refresh: bool | str = False,
+) -> list[dict[str, Any]]:
+    """Bulk ``actions`` (``_op_type``/``_index``/``_id`` dicts) with the indexer's retries; the per-action
+    result items (``status``, ``error``, ``_seq_no`` ...) in the order of ``actions``.
+
+    For writes other than listings (alert records, rules, vendor profiles, run records) whose caller
+    decides what a failed item means: 429 answers are retried per item by ``streaming_bulk``,
+    connection errors and 429/503 leftovers ``connect_retries`` times with backoff, and then
+    ``IndexerUnavailable`` is raised (a ``ConnectionError``: ``BatchProcessor`` spools the whole batch
+    and replays it, so nothing is lost; ids are deterministic, so the replay duplicates nothing). An
+    action retried after a connection error may meet its own earlier write (409 for a create, or a
+    version conflict for a conditional one); callers treat that as "already there".
+    """
+    out: list[dict[str, Any] | None] = [None] * len(actions)
+    positions: dict[tuple[str, str], deque[int]] = defaultdict(deque)
+    for n, a in enumerate(actions):
+        positions[(str(a.get("_op_type", "index")), str(a.get("_id")))].append(n)
+    attempt = 0
+    while True:
+        todo = [n for n, r in enumerate(out) if r is None or int(r.get("status", 0) or 0) in _RETRYABLE_STATUS]
+        if not todo:
+            return [r or {} for r in out]
+        for n in todo:
+            out[n] = None
+        todo_set = set(todo)
+        pending = {key: deque(p for p in q if p in todo_set) for key, q in positions.items()}
+        error: BaseException | None = None
+        kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
+        try:
+            for _ok, item in helpers.streaming_bulk(
+                client,
+                _copies(actions[n] for n in todo),
+                chunk_size=chunk_size,
+                max_retries=max_retries,
+                initial_backoff=initial_backoff,
+                max_backoff=max_backoff,
+                raise_on_error=False,
+                raise_on_exception=True,
+                yield_ok=True,
+                **kwargs,
+            ):
+                op, info = next(iter(item.items()))
+                q = pending.get((op, str(info.get("_id"))))
+                if q:
+                    out[q.popleft()] = info
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            error = exc
+        except ApiError as exc:
+            if exc.meta.status not in _RETRYABLE_STATUS and not _is_block(getattr(exc, "body", None)):
+                raise
+            error = exc
+        left = [n for n, r in enumerate(out) if r is None or int(r.get("status", 0) or 0) in _RETRYABLE_STATUS]
+        if not left:
+            continue
+        if attempt >= connect_retries:
+            raise IndexerUnavailable(
+                f"Elasticsearch unavailable: {len(left)} of {len(actions)} bulk actions unconfirmed ({error})"
+            )
+        delay = min(max_backoff, initial_backoff * (2**attempt))
+        attempt += 1
+        log.warning("bulk request failed (%s); retry %d of %d actions in %.1fs", error, attempt, len(left), delay)
+        time.sleep(delay)
+
+
 def _copies(actions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     # streaming_bulk pops keys from the dicts it is given; keep ours intact for the spool
     for a in actions:

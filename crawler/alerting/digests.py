@@ -1,0 +1,97 @@
+"""Digests: the waiting alerts of each digest rule claimed together, sent as one mail, settled together
+through the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from crawler.alerting.outbox import MailSender, Outbox, settle
+from crawler.alerting.records import DIGEST, DeliveryResult
+from crawler.alerting.render import render_digest
+from crawler.alerting.rules import Rule, format_duration, parse_period
+from crawler.alerting.rulestore import RuleStore
+from crawler.alerting.views import Views
+
+log = logging.getLogger(__name__)
+
+
+class Digests:
+    """Sends one digest mail per digest rule (``send_digests``)."""
+
+    def __init__(
+        self, outbox: Outbox, store: RuleStore, views: Views, mailer: Callable[[], MailSender], sender: str
+    ) -> None:
+        self.outbox = outbox
+        self.store = store
+        self.views = views
+        self.mailer = mailer
+        self.sender = sender
+
+    def send(
+        self, *, period: str | dt.timedelta | None = None, rule: str | None = None, due_only: bool = False
+    ) -> DeliveryResult:
+        """One digest per digest rule of ``period`` (all without it) / named ``rule``.
+
+        ``due_only``: only digests with a failed earlier attempt whose retry time has come.
+        """
+        result = DeliveryResult()
+        wanted = parse_period(period) if period is not None else None
+        for c in self.store.compiled.values():
+            r = c.rule
+            if r.mode != "digest" or (wanted is not None and r.period != wanted) or (rule and r.name != rule):
+                continue
+            result.add(self._send(r, due_only=due_only))
+        return result
+
+    def _send(self, rule: Rule, *, due_only: bool) -> DeliveryResult:
+        out = DeliveryResult()
+        now = self.outbox.clock()
+        filters: list[dict[str, Any]] = [{"term": {"rule": rule.name}}]
+        if due_only:
+            filters.append({"range": {"attempts": {"gt": 0}}})
+        hits = self.outbox.due(filters, DIGEST, 1000)
+        if not hits:
+            return out
+        claims = self.outbox.claim(hits, now, digest_id=uuid.uuid4().hex)
+        out.skipped += len(hits) - len(claims)
+        if not claims:
+            return out
+        what = f"digest of rule {rule.name}"
+        recipients = list(rule.recipients)
+        period_text = f"every {format_duration(rule.period)}" if rule.period else ""
+        attempt = self.outbox.attempt(
+            self.mailer(),
+            lambda: render_digest(
+                [self.views.view(c.source) for c in claims],
+                sender=self.sender,
+                recipients=recipients,
+                period_text=period_text,
+            ),
+            recipients,
+            what,
+        )
+        if attempt.send.accepted:
+            out.mails += 1
+        outcome = settle(
+            attempt,
+            recipients=recipients,
+            delivered=[],
+            rejected=[],
+            attempts=max(c.attempts for c in claims),
+            delivery=self.outbox.delivery,
+            waiting=DIGEST,
+            now=now,
+            one_shot=True,
+        )
+        out.count(outcome.state, len(claims))
+        if outcome.error:
+            out.errors.append(f"{what}: {outcome.error}")
+            log.warning("%s (%d alerts): %s", what, len(claims), outcome.error)
+        self.outbox.finish(claims, outcome, what)
+        if attempt.send.accepted:
+            self.store.mark_digest_sent(rule.name, now)
+        return out
