@@ -125,6 +125,7 @@ def main() -> int:
     os.environ["NARCOWATCH_HOME"] = home
     source = SourcesFile.model_validate({"sources": [{
         "name": "bench-shop", "kind": "browser", "start_urls": [f"{base}/shop/"], "robots": "ignore",
+        "allow_private_addresses": True,  # a loopback test site
         "rate_limit": {"download_delay": 0, "concurrency": args.concurrency, "randomize": False},
         "retry": {"times": 1, "backoff_base": 0.5},
         "links": {"listing": "a.item", "pagination": "a.next"},

@@ -34,6 +34,8 @@ META_SCREENSHOT = "narcowatch_screenshot"
 
 SECRET_HEADERS = frozenset({b"cookie", b"authorization", b"proxy-authorization"})
 """Request headers whose values never go into a WARC file (session secrets)."""
+SECRET_RESPONSE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
+"""Response headers whose values never go into a WARC file (the site's session cookies)."""
 REDACTED = "[redacted]"
 
 
@@ -146,7 +148,7 @@ class WarcRun:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Unknown"
-        resp_headers = _header_pairs(response.headers)
+        resp_headers = _header_pairs(response.headers, secret=SECRET_RESPONSE_HEADERS)
         if rendered:
             # The body is Chromium's DOM after scripts ran, re-encoded as UTF-8: say so, and fix the length.
             drop = {"content-length", "content-encoding", "transfer-encoding", "content-type"}

@@ -1,4 +1,5 @@
-"""Downloader middlewares for robust crawling: bad-page skipping, retry backoff, sessions, per-source proxies."""
+"""Downloader middlewares for robust and confined crawling: address rules, bad-page skipping, retry backoff,
+sessions kept to the source's hosts, per-source proxies."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
@@ -20,7 +24,7 @@ log = logging.getLogger(__name__)
 
 BAD_PAGE_STAT = "narcowatch/bad_page"
 """Stats prefix: ``narcowatch/bad_page/<reason>`` counts skipped pages by reason, plus the total."""
-BAD_PAGE_REASONS = ("bad_encoding", "truncated", "too_large", "binary", "empty")
+BAD_PAGE_REASONS = ("bad_encoding", "truncated", "too_large", "decompression_bomb", "binary", "empty")
 
 # File signatures of content that is never a web page.
 _BINARY_MAGIC = (
@@ -35,6 +39,85 @@ _HTML_CLOSE = re.compile(rb"</(?:html|body)\s*>", re.I)
 
 def _source_of(spider: Spider) -> Any:
     return getattr(spider, "source", None) or getattr(spider, "source_config", None)
+
+
+# ---------------------------------------------------------------- address rules
+
+
+class AddressGuardMiddleware:
+    """Refuses every plain request that leaves the source's domains or targets a private address.
+
+    Runs for every request, redirect hops and robots.txt included, whatever its ``dont_filter``:
+    the host must be one of the source's domains (or a subdomain), and unless the source sets
+    ``allow_private_addresses`` it may be neither an IP literal nor a name that resolves to a loopback,
+    private, link-local or otherwise non-public address (crawler.addresses). A response that came from
+    such an address anyway (DNS changed between our look-up and the connection) is dropped too.
+    Refusals are logged at WARNING and counted in ``narcowatch/refused/<reason>``. Order 40: before
+    Scrapy's offsite filter (50) and before any session header or cookie is added.
+    """
+
+    def __init__(self, crawler: Crawler):
+        from crawler.addresses import AddressPolicy
+
+        self.crawler = crawler
+        self.policies: dict[str, AddressPolicy] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
+        mw = cls(crawler)
+        # Scrapy's offsite filter drops requests when they are scheduled; refuse (and count) them here first.
+        crawler.signals.connect(mw.request_scheduled, signal=signals.request_scheduled)
+        return mw
+
+    def request_scheduled(self, request: Request, spider: Spider) -> None:
+        reason, _ = self.policy(spider).static_reason(request.url)
+        if reason is not None:
+            raise self.refuse(spider, request.url, reason)
+
+    def policy(self, spider: Spider) -> Any:
+        from crawler.addresses import AddressPolicy
+
+        found = self.policies.get(spider.name)
+        if found is None:
+            found = self.policies[spider.name] = AddressPolicy.for_source(_source_of(spider), spider)
+        return found
+
+    def refuse(self, spider: Spider, url: str, reason: str) -> IgnoreRequest:
+        from crawler.addresses import REFUSED_STAT
+
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"{REFUSED_STAT}/{reason}")
+            stats.inc_value(REFUSED_STAT)
+        log.warning("request refused: %s (%s) [source %s]", url, reason, spider.name)
+        return IgnoreRequest(f"refused {url}: {reason}")
+
+    async def process_request(self, request: Request, spider: Spider) -> None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.threads import deferToThread
+
+        from crawler.addresses import resolve
+
+        policy = self.policy(spider)
+        reason, host = policy.static_reason(request.url)
+        if reason is None and policy.needs_lookup(host):
+            addresses = policy.cached(host)
+            if addresses is None:
+                port = urlsplit(request.url).port
+                addresses = await maybe_deferred_to_future(deferToThread(resolve, host, port))
+                policy.remember(host, addresses)
+            reason = policy.addresses_reason(addresses, request.url)
+        if reason is not None:
+            raise self.refuse(spider, request.url, reason)
+        return None
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+        if "playwright" in response.flags:
+            return response  # rendered pages: crawler.browser checks every hop
+        reason = self.policy(spider).connected_reason(response.url, response.ip_address)
+        if reason is not None:
+            raise self.refuse(spider, response.url, f"{reason}_connected")
+        return response
 
 
 # ---------------------------------------------------------------- bad pages
@@ -127,13 +210,7 @@ class BadPageMiddleware:
         return None
 
     def skip(self, spider: Spider, url: str, reason: str, detail: str = "") -> IgnoreRequest:
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value(f"{BAD_PAGE_STAT}/{reason}")
-            stats.inc_value(BAD_PAGE_STAT)
-        log.warning("bad page skipped: %s (%s)%s [source %s]", url, reason,
-                    f": {detail}" if detail else "", spider.name)
-        return IgnoreRequest(f"bad page {url}: {reason}")
+        return skip_bad_page(self.crawler, spider, url, reason, detail)
 
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
         if not (200 <= response.status < 300) or request.method == "HEAD" or _is_robots(response.url):
@@ -154,6 +231,59 @@ class BadPageMiddleware:
                 limit = request.meta.get("download_maxsize") or self.max_bytes(spider)
                 raise self.skip(spider, request.url, "too_large", f"over {limit} bytes")
         return None
+
+
+def skip_bad_page(crawler: Crawler, spider: Spider, url: str, reason: str, detail: str = "") -> IgnoreRequest:
+    """Count (``narcowatch/bad_page/<reason>`` and the total) and log a skipped page; the IgnoreRequest to raise."""
+    stats = crawler.stats
+    if stats is not None:
+        stats.inc_value(f"{BAD_PAGE_STAT}/{reason}")
+        stats.inc_value(BAD_PAGE_STAT)
+    log.warning("bad page skipped: %s (%s)%s [source %s]", url, reason, f": {detail}" if detail else "", spider.name)
+    return IgnoreRequest(f"bad page {url}: {reason}")
+
+
+class BoundedDecompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's HttpCompressionMiddleware, whose refusal of a body that decompresses past the size limit
+    (a decompression bomb) is counted as the bad page ``decompression_bomb`` instead of a DEBUG line."""
+
+    def __init__(self, stats: Any = None, *, crawler: Crawler | None = None):
+        super().__init__(stats, crawler=crawler)
+        self._crawler = crawler
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Request | Response:
+        try:
+            return super().process_response(request, response, spider)
+        except IgnoreRequest as exc:
+            if self._crawler is None or "decompression" not in str(exc):
+                raise
+            limit = request.meta.get("download_maxsize") or self._max_size
+            raise skip_bad_page(self._crawler, spider, response.url, "decompression_bomb",
+                                f"{len(response.body)} bytes decompress to over {limit}") from None
+
+
+class OfflineCookiesMiddleware(CookiesMiddleware):
+    """Scrapy's cookie middleware with the public suffix list of the installed ``tldextract`` package.
+
+    Scrapy's own asks tldextract, which downloads the list from publicsuffix.org on first use, directly,
+    past the source's proxy. This one never downloads it (crawler.middlewares.offline_suffix_list).
+    """
+
+    def __init__(self, debug: bool = False):
+        super().__init__(debug)
+        offline_suffix_list()
+
+
+def offline_suffix_list() -> None:
+    """Make Scrapy's cookie domain checks use the bundled public suffix snapshot, never a download."""
+    import scrapy.downloadermiddlewares.cookies as cookies
+    from tldextract import TLDExtract
+
+    if not getattr(cookies._split_domain, "narcowatch_offline", False):
+        extract = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True,
+                             include_psl_private_domains=True)
+        extract.narcowatch_offline = True  # type: ignore[attr-defined]
+        cookies._split_domain = extract
 
 
 def _is_robots(url: str) -> bool:
@@ -368,6 +498,16 @@ class SessionMiddleware:
         if self.closing:
             raise IgnoreRequest(f"source {spider.name} is closing: {request.url} not fetched")
         if self.session is None:
+            return None
+        from crawler.addresses import host_in_domains
+
+        domains = getattr(_source_of(spider), "domains", None) or []
+        if not host_in_domains(urlsplit(request.url).hostname or "", domains):
+            # Never another host's business: drop what a redirect may have carried over, add nothing.
+            for name in self.session.headers:
+                request.headers.pop(name, None)
+            if self.session.cookies:
+                request.headers.pop("Cookie", None)
             return None
         for name, value in self.session.headers.items():
             request.headers.setdefault(name, value)

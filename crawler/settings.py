@@ -30,9 +30,14 @@ ITEM_PIPELINES = {"crawler.pipelines.NarcowatchPipeline": 500}
 NARCOWATCH_PIPELINE_BATCH_SIZE = 200
 NARCOWATCH_PIPELINE_BATCH_SECONDS = 2.0
 
-# Robustness, sessions, proxies, evidence and browser pages (crawler.middlewares, .evidence, .browser).
+# Address rules, robustness, sessions, proxies, evidence and browser pages (crawler.middlewares, .evidence, .browser).
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.AddressGuardMiddleware": 40,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.BoundedDecompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "crawler.middlewares.OfflineCookiesMiddleware": 700,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.SessionMiddleware": 560,
     "crawler.middlewares.BadPageMiddleware": 580,

@@ -54,6 +54,10 @@ def check_command(path: Path | None, quiet: bool) -> None:
     if issues:
         click.echo(f"{len(issues)} error(s) in {root}", err=True)
         sys.exit(1)
+    for src in sources:
+        if getattr(src, "allow_private_addresses", False):
+            click.echo(f"warning: source {src.name}: allow_private_addresses is on: it may reach loopback and "
+                       "private addresses (meant for local test sites only)", err=True)
     if not quiet:
         files = source_files(root)
         for src in sources:

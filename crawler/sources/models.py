@@ -342,7 +342,12 @@ class SourceBase(_Model):
     description: str | None = None
     start_urls: list[str] = Field(default_factory=list)
     allowed_domains: list[str] | None = None
-    """Domains the crawl may visit (default: those of the start URLs)."""
+    """Domains the crawl may visit, subdomains included (default: those of the start URLs). Never empty: every
+    request, redirect hop and browser sub-request outside them is refused."""
+    allow_private_addresses: bool = False
+    """Let the crawl reach loopback, private and link-local addresses (``127.0.0.1``, ``10.0.0.0/8``,
+    ``169.254.0.0/16``...). Off: such targets are refused, also behind host names and redirects. Only for
+    local test sites (the fixture web); ``config check`` warns when it is on."""
     platform: str | None = None
     """Platform name for attribution (default: domain of the first start URL, or the network name)."""
     schedule: str | None = None
@@ -379,6 +384,23 @@ class SourceBase(_Model):
                 raise ValueError(f"{url!r} is not an absolute http(s) URL (is an environment variable unset?)")
         return v
 
+    @field_validator("allowed_domains")
+    @classmethod
+    def _allowed(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("an empty list would let the crawl go to any host; name at least one domain, or "
+                             "leave allowed_domains out to use the start URLs' domains")
+        out = []
+        for domain in v:
+            d = (domain or "").strip().rstrip(".").lower()
+            if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[?[0-9a-f:.]+\]?", d):
+                raise ValueError(f"{domain!r} is not a domain name (write `shop.example`, without scheme, port "
+                                 "or path)")
+            out.append(d.strip("[]"))
+        return out
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
@@ -404,6 +426,15 @@ class SourceBase(_Model):
         if self.proxy and self.proxy.startswith("socks") and self.kind != "browser":
             raise ValueError("proxy: socks proxies work only for the browser kind; put an HTTP proxy "
                              "(e.g. Privoxy) in front of Tor for plain requests")
+        if not self.allow_private_addresses:
+            from crawler.addresses import private_hosts
+
+            hosts = private_hosts([*start_urls_of(self), *(f"http://[{d}]/" if ":" in d else f"http://{d}/"
+                                                           for d in self.allowed_domains or ())])
+            if hosts:
+                raise ValueError(
+                    f"start_urls: {', '.join(hosts)} is a loopback, private or link-local address; such targets are "
+                    "refused unless the source sets allow_private_addresses: true (local test sites only)")
         return self
 
     # -- derived

@@ -49,6 +49,7 @@ def _source(base: str, **browser: object) -> dict:
     return {
         "name": "jsshop",
         "kind": "browser",
+        "allow_private_addresses": True,
         "start_urls": [f"{base}/shop/"],
         "robots": "ignore",
         "rate_limit": {"download_delay": 0, "concurrency": 4, "randomize": False},

@@ -52,6 +52,7 @@ def _routes(api_calls: list[tuple[str, bool]], expire_on: str | None = None) -> 
 def _source(base: str) -> dict:
     return {
         "name": "jsmembers", "kind": "browser", "start_urls": [f"{base}/"], "robots": "ignore",
+        "allow_private_addresses": True,  # a loopback test site
         "rate_limit": {"download_delay": 0, "concurrency": 1}, "retry": {"times": 0},
         "links": {"listing": "a.item"}, "fields": {"title": "h1.title"},
         "browser": {"wait_for_index": "a.item", "wait_for": "h1.title, form#login", "wait_timeout": 5,

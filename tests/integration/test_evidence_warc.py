@@ -35,6 +35,7 @@ def test_warc_per_run_with_verifiable_records(tmp_path: Path) -> None:
     with local_server(_routes()) as (base, _):
         source = {
             "name": "evsite", "kind": "market", "start_urls": [f"{base}/"], "robots": "obey",
+            "allow_private_addresses": True,  # a loopback test site
             "rate_limit": {"download_delay": 0, "concurrency": 1},
             "links": {"listing": "a.l"}, "fields": {"title": "h1.t"},
         }

@@ -75,6 +75,7 @@ def test_plain_crawl_goes_through_the_source_proxy(tmp_path: Path) -> None:
     with local_server(_market_routes()) as (base, hits), counting_proxy() as (proxy, seen):
         source = {
             "name": "viaproxy", "kind": "market", "start_urls": [f"{base}/"], "proxy": proxy, "robots": "obey",
+            "allow_private_addresses": True,  # a loopback test site
             "rate_limit": {"download_delay": 0, "concurrency": 2},
             "links": {"listing": "a.item"}, "fields": {"title": "h1.t"},
         }
@@ -90,6 +91,7 @@ def test_browser_crawl_goes_through_the_context_proxy(tmp_path: Path) -> None:
     with local_server(JS_ROUTES) as (base, hits), counting_proxy() as (proxy, seen):
         source = {
             "name": "jsviaproxy", "kind": "browser", "start_urls": [f"{base}/shop/"], "proxy": proxy,
+            "allow_private_addresses": True,  # a loopback test site
             "robots": "ignore", "retry": {"times": 0},
             "rate_limit": {"download_delay": 0, "concurrency": 4},
             "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title"},

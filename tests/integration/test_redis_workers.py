@@ -100,6 +100,7 @@ def run_worker(base_url: str, redis: str, run_id: str, name: str) -> None:
 
     class LinkSpider(scrapy.Spider):
         name = "linkspider"
+        allow_private_addresses = True  # the test site is on 127.0.0.1
         start_urls = [base_url + "/p/0"]
 
         def parse(self, response: Any) -> Iterator[Any]:

@@ -16,6 +16,7 @@ def test_broken_pages_counted_by_reason_and_crawl_finishes(demo_web_server: Demo
     base = demo_web_server.base_url
     source = {
         "name": "brokenmarket", "kind": "market", "start_urls": [f"{base}/broken/"], "robots": "ignore",
+        "allow_private_addresses": True,  # a loopback test site
         "rate_limit": {"download_delay": 0, "concurrency": 4},
         "links": {"listing": "a.listing-link"}, "fields": {"title": "h1.listing-title"},
         "max_page_bytes": 15 * 1024 * 1024,
@@ -55,6 +56,7 @@ def test_5xx_retried_with_exponential_backoff(tmp_path: Path) -> None:
     with local_server({"/": index, "/item/1": _flaky(2, stamps)}) as (base, hits):
         source = {
             "name": "flaky", "kind": "market", "start_urls": [f"{base}/"], "robots": "ignore",
+            "allow_private_addresses": True,  # a loopback test site
             "rate_limit": {"download_delay": 0, "concurrency": 1},
             "retry": {"times": 3, "backoff_base": 0.6, "backoff_max": 5},
             "links": {"listing": "a.l"}, "fields": {"title": "h1.t"},
@@ -88,6 +90,7 @@ def test_timeouts_retried_then_given_up_without_stopping_the_crawl(tmp_path: Pat
     with local_server({"/": index, "/slow": slow, "/fast": fast}) as (base, _):
         source = {
             "name": "slowsite", "kind": "market", "start_urls": [f"{base}/"], "robots": "ignore", "timeout": 1,
+            "allow_private_addresses": True,  # a loopback test site
             "rate_limit": {"download_delay": 0, "concurrency": 2},
             "retry": {"times": 2, "backoff_base": 0.3, "backoff_max": 5},
             "links": {"listing": "a.l"}, "fields": {"title": "h1.t"},

@@ -31,6 +31,7 @@ def _routes(seen: list[tuple[str, str, str]], logout_on: str | None) -> dict:
 def _source(base: str) -> dict:
     return {
         "name": "members", "kind": "market", "start_urls": [f"{base}/"], "robots": "ignore",
+        "allow_private_addresses": True,  # a loopback test site
         "rate_limit": {"download_delay": 0, "concurrency": 1},
         "links": {"listing": "a.l"}, "fields": {"title": "h1.t"},
         "session": {"cookies_env": {"sid": "MEMBERS_SID"}, "headers_env": {"X-Token": "MEMBERS_TOKEN"},

@@ -69,6 +69,7 @@ sources:
 SOURCE_ENTRY = """\
   - name: {name}
     kind: market
+    allow_private_addresses: true
     start_urls: ["http://127.0.0.1:9/{name}/"]
     schedule: "0 3 * * *"
     links: {{listing: a.item}}

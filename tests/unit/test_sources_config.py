@@ -164,9 +164,9 @@ def test_directory_reads_sources_yaml_and_sources_dir(tmp_path: Path, monkeypatc
 
 def test_env_interpolation_and_unset_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = MARKET.replace("http://market.example/", "${MARKET_URL}/shop/")
-    monkeypatch.setenv("MARKET_URL", "http://127.0.0.1:9999")
+    monkeypatch.setenv("MARKET_URL", "http://market.example:9999")
     (src,) = load_sources(write(tmp_path, text))
-    assert src.start_urls == ["http://127.0.0.1:9999/shop/"]
+    assert src.start_urls == ["http://market.example:9999/shop/"]
     monkeypatch.delenv("MARKET_URL")
     with pytest.raises(ConfigError, match="is an environment variable unset"):
         load_sources(write(tmp_path, text))
