@@ -69,3 +69,35 @@ def test_native_ids_keep_their_case() -> None:
     a = make(platform="Telegram", native_id="chan/aB3")
     assert fingerprint(a) != fingerprint(make(platform="telegram", native_id="chan/Ab3"))
     assert fingerprint(a) == fingerprint(make(platform="telegram", native_id="chan/aB3"))
+
+
+def test_ids_and_hashes_are_stable_across_versions() -> None:
+    """Pinned values: a changed formula would make every indexed listing a duplicate (new id) or a
+    change (new hash) on the next crawl, with an alert storm. Change these only with a migration."""
+    a = Listing(url="http://Market.example/item/7?b=2&a=1", source="m", source_kind="market",
+                title="Fentanyl HCl 99% — pureté", description="Stealth, ships from 中国", price="450",
+                currency="USD", stock="12", quantity="10g")
+    assert fingerprint(a) == "7bfb55e511f8d8321f5d6f6112554674ce41221a"
+    assert content_hash(a) == "9e2c002530c6b8bb1655d6cb8f0d1531"
+    b = Listing(url="http://x/s/chan", source="m", source_kind="market", platform="Telegram", native_id="chan/12")
+    assert fingerprint(b) == "117fb68b9af3bcd13c9862e8f2dd94c77379dfd7"
+
+
+def test_default_ports_only_for_their_scheme() -> None:
+    assert canonical_url("https://M.example:443/a") == "https://m.example/a"
+    assert canonical_url("http://m.example:80/a") == "http://m.example/a"
+    assert canonical_url("https://m.example:80/a") == "https://m.example:80/a"
+    assert canonical_url("http://m.example:443/a") == "http://m.example:443/a"
+    assert canonical_url("http://[::1]:80/a") == "http://[::1]/a"
+    assert canonical_url("https://[fe80::1]:443/a") == "https://[fe80::1]/a"
+
+
+def test_empty_path_and_blank_parameters() -> None:
+    assert canonical_url("http://m.example") == "http://m.example/"
+    assert canonical_url("http://m.example/v?b=1&a=") == "http://m.example/v?a=&b=1"
+
+
+def test_native_ids_without_platform_are_per_host() -> None:
+    a = make(native_id="17", url="http://one.example/item/17")
+    assert fingerprint(a) != fingerprint(make(native_id="17", url="http://two.example/item/17"))
+    assert fingerprint(a) == fingerprint(make(native_id="17", url="http://ONE.example/other-page"))
