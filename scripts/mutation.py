@@ -43,11 +43,15 @@ class Target:
 
 
 def _delivery_target() -> Target:
-    """The alert delivery state machine: its own module once the alerting engine is split, else the engine."""
-    for candidate in ("crawler/alerting/delivery.py", "crawler/alerting/state.py"):
-        if (ROOT / candidate).exists():
-            return Target("delivery", candidate, ("tests/unit/test_alert_delivery.py",))
-    return Target("delivery", "crawler/alerting/engine.py", ("tests/unit/test_alert_delivery.py",))
+    """The alert delivery state machine: its decisions (settle, backoff, attempt) in crawler/alerting/outbox.py.
+
+    Its conditional writes (due, claim, finish) need the real node: tests/integration/test_alert_engine.py
+    covers them, too slowly for a mutation run. Before the engine split the machine was in engine.py.
+    """
+    if (ROOT / "crawler/alerting/outbox.py").exists():
+        return Target("delivery", "crawler/alerting/outbox.py", ("tests/unit/test_alert_outbox.py",),
+                      functions=r"^x_settle|^x_backoff|ǁattempt$")
+    return Target("delivery", "crawler/alerting/engine.py", ("tests/unit/test_alert_outbox.py",))
 
 
 TARGETS = [
