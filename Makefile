@@ -1,5 +1,5 @@
 # narcowatch: the two commands of the README are `make demo` and `make test`.
-.PHONY: setup demo test test-unit test-fast lint typecheck bench bench-nlp bench-index nlp-train clean
+.PHONY: setup demo test test-unit test-fast lint typecheck bench bench-nlp bench-index nlp-train mutation clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,6 +31,10 @@ typecheck: setup
 ## Benchmarks: speed figures are ratios against a baseline measured in the same run.
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+## Mutation testing (mutmut) of the core modules with their fast tests; slow, not in CI. See docs/testing.md.
+mutation: setup
+	$(BIN)/python scripts/mutation.py $(MUTATION_TARGETS)
 
 nlp-train: setup
 	$(BIN)/narcowatch nlp train
