@@ -439,6 +439,14 @@ class SessionRedactingFilter(logging.Filter):
             redacted = redacted.replace(secret, "***")
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:  # a traceback's text carries the exception's message
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for attr in ("exc_text", "stack_info"):
+            text = getattr(record, attr)
+            if text:
+                for secret in self.secrets:
+                    text = text.replace(secret, "***")
+                setattr(record, attr, text)
         return True
 
 
