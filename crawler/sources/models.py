@@ -304,8 +304,13 @@ DEFAULT_GATE_MARKERS: dict[str, tuple[str, ...]] = {
     # Cryptonia's "DDoS Protection" refresh page, Bohemia's "DDOS DEFENDER"; common CDN interstitials.
     "ddos": (r"text:\bd\.?dos\b.{0,20}\b(protection|defender|guard|filter)", r"text:anti-?\s?ddos",
              r"text:checking your browser before accessing", r"text:verify (that )?you are (a )?human"),
-    # Cryptonia, Empire, Dream and Bohemia login pages all have a password field; a listing page does not.
-    "login": ("css:input[type=password]", r"text:^\s*(please )?(log ?in|sign ?in) (to|required)"),
+    # Cryptonia, Dream and Bohemia login pages say so in their title; Empire's has a username and a password
+    # field in one form. (A password field alone is no sign: Apollon's offers ask for a PIN.)
+    "login": ("xpath://title[contains(translate(., 'LOGIN', 'login'), 'login') or "
+              "contains(translate(., 'SIGN', 'sign'), 'sign in')]",
+              "xpath://form[.//input[@type='password']][.//input[contains(translate(@placeholder, 'USERNAME', "
+              "'username'), 'username') or contains(translate(@name, 'USERNAME', 'username'), 'username')]]",
+              r"text:^\s*(please )?(log ?in|sign ?in) (to|required)"),
     "captcha": ("css:img[src*=captcha i]", "css:input[name*=captcha i]", "css:.g-recaptcha, .h-captcha",
                 r"text:\bsolve (the|this) (following )?(challenge|captcha)"),
 }
