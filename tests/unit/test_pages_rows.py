@@ -46,7 +46,8 @@ def test_rows_of_a_real_result_page_are_offers_with_fields_relative_to_the_row()
 
 
 def test_rows_without_links_get_distinct_ids_from_their_content() -> None:
-    data = {"name": "nolinks", "kind": "market", "start_urls": [BASE + "/"], "listing_rows": "div.col-1search",
+    data = {"name": "nolinks", "kind": "market", "start_urls": [BASE + "/"], "allow_private_addresses": True,
+            "listing_rows": "div.col-1search",
             "fields": {"title": "div.head > a", "vendor": "p.padp a[href*='/u/']"}}
     src = MarketSource.model_validate(data)
     rows = MarketCategoryPage(response("empire/results/saved_empire_search_result_0.html"), src).rows()
@@ -77,7 +78,8 @@ def test_detail_values_win_and_row_values_fill_the_gaps() -> None:
 ])
 def test_bad_rows_configuration_fails_at_load(message: str, data: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match=message):
-        MarketSource.model_validate({"name": "m", "kind": "market", "start_urls": [BASE + "/"], **data})
+        MarketSource.model_validate({"name": "m", "kind": "market", "start_urls": [BASE + "/"],
+                                     "allow_private_addresses": True, **data})
 
 
 GATE_PAGES = [
