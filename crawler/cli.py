@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "nlp": "nlp.cli:nlp_group",
     "config": "crawler.sources.cli:config_group",
     "alerts": "crawler.alerting.cli:alerts_group",
+    "report": "crawler.reports.cli:report_group",
+    "evidence": "crawler.reports.cli:evidence_group",
 }
 
 

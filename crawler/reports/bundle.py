@@ -1,0 +1,358 @@
+"""The evidence bundle of a report and its verification.
+
+``evidence/`` holds, for each captured page a report cites, its WARC records copied byte for byte out of
+the crawl run's WARC file (response and request record, so the copy is the capture itself, not a re-encoding)
+and its screenshot; ``evidence/MANIFEST.sha256`` lists them in ``sha256sum`` format. ``custody.json``
+says when, by which command and query the report was made, which index documents (with ``_version``,
+``_seq_no``, ``_primary_term``) it shows, and the SHA-256 of every other file of the report.
+``verify_bundle`` re-hashes every file and re-reads every WARC record against the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler import __version__
+from crawler.evidence import sha256_hex, utc_now
+from crawler.reports.data import Doc, Selection
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_DIR = "evidence"
+MANIFEST = "MANIFEST.sha256"
+CUSTODY = "custody.json"
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Capture:
+    """The bundled evidence of one captured page (several listings may come from one page)."""
+
+    record_id: str
+    warc: str | None = None  # path relative to the report directory
+    screenshot: str | None = None
+    source_warc: str | None = None
+    source_offset: int | None = None
+    response_sha256: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class Bundle:
+    """What ``write_evidence`` put in ``evidence/``: captures by listing id."""
+
+    by_listing: dict[str, Capture] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _record_name(record_id: str) -> str:
+    return _SAFE.sub("", record_id.removeprefix("<").removesuffix(">").removeprefix("urn:uuid:"))[:64] or "record"
+
+
+def index_warc(warc_file: Path) -> dict[str, list[tuple[int, int]]]:
+    """``{response record id: [(offset, length) of the response record, of its concurrent request record]}``."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    spans: dict[str, list[tuple[int, int]]] = {}
+    with open(warc_file, "rb") as fh:
+        it = ArchiveIterator(fh)
+        for record in it:
+            rid = record.rec_headers.get_header("WARC-Record-ID")
+            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+            kind = record.rec_type
+            it.read_to_end(record)
+            span = (it.get_record_offset(), it.get_record_length())
+            if kind == "response" and rid:
+                spans.setdefault(rid, []).insert(0, span)
+            elif kind == "request" and concurrent:
+                spans.setdefault(concurrent, []).append(span)
+    return spans
+
+
+def copy_records(warc_file: Path, spans: list[tuple[int, int]], out: Path) -> None:
+    """Copy WARC records (gzip members) byte for byte from ``warc_file`` to ``out``."""
+    with open(warc_file, "rb") as src, open(out, "wb") as dst:
+        for start, length in spans:
+            src.seek(start)
+            dst.write(src.read(length))
+
+
+def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
+    """Copy every cited page's WARC records and screenshot into ``directory/evidence`` and write its manifest."""
+    ev = directory / EVIDENCE_DIR
+    ev.mkdir(parents=True, exist_ok=True)
+    bundle = Bundle()
+    by_record: dict[str, Capture] = {}
+    indexes: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for doc in docs:
+        evidence = doc.source.get("evidence") or {}
+        record_id = evidence.get("warc_record_id")
+        warc_file = evidence.get("warc_file")
+        if not record_id or not warc_file:
+            cap = Capture(record_id="", response_sha256=evidence.get("response_sha256"),
+                          problem="the index holds no WARC record for this listing")
+            bundle.by_listing[doc.id] = cap
+            continue
+        cap = by_record.get(record_id)  # type: ignore[assignment]
+        if cap is None:
+            cap = Capture(record_id=record_id, source_warc=warc_file, response_sha256=evidence.get("response_sha256"))
+            name = _record_name(record_id)
+            target = ev / f"{name}.warc.gz"
+            try:
+                if warc_file not in indexes:
+                    indexes[warc_file] = index_warc(Path(warc_file))
+                spans = indexes[warc_file].get(record_id)
+                if not spans:
+                    raise KeyError(f"no WARC record {record_id} in {warc_file}")
+                copy_records(Path(warc_file), spans, target)
+                cap.source_offset = spans[0][0]
+                cap.warc = f"{EVIDENCE_DIR}/{target.name}"
+            except Exception as exc:  # unreadable or damaged run WARC: the report says so, per listing
+                target.unlink(missing_ok=True)
+                cap.problem = f"raw capture unavailable: {exc}"
+                bundle.problems.append(f"listing {doc.id}: {cap.problem}")
+            shot = evidence.get("screenshot")
+            if shot:
+                shot_target = ev / f"{name}.png"
+                try:
+                    shutil.copyfile(shot, shot_target)
+                    cap.screenshot = f"{EVIDENCE_DIR}/{shot_target.name}"
+                except OSError as exc:
+                    bundle.problems.append(f"listing {doc.id}: screenshot {shot} unavailable: {exc}")
+            by_record[record_id] = cap
+        bundle.by_listing[doc.id] = cap
+    write_manifest(ev)
+    return bundle
+
+
+def write_manifest(ev: Path) -> None:
+    """``MANIFEST.sha256`` in ``sha256sum`` format (``cd evidence && sha256sum -c MANIFEST.sha256`` checks it)."""
+    lines = [f"{file_sha256(p)}  {p.name}\n" for p in sorted(ev.iterdir()) if p.is_file() and p.name != MANIFEST]
+    (ev / MANIFEST).write_text("".join(lines), encoding="utf-8")
+
+
+def report_files(directory: Path) -> list[Path]:
+    """Every file of a report directory but ``custody.json``, sorted."""
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.relative_to(directory).as_posix() != CUSTODY)
+
+
+def write_custody(
+    directory: Path,
+    selection: Selection,
+    bundle: Bundle,
+    *,
+    command: list[str],
+    es: dict[str, Any],
+    index_alias: str,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """``custody.json``: when, which command and query, which documents at which versions, every file's hash."""
+    documents = []
+    for doc in selection.docs:
+        cap = bundle.by_listing.get(doc.id)
+        ev = doc.source.get("evidence") or {}
+        documents.append({
+            **doc.ref(),
+            "url": doc.source.get("url"),
+            "content_hash": doc.source.get("content_hash"),
+            "response_sha256": ev.get("response_sha256"),
+            "warc_record_id": ev.get("warc_record_id"),
+            "evidence_warc": cap.warc if cap else None,
+            "screenshot": cap.screenshot if cap else None,
+            "source_warc_file": ev.get("warc_file"),
+            "source_warc_offset": cap.source_offset if cap else None,
+            "source_screenshot": ev.get("screenshot"),
+            "problem": cap.problem if cap else None,
+        })
+    custody = {
+        "format": "narcowatch-custody/1",
+        "created_at": created_at or utc_now(),
+        "narcowatch_version": __version__,
+        "command": command,
+        "report": {"kind": selection.kind, "subject": selection.subject, "parameters": selection.params},
+        "elasticsearch": {**es, "index": index_alias, "query": selection.query},
+        "vendor_profile": selection.vendor_ref,
+        "documents": documents,
+        "problems": bundle.problems + selection.notes,
+        "files": {p.relative_to(directory).as_posix(): file_sha256(p) for p in report_files(directory)},
+    }
+    (directory / CUSTODY).write_text(json.dumps(custody, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return custody
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass
+class Verification:
+    """The outcome of ``verify_bundle``: one line per check; ``failures`` names every mismatch."""
+
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files_ok: int = 0
+    records_ok: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def good(self, text: str) -> None:
+        self.lines.append(f"ok        {text}")
+
+    def bad(self, status: str, text: str) -> None:
+        self.lines.append(f"{status:<9} {text}")
+        self.failures.append(f"{status} {text}")
+
+    def warn(self, text: str) -> None:
+        self.lines.append(f"warning   {text}")
+        self.warnings.append(text)
+
+
+def _record_body_sha256(warc_file: Path, record_id: str) -> tuple[str, dict[str, str]]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warc_file, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_headers.get_header("WARC-Record-ID") == record_id:
+                body = record.raw_stream.read()
+                return sha256_hex(body), dict(record.rec_headers.headers)
+    raise KeyError(f"no WARC record {record_id}")
+
+
+IndexLookup = Callable[[str, list[str]], dict[str, dict[str, Any]]]
+"""``(alias, ids) -> {id: mget doc}``: the index's current documents (``current_docs`` on a client)."""
+
+
+def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
+    """Re-hash every file listed in ``custody.json`` and re-read each WARC record against the index.
+
+    A record matches when the SHA-256 of its HTTP body equals the ``response_sha256`` the index holds for
+    the listing now. When the index has moved on (a newer capture of the listing, seen by a higher
+    ``_seq_no``), the record is checked against the hash recorded at report time and a warning says so.
+    """
+    result = Verification()
+    custody_path = directory / CUSTODY
+    try:
+        custody = json.loads(custody_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        result.bad("MISSING", f"{CUSTODY} (not a narcowatch report directory?)")
+        return result
+    except (OSError, ValueError) as exc:
+        result.bad("UNREADABLE", f"{CUSTODY}: {exc}")
+        return result
+    files: dict[str, str] = custody.get("files") or {}
+    for rel, recorded in sorted(files.items()):
+        path = directory / rel
+        if not path.is_file():
+            result.bad("MISSING", rel)
+            continue
+        actual = file_sha256(path)
+        if actual == recorded:
+            result.good(f"{rel}  sha256 {actual[:16]}...")
+            result.files_ok += 1
+        else:
+            result.bad("MISMATCH", f"{rel}  sha256 {actual} != {recorded} (custody.json)")
+    listed = set(files)
+    for path in report_files(directory):
+        rel = path.relative_to(directory).as_posix()
+        if rel not in listed:
+            result.warn(f"{rel} is not in custody.json (added after the report was made)")
+    _verify_manifest(directory, result)
+
+    documents = custody.get("documents") or []
+    alias = (custody.get("elasticsearch") or {}).get("index") or ""
+    current: dict[str, dict[str, Any]] = {}
+    if documents:
+        try:
+            current = lookup(alias, [str(d["_id"]) for d in documents])
+        except Exception as exc:  # the index is the reference: no answer is a failure, said plainly
+            result.bad("UNVERIFIED", f"index {alias} did not answer: {exc}")
+            return result
+    checked: dict[tuple[str, str], str] = {}
+    for d in documents:
+        lid, rel, record_id = str(d["_id"]), d.get("evidence_warc"), d.get("warc_record_id")
+        if not rel:
+            result.warn(f"listing {lid}: no raw capture in the bundle ({d.get('problem') or 'none recorded'})")
+            continue
+        now = current.get(lid) or {}
+        if not now.get("found"):
+            result.bad("NOT-FOUND", f"listing {lid} is no longer in {alias}: its record cannot be checked")
+            continue
+        indexed = ((now.get("_source") or {}).get("evidence") or {}).get("response_sha256")
+        expected: str | None = indexed
+        against = "the index's response_sha256"
+        if indexed != d.get("response_sha256") and (now.get("_seq_no") or 0) > (d.get("_seq_no") or 0):
+            result.warn(f"listing {lid} was re-captured after the report (_seq_no {d.get('_seq_no')} -> "
+                        f"{now.get('_seq_no')}); its bundled record is checked against custody.json")
+            expected, against = d.get("response_sha256"), "the response_sha256 recorded at report time"
+        key = (str(rel), str(record_id))
+        if key not in checked:
+            path = directory / str(rel)
+            if not path.is_file():
+                checked[key] = "missing"
+            else:
+                try:
+                    checked[key], _headers = _record_body_sha256(path, str(record_id))
+                except Exception as exc:  # a damaged gzip member or WARC header: name the file
+                    checked[key] = f"unreadable: {type(exc).__name__}: {exc}"
+        body = checked[key]
+        if body == "missing":
+            result.bad("MISSING", f"{rel}: WARC record of listing {lid}")
+        elif body.startswith("unreadable"):
+            result.bad("MISMATCH", f"{rel}: WARC record {record_id} of listing {lid} {body}")
+        elif body == expected:
+            result.good(f"{rel}: record body sha256 {body[:16]}... of listing {lid} equals {against}")
+            result.records_ok += 1
+        else:
+            result.bad("MISMATCH", f"{rel}: record body sha256 {body} of listing {lid} != {against} {expected}")
+    return result
+
+
+def _verify_manifest(directory: Path, result: Verification) -> None:
+    manifest = directory / EVIDENCE_DIR / MANIFEST
+    if not manifest.is_file():
+        return  # already failed as a missing file when custody.json lists it
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        if not name:
+            continue
+        path = directory / EVIDENCE_DIR / name
+        rel = f"{EVIDENCE_DIR}/{name}"
+        if not path.is_file():
+            if not any(f.endswith(f"MISSING {rel}") for f in result.failures):
+                result.bad("MISSING", f"{rel} (listed in {MANIFEST})")
+        elif file_sha256(path) != digest and not any(rel in f for f in result.failures):
+            result.bad("MISMATCH", f"{rel} != {MANIFEST}")
+
+
+def print_verification(result: Verification, out: Any = None) -> None:
+    """The per-check lines and a one-line verdict."""
+    out = out or sys.stdout
+    for line in result.lines:
+        print(line, file=out)
+    if result.ok:
+        print(f"verified: {result.files_ok} files and {result.records_ok} WARC records match"
+              + (f" ({len(result.warnings)} warnings)" if result.warnings else ""), file=out)
+    else:
+        print(f"FAILED: {len(result.failures)} problems:", file=out)
+        for f in result.failures:
+            print(f"  {f}", file=out)

@@ -1,0 +1,52 @@
+"""report.pdf: report.html printed by the project's Chromium (same executable and launch options as crawls).
+
+The page is opened from disk with every request but ``file:`` and ``data:`` aborted and JavaScript off,
+so printing a report never touches the network, whatever a hostile listing put in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def launch_options() -> dict[str, Any]:
+    """Chromium launch options of the crawler (executable path, headless, sandbox and privacy flags)."""
+    from crawler.browser import playwright_settings
+
+    opts = dict(playwright_settings()["PLAYWRIGHT_LAUNCH_OPTIONS"])
+    opts["args"] = list(opts.get("args") or [])
+    return opts
+
+
+def _local_only(route: Any) -> None:
+    if route.request.url.startswith(("file:", "data:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def print_pdf(html: Path, pdf: Path, *, timeout_ms: int = 60_000) -> None:
+    """Print ``html`` to ``pdf`` (A4, backgrounds, page numbers in the footer)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        try:
+            context = browser.new_context(java_script_enabled=False, offline=True)
+            page = context.new_page()
+            page.route("**/*", _local_only)
+            page.goto(html.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+            page.emulate_media(media="print")
+            page.pdf(
+                path=str(pdf), format="A4", print_background=True, display_header_footer=True,
+                header_template="<span></span>",
+                footer_template=(
+                    '<div style="font-size:7pt;width:100%;text-align:center;color:#555">'
+                    '<span class="title"></span> - page <span class="pageNumber"></span> of '
+                    '<span class="totalPages"></span></div>'
+                ),
+                margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
+            )
+        finally:
+            browser.close()
