@@ -27,8 +27,10 @@ from tests.plugins.web import DEMO_SOURCES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.elasticsearch]
 
-SOURCES: dict[str, dict[str, Any]] = {"demo-telegram-sales": {}, "demo-shop": {}, "demo-market": {}}
-"""The crawled sources (and any change to their demo configuration)."""
+SOURCES: dict[str, dict[str, Any]] = {
+    "demo-telegram-sales": {}, "demo-shop": {"scroll": {"times": 1, "delay": 0.2}}, "demo-market": {},
+}
+"""The crawled sources and changes to their demo browser options (one scroll: fewer shop pages, a faster test)."""
 
 
 def narcowatch(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -42,7 +44,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, es_url: str, es_client: El
     """One crawl of three demo sources through the whole pipeline into a private index prefix."""
     work = tmp_path_factory.mktemp("reports")
     demo = yaml.safe_load(DEMO_SOURCES.read_text())
-    sources = [s | SOURCES[s["name"]] for s in demo["sources"] if s["name"] in SOURCES]
+    sources = [s for s in demo["sources"] if s["name"] in SOURCES]
+    for s in sources:
+        s.get("browser", {}).update(SOURCES[s["name"]])
     (work / "config" / "sources").mkdir(parents=True)
     (work / "config" / "sources" / "demo.yaml").write_text(yaml.safe_dump({"sources": sources}))
     (work / "config" / "alerts.yaml").write_text("rules: []\n")
