@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CORPORA = Path(__file__).resolve().parent / "data" / "corpora"
+EVAL = Path(__file__).resolve().parent / "data" / "eval"
 SEED = 20240501
 TEST_FRACTION = 0.25
 
@@ -153,3 +154,25 @@ def intent_data() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         train += [(t, label) for t in tr]
         test += [(t, label) for t in te]
     return train, test
+
+
+@dataclass
+class ShippingLabel:
+    """A real listing or vendor-page text with hand-checked ships-from / to / not-to (None: the text does not say)."""
+
+    id: str
+    text: str
+    ships_from: list[str] | None
+    ships_to: list[str] | None
+    ships_not_to: list[str]
+    split: str
+
+
+def shipping_labels(path: Path = EVAL / "shipping_labels.jsonl") -> list[ShippingLabel]:
+    """The labelled shipping set (see nlp/data/eval/SOURCE.md); ``split`` is "dev" or "test"."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            out.append(ShippingLabel(d["id"], d["text"], d["ships_from"], d["ships_to"], d["ships_not_to"], d["split"]))
+    return out

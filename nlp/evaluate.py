@@ -182,6 +182,9 @@ def evaluate(analyzer: Analyzer | None = None) -> Report:
     report.rows.append(("agora test, vendor named in text", "vendor.handles", vend, n_v))
 
     agora_labels = Counter(e["label"] for res in results for e in res["entities"])
+    for part in ("dev", "test"):
+        shipping_policies(analyzer, [x for x in datasets.shipping_labels() if x.split == part], report,
+                          f"shipping labels {part}")
     titles_by_category(analyzer, datasets.split(datasets.agora_products())[1], report)
     report.notes.append("entities found on the agora test listings: " +
                         ", ".join(f"{k} {v}" for k, v in sorted(agora_labels.items())))
@@ -214,3 +217,28 @@ def titles_by_category(analyzer: Analyzer, products: list[datasets.Product], rep
                                                                                   len(drug))
     report.accuracy[f"{label}, non-drug categories: any substance (lower is better)"] = (
         any_sub / max(1, len(other)), len(other))
+
+
+def shipping_policies(analyzer: Analyzer, items: list[datasets.ShippingLabel], report: Report, label: str) -> None:
+    """The hand-labelled shipping set: exclusions per (text, country), ships-to and ships-from per text.
+
+    ``ships_not_to`` is scored as precision and recall over (text, code) pairs on every text; ships-to and
+    ships-from as the share of texts whose set equals the gold set, where the text says (gold not None).
+    Also counted: texts where an excluded country came out in ``ships_to`` (must be 0).
+    """
+    results = analyzer.analyze_many([x.text for x in items])
+    excl = PRF()
+    to_ok = to_n = from_ok = from_n = leaks = 0
+    for x, res in zip(items, results, strict=True):
+        excl.add({(x.id, c) for c in res["ships_not_to"]}, {(x.id, c) for c in x.ships_not_to})
+        leaks += bool(set(x.ships_not_to) & set(res["ships_to"]))
+        if x.ships_to is not None:
+            to_n += 1
+            to_ok += set(res["ships_to"]) == set(x.ships_to)
+        if x.ships_from is not None:
+            from_n += 1
+            from_ok += set(res["ships_from"]) == set(x.ships_from)
+    report.rows.append((label, "ships_not_to", excl, excl.tp + excl.fn))
+    report.accuracy[f"{label}: ships_to = gold set"] = (to_ok / max(1, to_n), to_n)
+    report.accuracy[f"{label}: ships_from = gold set"] = (from_ok / max(1, from_n), from_n)
+    report.accuracy[f"{label}: excluded country in ships_to (must be 0)"] = (leaks / max(1, len(items)), len(items))

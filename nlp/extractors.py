@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -390,6 +391,7 @@ class CountryTable:
     by_key: dict[str, str] = field(default_factory=dict)
     max_len: dict[str, int] = field(default_factory=dict)
     codes: frozenset[str] = frozenset()
+    alpha3: dict[str, str] = field(default_factory=dict)  # "RUS" -> "RU", read only when written in capitals
     _keys: frozenset[str] = frozenset()
 
     @classmethod
@@ -401,6 +403,9 @@ class CountryTable:
             if line.startswith("# two-letter codes"):
                 codes = set(line.split(":", 1)[1].strip().split(","))
                 continue
+            if line.startswith("# three-letter codes"):
+                table.alpha3 = dict(p.split("=") for p in line.split(":", 1)[1].strip().split(","))
+                continue
             if not line.strip() or line.startswith("#"):
                 continue
             code, names, _source = line.split("\t")
@@ -411,7 +416,7 @@ class CountryTable:
                     first = key.split(" ")[0]
                     table.max_len[first] = max(table.max_len.get(first, 0), key.count(" ") + 1)
         table.codes = frozenset(codes)
-        table._keys = frozenset(table.max_len) | {c.lower() for c in codes}
+        table._keys = frozenset(table.max_len) | {c.lower() for c in codes} | {c.lower() for c in table.alpha3}
         return table
 
     def find(self, norm: str, original_at: Any, tokens: Tokens) -> list[tuple[int, int, str]]:
@@ -432,28 +437,43 @@ class CountryTable:
             if found is not None:
                 n, code = found
                 hit = (tokens.start(i), tokens.end(i + n - 1), code, n)
-            if hit is None and len(word) == 2 and word.upper() in codes:
+            if hit is None and ((len(word) == 2 and word.upper() in codes) or
+                                (len(word) == 3 and word.upper() in self.alpha3)):
                 s, e = tokens.start(i), tokens.end(i)
                 raw = original_at(s, e)
                 around = original_at(max(0, s - 12), min(len(norm), e + 12))
-                # in shouted text ("PUREST IN AUSTRALIA") capitals say nothing, except after a label
+                # in shouted text ("PUREST IN AUSTRALIA") capitals say nothing, except after a label, a list
+                # separator or a bullet ("NOT TO: AUS, RUS", "- RUS")
                 shouted = not any(c.islower() for c in around)
-                labelled = bool(re.search(r"(?:from|to|:|→|->|>)\s*$", norm[max(0, s - 8):s]))
+                labelled = _LABELLED_RE.search(norm, max(0, s - 8), s) is not None
                 if raw.isupper() and (not shouted or labelled or word in ("us", "uk", "eu")):
-                    hit = (s, e, "GB" if word == "uk" else word.upper(), 1)
+                    code = "GB" if word == "uk" else self.alpha3.get(word.upper(), word.upper())
+                    hit = (s, e, code, 1)
             if hit is not None:
                 out.append(hit[:3])
                 next_free = i + hit[3]
         return out
 
 
-CUE_WINDOW = 100
-_CLAUSE_RE = re.compile(r"[.;!?\n|•]+(?:\s|$)|\n")
+_LABELLED_RE = re.compile(r"(?:from|to|:|→|->|>|,|/|&|\band|\bor|(?:^|\n)\s*[-*•·+]?)\s*$")
+CUE_WINDOW = 100  # a from/to cue reaches mentions up to this many characters after it (chained over a list)
+NOT_GAP = 40  # a negation reaches on over a list: each next mention at most this far after the last one
+_CLAUSE_RE = re.compile(r"[.;!?]+(?=\s|$)|[|•]")  # clause ends inside a line (lines are split first)
+_NOT_RE = re.compile(
+    r"\b(?:no|not|never|don'?t|dont|do not|doesn'?t|does not|won'?t|wont|will not|cannot|can'?t|cant|isn'?t|"
+    r"aren'?t|unable to)\s+(?:\w+\s+){0,3}?(?:ship(?:ping|s|ped)?|send(?:ing)?|sent|deliver(?:y|ing|ies|ed)?|"
+    r"post(?:age|ed)?|mail(?:ed)?|export)(?:\s+(?:\w+\s+){0,3}?(?:to|into|in))?\b"
+    r"|\bexcept(?:\s+for)?\b|\bexcluding\b|\bexcl\b\.?|\bbut not\b|\bnot to\b|\bno ship(?:ping)? to\b"
+    r"|\b(?:excluded|restricted|banned|blacklist(?:ed)?|prohibited|forbidden|embargoed|unsupported)\s+"
+    r"(?:countries|country|destinations?|locations?|regions?)\b"
+    r"|\b(?:countries|destinations)\s+(?:excluded|not (?:served|supported|shipped to))\b"
+    r"|\bno\b(?=\s+[a-z]+\s*(?:,|$|\band\b|\bor\b))")
+# "will not be shipped out of Europe", "never ship outside the EU": only within the place named
+_WITHIN_RE = re.compile(r"\b(?:not|never|n'?t|no)\s+(?:be\s+)?(?:ship|sen[dt]|post|deliver|mail|export)\w*\s+"
+                        r"(?:\w+\s+){0,2}?(?:out of|outside(?:\s+of)?|beyond)\b")
 _CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("not", re.compile(r"\b(?:no|not|never|don'?t|do not|doesn'?t|does not|won'?t|will not|cannot|can'?t|cant)\s+"
-                       r"(?:\w+\s+){0,3}?(?:ship(?:ping|s|ped)?|send(?:ing)?|deliver(?:y|ing|ies)?|post(?:age)?|mail)"
-                       r"(?:\s+(?:to|into|in))?\b|\bexcept(?:\s+for)?\b|\bexcluding\b|\bexcl\.?|\bbut not\b|"
-                       r"\bnot to\b|\bno ship(?:ping)? to\b|\bno\b(?=\s+[a-z]+\s*(?:,|$|\band\b|\bor\b))")),
+    ("within", _WITHIN_RE),
+    ("not", _NOT_RE),
     ("from", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|dispatch(?:ed|es|ing)?|post(?:ed|s|ing)?|"
                         r"mail(?:ed|s)?|deliver(?:ed|s|y|ies)?)\s+(?:\w+\s+){0,2}?from\b|\bfrom\s*:|\borigin\b|"
                         r"\bships?\s+from\b|\blocated in\b|\bbased in\b|\bwarehouse(?:s)? in\b|\bstock in\b|"
@@ -466,11 +486,14 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
                       r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>|"
                       r"\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
+    ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
 ]
-# a cue regex can only match when one of its words is in the window
+_CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1}  # where cues overlap, the higher rank wins
+# a cue regex can only match when one of its words is in the clause
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
-    "not": ("no", "n't", "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl",
-            "but not"),
+    "within": ("out", "beyond"),
+    "not": ("no", "n't", "dont", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
+            "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "within", "outside"),
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "→", "->",
@@ -509,56 +532,222 @@ def find_carriers(tokens: Tokens) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Cues (start, end, role) in norm[start:end], sorted by end; where cues overlap, the higher-ranked one stays
+    ("don't ship to" is a negation, not the "ship to" inside it), and no cue overlaps a mention ("AUS")."""
+    clause = norm[start:end]
+    found: list[tuple[int, int, str]] = []
+    for role, pattern in _CUES:
+        if any(k in clause for k in _CUE_KEYS["to" if role == "to" else role]):
+            found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause)
+                         if m.end() > m.start())
+    if not found:
+        return found
+    if mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
+        spans = sorted((m[0], m[1]) for m in mentions)
+        found = [c for c in found if not _within_any(spans, c[0], c[1])]
+    found.sort()
+    keep: list[tuple[int, int, str]] = []
+    group: list[tuple[int, int, str]] = []
+    group_end = -1
+    for c in [*found, None]:  # runs of overlapping cues: only the highest-ranked cues of a run stay
+        if c is not None and c[0] < group_end:
+            group.append(c)
+            group_end = max(group_end, c[1])
+            continue
+        if group:
+            top = max(_CUE_RANK[g[2]] for g in group)
+            keep.extend(g for g in group if _CUE_RANK[g[2]] == top)
+        if c is not None:
+            group, group_end = [c], c[1]
+    keep.sort(key=lambda c: (c[1], c[0]))
+    return keep
+
+
+def _within_any(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) lies inside one of the sorted, non-overlapping spans (bisection)."""
+    k = bisect.bisect_right(spans, (start, float("inf"))) - 1
+    return k >= 0 and spans[k][0] <= start and end <= spans[k][1]
+
+
+_FROM_BEFORE_RE = re.compile(r"\bfrom(?:\s+the)?\s+$")
+_BULLET_RE = re.compile(r"\s*(?:[-*•·>+~–—]+|\(?\d{1,2}[.)]|[a-z][.)])?\s*")
+# what may stand between the countries of a list: separators and a few small words
+_LIST_GAP_RE = re.compile(r"(?:[\s,;/&+.:()\[\]*\-–—•·!'\"]|\band\b|\bor\b|\bnor\b|\bthe\b|\ball\b|\bof\b|"
+                          r"\bto\b|\bin\b|\bany\b|\bplus\b)*")
+
+
+def _is_gap(norm: str, start: int, end: int) -> bool:
+    """Whether norm[start:end] holds only list separators ("," "and" "or" "/" "-" bullets)."""
+    return end - start <= NOT_GAP and _LIST_GAP_RE.fullmatch(norm, start, end) is not None
+
+
+def _fallback_role(norm: str, start: int, end: int, prev_end: int) -> str | None:
+    """Role of a mention that no cue before it in its clause governs: the words right after it, or an arrow."""
+    after = norm[end:end + 12]
+    rest = after.lstrip()
+    if _ARROW_RE.match(rest) or rest.startswith(("to ", "→", "->", "=>", ">")) or re.match(r" - \w", after):
+        return "from"
+    if re.match(r"\s*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b", after):
+        return "from"
+    if re.match(r"\s*(?:only|shipping|delivery|shipment|post(?:age)?)\b", after):
+        return "to"
+    if prev_end >= 0 and start - prev_end <= 8 and norm[prev_end:start].strip() in ("→", "->", "=>", ">>", "-", ">",
+                                                                                     "to"):
+        return "to"  # "China → USA": only the mention right before can be the origin
+    return None
+
+
+def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str | None]:
+    """Role of each mention (sorted by start): from / to / not, or None.
+
+    Lines first, then clauses inside a line (". ", "!", ";", "|", "•"). In a clause, a mention takes the role
+    of the nearest cue before it, if the cue reaches it: a negation only across a list (each next country at most
+    ``NOT_GAP`` characters of separators after the last: "we don't ship to AUS, NZ or Canada"), a from/to cue up
+    to ``CUE_WINDOW`` characters after it or its last country. A line that ends in a cue and no country (a
+    heading: "Countries I don't ship to:") gives its role to the list lines below it (bullets, or lines of only
+    countries and separators), until a line that is not a list line.
+    """
+    roles: list[str | None] = [None] * len(mentions)
+    n = len(norm)
+    heading_role: str | None = None  # role carried down a list from its heading
+    carry_until = -1  # offset where the carried list must continue (the end of the last list line)
+    i = 0
+    prev_end = -1
+    while i < len(mentions):
+        line_start = norm.rfind("\n", 0, mentions[i][0]) + 1
+        line_end = norm.find("\n", mentions[i][0])
+        if line_end < 0:
+            line_end = n
+        j = i
+        while j < len(mentions) and mentions[j][0] < line_end:
+            j += 1
+        line_mentions = mentions[i:j]
+        # a heading above this line (only blank lines between), or the list it belongs to continues
+        carried: str | None = None
+        if heading_role is not None and not norm[carry_until:line_start].strip():
+            carried = heading_role
+        else:
+            carried = _heading_above(norm, line_start, mentions[i - 1][1] if i else -1)
+        heading_role = None
+        # clauses of the line
+        clause_start = line_start
+        k = i
+        own_cue = False
+        for cm in [*_CLAUSE_RE.finditer(norm, line_start, line_end), None]:
+            clause_end = cm.end() if cm is not None else line_end
+            m_end = k
+            while m_end < j and mentions[m_end][0] < clause_end:
+                m_end += 1
+            if m_end > k:
+                cues = _clause_cues(norm, clause_start, clause_end, mentions[k:m_end])
+                own_cue = own_cue or bool(cues)
+                ci = 0
+                cur: tuple[int, int, str] | None = None
+                reach = -1  # end of the last item (cue or country) the current cue governs
+                for idx in range(k, m_end):
+                    s, e, _code = mentions[idx]
+                    while ci < len(cues) and cues[ci][1] <= s + 1:
+                        cur = cues[ci]
+                        reach = cur[1]
+                        ci += 1
+                    role = None
+                    if (cur is not None and cur[2] == "to" and s - cur[1] <= CUE_WINDOW
+                            and _FROM_BEFORE_RE.search(norm, max(0, s - 10), s)):
+                        # a bare "from" right before it, after "we ship": "we ship all our products from The
+                        # Netherlands"; not "cocaine from Colombia" (where the product comes from)
+                        role = "from"
+                    elif cur is not None:
+                        if cur[2] == "not":
+                            ok = _is_gap(norm, reach, s)
+                        else:
+                            ok = s - reach <= CUE_WINDOW
+                        if ok:
+                            role = "to" if cur[2] == "within" else cur[2]
+                            reach = e
+                    if role is None:
+                        role = _fallback_role(norm, s, e, prev_end)
+                    roles[idx] = role
+                    prev_end = e
+            k = m_end
+            clause_start = clause_end
+            if k >= j:
+                break
+        # list lines under a heading take its role where no cue of their own says otherwise
+        if carried is not None and _is_list_line(norm, line_start, line_end, line_mentions):
+            for idx in range(i, j):
+                if roles[idx] is None or not own_cue:
+                    roles[idx] = carried
+            heading_role, carry_until = carried, line_end
+        i = j
+    return roles
+
+
+def _is_list_line(norm: str, start: int, end: int, line_mentions: list[tuple[int, int, str]]) -> bool:
+    """A line of a list: a bullet before the first country and separators between the countries, or a
+    bulleted line of a few words ("- Australia (no exceptions)")."""
+    if not line_mentions:
+        return False
+    b = _BULLET_RE.match(norm, start)
+    first = b.end() if b is not None else start
+    bulleted = first > start and norm[start:first].strip() != ""
+    pos = first
+    for s, e, _c in line_mentions:
+        if not _is_gap(norm, pos, s):
+            return False
+        pos = e
+    # after the last country: separators, or a short tail ("Payment : Full Escrow", "(no exceptions)")
+    return _is_gap(norm, pos, end) or end - pos <= 40 or bulleted
+
+
+def _heading_above(norm: str, line_start: int, prev_mention_end: int) -> str | None:
+    """Role of the heading right above ``line_start`` (blank lines may lie between): a line whose last cue is
+    followed by at most a few words and no country ("Countries I don't ship to:", "We do NOT ship to")."""
+    end = line_start - 1
+    for _ in range(3):
+        if end <= 0:
+            return None
+        start = norm.rfind("\n", 0, end) + 1
+        if norm[start:end].strip():
+            break
+        end = start - 1
+    else:
+        return None
+    if prev_mention_end > start or end - start > 300:
+        return None  # the line above names a country itself, or is prose, not a heading
+    cues = _clause_cues(norm, start, end, [])
+    if not cues:
+        return None
+    _cs, ce, role = cues[-1]
+    tail = norm[ce:end].strip(" \t:-–—=>→*.!")
+    if len(tail.split()) > 3:
+        return None
+    return "to" if role == "within" else role
+
+
 def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens | None = None) -> dict[str, Any]:
-    """Assign country mentions to ships_from / ships_to / ships_not_to by the cue before them in the clause."""
+    """Assign country mentions to ships_from / ships_to / ships_not_to by the clause and list grammar of
+    ``_assign_roles``; region words ("Scandinavia", "Middle East") stand for their countries."""
     ships_from: list[str] = []
     ships_to: list[str] = []
     ships_not: list[str] = []
     unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
-    if countries:
-        prev_end = -1
-        for start, end, code in sorted(countries):
-            clause_start = max(0, start - CUE_WINDOW)
-            for m in _CLAUSE_RE.finditer(norm, clause_start, start):
-                clause_start = m.end()
-            # cues are looked for only in the clause before the mention (regexes on a short window)
-            window = norm[clause_start:end]
-            limit = start - clause_start + 1
-            role = None
-            best = None
-            for r, pattern in _CUES:
-                if not any(k in window for k in _CUE_KEYS[r]):
-                    continue
-                for m in pattern.finditer(window):
-                    cs, ce = m.start(), m.end()
-                    if ce <= limit and (best is None or (ce, -cs) > (best[1], -best[0])):
-                        best = (cs, ce, r)
-            if best is not None:
-                role, _last_cue_end = best[2], best[1]
-            after = norm[end:end + 12]
-            if role is None:
-                if _ARROW_RE.match(after.lstrip()) or after.lstrip().startswith("to "):
-                    role = "from"
-                elif re.match(r"\s*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b", after):
-                    role = "from"
-                elif re.match(r"\s*only\b", after):
-                    role = "to"
-                elif prev_end >= 0 and start - prev_end <= 8 and norm[prev_end:start].strip() in (
-                        "→", "->", "=>", ">>", "-", "to"):
-                    role = "to"  # "China → USA": only the mention right before can be the origin
-            if role == "from":
-                ships_from.append(code)
-            elif role == "to":
-                ships_to.append(code)
-            elif role == "not":
-                ships_not.append(code)
-            if role is not None:
-                spans.append((start, end, code, role))
-            elif code not in ("WORLDWIDE", "EU"):
-                unassigned.append(code)
-                spans.append((start, end, code, "mentioned"))
-            prev_end = end
+    mentions = sorted(countries)
+    roles = _assign_roles(norm, mentions) if mentions else []
+    for (start, end, code), role in zip(mentions, roles, strict=True):
+        codes = code.split(",")
+        if role == "from":
+            ships_from.extend(codes)
+        elif role == "to":
+            ships_to.extend(codes)
+        elif role == "not":
+            ships_not.extend(codes)
+        if role is not None:
+            spans.append((start, end, code, role))
+        elif code not in ("WORLDWIDE", "EU") and "," not in code:
+            unassigned.append(code)
+            spans.append((start, end, code, "mentioned"))
     not_set = set(ships_not)
     return {
         "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
