@@ -20,6 +20,8 @@ from rich.table import Table
 from crawler.paths import CONFIG_DIR, state_home
 
 DEMO_CONFIG = CONFIG_DIR / "demo"
+DEMO_REPORT_PLATFORM = "telegram"
+"""The platform of the referral report the demo ends with (its public Telegram channels)."""
 
 
 def _es_url() -> str:
@@ -101,6 +103,9 @@ def demo_command(
         web.stop()
 
     summary["managed"] = managed
+    if not summary.get("summary_error"):
+        with console.status(f"Writing the referral report for the demo's {DEMO_REPORT_PLATFORM} platform..."):
+            summary["report"] = _referral_report(workdir / "reports" / DEMO_REPORT_PLATFORM)
     _print_summary(out, summary, time.monotonic() - t0)
     if summary["spooled"]:
         raise click.ClickException(
@@ -109,6 +114,24 @@ def demo_command(
         )
     if any(o.outcome == "failed" for o in outcomes):
         sys.exit(1)
+
+
+def _referral_report(directory: Path) -> dict[str, Any]:
+    """``narcowatch report platform telegram -o DIR`` on the demo's data: where it went, or why it failed."""
+    from crawler.es.client import get_client
+    from crawler.es.names import IndexNames
+    from crawler.reports.build import make_report
+    from crawler.reports.data import platform_selection
+
+    command = ["narcowatch", "report", "platform", DEMO_REPORT_PLATFORM, "--since", "30d", "-o", str(directory)]
+    try:
+        client, names = get_client(), IndexNames()
+        selection = platform_selection(client, names, DEMO_REPORT_PLATFORM, since="30d")
+        made = make_report(client, names, selection, directory, command=command)
+    except Exception as exc:  # the crawl's results stand; say why the report is missing
+        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}", "command": " ".join(command)}
+    return {"html": directory / "report.html", "listings": made.listings, "sections": made.sections,
+            "command": " ".join(command)}
 
 
 def _start_demo_web() -> Any:
@@ -194,6 +217,14 @@ def _print_summary(out: Console, s: dict[str, Any], seconds: float) -> None:
     mails = s["mails"]
     example = f" (e.g. {mails[0].name})" if mails else ""
     out.print(f"Alert mails: {len(mails)} .eml files in {s['mail_dir']}{example}")
+    report = s.get("report") or {}
+    if report.get("html"):
+        out.print(f"Referral report ({DEMO_REPORT_PLATFORM}): {report['html']} ({report['listings']} listings, "
+                  f"{report['sections']} channels; report.pdf, listings.csv, evidence/ and custody.json beside it; "
+                  f"check it with `narcowatch evidence verify {report['html'].parent}`)", soft_wrap=True)
+    elif report.get("error"):
+        out.print(f"[red]Referral report ({DEMO_REPORT_PLATFORM}) failed: {report['error']}[/red] "
+                  f"(retry: {report['command']})")
     if s.get("managed"):
         out.print(f"Elasticsearch keeps running at {_redact(s['es_url'])} for your searches; stop it with "
                   "`narcowatch es stop`.")

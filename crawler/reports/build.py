@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,13 @@ from elasticsearch import Elasticsearch
 
 from crawler.es.names import IndexNames
 from crawler.evidence import utc_now
-from crawler.reports.bundle import CUSTODY, EVIDENCE_DIR, write_custody, write_evidence
+from crawler.reports.bundle import CUSTODY, EVIDENCE_DIR, MANIFEST, write_custody, write_evidence
 from crawler.reports.data import PAGE, ReportError, Selection
 from crawler.reports.render import build_offers, render_html, write_csv
 
 REPORT_FILES = ("report.html", "report.pdf", "listings.csv", CUSTODY)
+EVIDENCE_SUFFIXES = (".warc.gz", ".png", MANIFEST)
+"""What an earlier report left in evidence/ (replaced by a new report in the same directory)."""
 
 
 @dataclass
@@ -40,10 +41,18 @@ def prepare_directory(directory: Path) -> None:
     if foreign:
         raise ReportError(f"{directory} holds other files ({', '.join(sorted(foreign)[:5])}): "
                           "give an empty or new directory")
+    ev = directory / EVIDENCE_DIR
+    if ev.exists():
+        if not ev.is_dir():
+            raise ReportError(f"{ev} is not a directory: give an empty or new directory")
+        strange = [p.name for p in ev.iterdir() if not p.is_file() or not p.name.endswith(EVIDENCE_SUFFIXES)]
+        if strange:
+            raise ReportError(f"{ev} holds files no report wrote ({', '.join(sorted(strange)[:5])}): "
+                              "give an empty or new directory")
+        for p in ev.iterdir():
+            p.unlink()
     for name in REPORT_FILES:
         (directory / name).unlink(missing_ok=True)
-    if (directory / EVIDENCE_DIR).is_dir():
-        shutil.rmtree(directory / EVIDENCE_DIR)
 
 
 def price_changes(client: Elasticsearch, names: IndexNames, ids: list[str]) -> list[dict[str, Any]]:

@@ -12,9 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 CLASS_COLOURS = {
-    "fentanyl": "#b2182b", "analogue": "#d6604d", "nitazene": "#8c510a", "precursor": "#2166ac",
-    "opioid": "#f4a582", "stimulant": "#4d9221", "benzodiazepine": "#762a83", "other": "#878787",
+    "fentanyl": "#b2182b", "precursor": "#2166ac", "opioid": "#f4a582", "stimulant": "#4d9221",
+    "depressant": "#762a83", "hallucinogen": "#e08214", "cannabis": "#a6d96a", "generic": "#92c5de",
+    "other": "#878787",
 }
+"""Colours of the NLP's substance classes (nlp/data/substances.tsv); any other class gets one of EXTRA_COLOURS."""
+EXTRA_COLOURS = ("#8c510a", "#01665e", "#c51b7d", "#4d4d4d", "#fee08b", "#35978f")
 
 
 def _plt() -> Any:
@@ -93,8 +96,10 @@ def weekly_offers_svg(listings: list[dict[str, Any]]) -> str:
         return _svg(fig)
     x = list(range(len(weeks)))
     bottom = [0] * len(weeks)
+    extra = iter(EXTRA_COLOURS * (1 + len(series) // len(EXTRA_COLOURS)))
     for cls, values in series.items():
-        ax.bar(x, values, bottom=bottom, label=_label(cls), color=CLASS_COLOURS.get(cls, "#999999"), width=0.7)
+        colour = CLASS_COLOURS.get(cls) or next(extra)
+        ax.bar(x, values, bottom=bottom, label=_label(cls), color=colour, width=0.7)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     step = max(1, len(weeks) // 10)
     ax.set_xticks(x[::step], [f"week of {w.isoformat()}" if len(weeks) == 1 else w.isoformat() for w in weeks[::step]])

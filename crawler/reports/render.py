@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from crawler.reports.bundle import Bundle, Capture
-from crawler.reports.charts import parse_time, price_history_svg, price_points, weekly_offers_svg
+from crawler.reports.charts import offer_price, parse_time, price_history_svg, price_points, weekly_offers_svg
 from crawler.reports.data import Doc, Selection
 
 THUMB_WIDTH = 280
@@ -91,7 +91,10 @@ def _fmt_price(src: dict[str, Any]) -> str:
         if currency and currency != "USD" and isinstance(usd, int | float):
             text += f" (≈ {usd:,.2f} USD)"
         return text
-    return str(raw or "")
+    if raw:
+        return str(raw)
+    found = offer_price(src)  # no price field: the first price the NLP read in the text
+    return f"{found[0]:,.2f} {found[1]} (in the text)" if found else ""
 
 
 def _fmt_time(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,20 @@ def test_demo_ends_with_summary_and_alert_mails(demo_run: Any) -> None:
         assert msg["To"] and msg["Subject"]
         assert msg.get_body(preferencelist=("html",)) is not None
         assert msg.get_body(preferencelist=("plain",)) is not None
+
+
+def test_demo_ends_with_a_referral_report_for_its_telegram_platform(demo_run: Any) -> None:
+    home, _prefix, result = demo_run
+    assert result.returncode == 0
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    report = home / "demo" / "reports" / "telegram"
+    assert f"Referral report (telegram): {report / 'report.html'}" in out, result.stdout[-2000:]
+    custody = json.loads((report / "custody.json").read_text())
+    assert custody["report"] == {"kind": "platform", "subject": "telegram",
+                                 "parameters": {"platform": "telegram", "since": "30d", "classes": [],
+                                                "min_risk": None}}
+    assert {d["_id"] for d in custody["documents"]} and (report / "report.pdf").stat().st_size > 10_000
+    assert "@chemking_direct" in (report / "report.html").read_text(encoding="utf-8")
 
 
 def test_demo_indexes_every_kind_of_site_with_substances(demo_run: Any, es_client: Elasticsearch) -> None:
