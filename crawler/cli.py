@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "kibana": "crawler.es.cli:kibana_group",
     "nlp": "nlp.cli:nlp_group",
     "config": "crawler.sources.cli:config_group",
+    "source": "crawler.sources.cli:source_group",
     "alerts": "crawler.alerting.cli:alerts_group",
     "report": "crawler.reports.cli:report_group",
     "evidence": "crawler.reports.cli:evidence_group",

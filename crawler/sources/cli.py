@@ -90,3 +90,101 @@ def schema_command(write: bool) -> None:
     from crawler.config.schema import echo_or_write_schema
 
     echo_or_write_schema(schema_text(), SCHEMA_PATH, write)
+
+
+# ---------------------------------------------------------------- narcowatch source
+
+
+@click.group("source")
+def source_group() -> None:
+    """Write and test sources: propose selectors from a page, try a source without indexing."""
+
+
+@source_group.command("suggest")
+@click.argument("page")
+@click.option("--example", "examples", multiple=True, metavar="TEXT",
+              help="A text on the page you know is an offer's title (repeatable); anchors the rows.")
+@click.option("--name", default="suggested", show_default=True, help="Name of the proposed source.")
+@click.option("--kind", type=click.Choice(["market", "browser", "b2b_chemicals"]), default="market",
+              show_default=True)
+@click.option("--start-url", help="Address written in start_urls (default: PAGE when it is a URL).")
+@click.option("--base-url", help="Address a saved file was read from (resolves its relative links).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Besides loopback, a host PAGE may be fetched from (repeatable).")
+@click.option("--preview", default=10, show_default=True, help="Offers shown in the preview table (stderr).")
+def suggest_command(page: str, examples: tuple[str, ...], name: str, kind: str, start_url: str | None,
+                    base_url: str | None, allow_hosts: tuple[str, ...], preview: int) -> None:
+    """Propose a source block for the result page PAGE (a saved file or an http(s) URL on this machine).
+
+    Finds the repeating offer rows, the link to each offer's page, pagination and the fields (title, price,
+    vendor, ships from/to, category, views, dates) by what their values look like. Prints YAML on stdout, each
+    selector commented with how sure it is, and a preview of the first offers on stderr.
+    """
+    from crawler.cli import is_quiet
+    from crawler.sources.suggest import PageRefused, read_page, suggest, to_yaml
+
+    try:
+        url, body = read_page(page, allow_hosts)
+    except PageRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    found = suggest(body, url or base_url or "http://change-me.example/", list(examples), preview=preview)
+    click.echo(to_yaml(found, name=name, start_url=start_url or url, kind=kind, page=page), nl=False)
+    if found.rows is None:
+        click.echo(f"{page}: no repeating offer rows found", err=True)
+        sys.exit(1)
+    if not is_quiet():
+        _table([f for f in found.fields if f not in ("vendor_url", "images")], found.preview,
+               f"first {len(found.preview)} of {found.row_count} offers")
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]], title: str, fill: dict[str, float] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        head = col if fill is None or col not in fill else f"{col}\n{fill[col]:.0%}"
+        table.add_column(head, overflow="fold", max_width=40 if col in ("title", "url") else 24)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    Console(stderr=True).print(table)
+
+
+@source_group.command("try")
+@click.argument("target", metavar="NAME|FILE.yaml")
+@click.option("--url", help="Start here instead of the source's start_urls.")
+@click.option("--pages", default=3, show_default=True, type=click.IntRange(1, 1000),
+              help="Pages fetched at most.")
+@click.option("--config", "config", type=click.Path(path_type=Path), help="Configuration directory or file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the listings as JSON lines instead of a table.")
+def try_command(target: str, url: str | None, pages: int, config: Path | None, as_json: bool) -> None:
+    """Run a source (a configured NAME, or the first source in FILE.yaml) without indexing: no Elasticsearch,
+    NLP or alerts. Shows the listings, each field's fill rate and every selector that matched nothing.
+
+    Exits 1 when no listing was found.
+    """
+    import json
+
+    from crawler.config import ConfigError
+    from crawler.sources.trial import ITEM_FIELD, try_source
+
+    try:
+        report = try_source(target, url=url, pages=pages, config=config)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error:\n{exc}") from None
+    if as_json:
+        for item in report.listings:
+            click.echo(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    else:
+        cols = ["url", *(ITEM_FIELD.get(f, f) for f in report.fill if not f.startswith("extra."))]
+        fill = {ITEM_FIELD.get(f, f): v for f, v in report.fill.items()}
+        _table([c for c in dict.fromkeys(cols) if c not in ("description", "images", "links")][:9],
+               report.listings[:20], f"{report.source}: {len(report.listings)} listing(s) from {report.pages} "
+                                     f"page(s)", fill)
+    click.echo(f"{report.source}: {len(report.listings)} listing(s) from {report.pages} page(s)", err=True)
+    for fname, rate in report.fill.items():
+        click.echo(f"  fill {fname:<14} {rate:6.1%}", err=True)
+    for name in report.empty:
+        click.echo(f"  matched nothing: {name}", err=True)
+    if not report.listings:
+        sys.exit(1)

@@ -1,0 +1,152 @@
+"""Figures of the selector assistant on the saved real pages (``make suggest-figures``).
+
+For every result page with offer-by-offer gold (apollon, empire: ``<market>/gold/tests_expected.json``) the
+suggestion made from the page alone, with no hand edits, is applied to the page and each gold offer is looked up
+by its link: the share of gold titles and vendors recovered. Pages without row gold (dream, cryptonia, bohemia,
+asean, chemical shops) get their offer count (against the count gold or the README where there is one) and the
+fill rate of each suggested field.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawler.pages.base import clean
+from crawler.sources.suggest import Suggestion, apply, suggest
+
+PAGES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_pages"
+
+ROW_GOLD = {  # page -> (gold file's test name prefix, indexes of urls, titles, vendors in the asserted tuple)
+    "apollon/results/search_result_0.html": (0, 1, 3),
+    "apollon/results/search_result_1.html": (0, 1, 3),
+    "empire/results/saved_empire_search_result_0.html": (0, 2, 3),
+    "empire/results/saved_empire_search_result_1.html": (0, 2, 3),
+}
+OTHER = [  # pages without row gold: (page, offers on the page where known and where that figure comes from)
+    ("dream/results/search_result_0.html", 32, "pages README: 32 offers"),
+    ("cryptonia/results/saved_cryptonia_search_result_in_category_0.html", 25, "gold len(titles)"),
+    ("cryptonia/results/saved_cryptonia_search_result_in_category_1.html", 25, "gold len(titles)"),
+    ("cryptonia/results/saved_cryptonia_search_result_in_category_2.html", 2, "gold len(titles)"),
+    ("cryptonia/results/saved_cryptonia_search_result_in_category_3.html", 15, "gold len(titles)"),
+    ("bohemia/results/listings.html", None, ""),
+    ("asean/results/home.html", None, "pages README: ~100 offer cards"),
+    ("chemshops/loudwolf/search_acid.html", 10, "the shop's limit=10 page"),
+    ("chemshops/labchem/search_results.html", None, ""),
+    ("chemshops/tcichemicals/search_acetamide.html", None, ""),
+    ("chemshops/esdrei/search_wasser.html", None, ""),
+    ("chemshops/warchem/search_woda.html", None, ""),
+]
+BASE = "http://market.example/"
+
+
+def _key(url: str | None) -> str:
+    parts = urlsplit(url or "")
+    return parts.path.lstrip("/") + ("?" + parts.query if parts.query else "")
+
+
+def _norm(text: Any) -> str:
+    return (clean(str(text)) or "").casefold() if text is not None else ""
+
+
+def gold_rows(pages: Path, page: str) -> list[dict[str, str]]:
+    """The gold offers of a result page: url, title, vendor."""
+    market = page.split("/", 1)[0]
+    url_i, title_i, vendor_i = ROW_GOLD[page]
+    for test in json.loads((pages / market / "gold" / "tests_expected.json").read_text(encoding="utf-8")):
+        rel = page.split("/", 1)[1]
+        if test["pages"] == [rel] and test["test"].startswith("TestGetListingInfos"):
+            values = test["assertions"][0]["expected"]
+            return [{"url": u, "title": t, "vendor": v}
+                    for u, t, v in zip(values[url_i], values[title_i], values[vendor_i], strict=True)]
+    raise LookupError(f"no row gold for {page}")
+
+
+@dataclass
+class PageFigures:
+    page: str
+    rows: int
+    gold: int = 0
+    titles: int = 0
+    vendors: int = 0
+    expected: int | None = None
+    fill: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def title_rate(self) -> float:
+        return self.titles / self.gold if self.gold else 0.0
+
+    @property
+    def vendor_rate(self) -> float:
+        return self.vendors / self.gold if self.gold else 0.0
+
+
+def _read(pages: Path, page: str) -> tuple[Suggestion, list[dict[str, Any]]]:
+    from scrapy.http import HtmlResponse
+
+    body = (pages / page).read_bytes()
+    s = suggest(body, BASE)
+    return s, apply(HtmlResponse(url=BASE, body=body), s)
+
+
+def measure(pages: Path, page: str, expected: int | None = None) -> PageFigures:
+    s, rows = _read(pages, page)
+    rows = [r for r in rows if r.get("title")]
+    fig = PageFigures(page, len(rows), expected=expected)
+    if rows:
+        for fname in s.fields:
+            fig.fill[fname] = sum(1 for r in rows if r.get(fname)) / len(rows)
+    if page in ROW_GOLD:
+        by_url = {_key(r.get("url")): r for r in rows}
+        gold = gold_rows(pages, page)
+        fig.gold = len(gold)
+        for g in gold:
+            got = by_url.get(_key(g["url"]))
+            if got is None:
+                continue
+            fig.titles += _norm(got.get("title")) == _norm(g["title"])
+            fig.vendors += _norm(got.get("vendor")) == _norm(g["vendor"])
+    return fig
+
+
+def figures(pages: Path = PAGES) -> tuple[list[PageFigures], list[PageFigures]]:
+    gold = [measure(pages, p) for p in ROW_GOLD]
+    other = [measure(pages, p, n) for p, n, _why in OTHER if (pages / p).is_file()]
+    return gold, other
+
+
+def report(pages: Path = PAGES) -> str:
+    gold, other = figures(pages)
+    lines = ["source suggest on the saved real pages (suggestion alone, no hand edits)", "",
+             "pages with row gold: offers matched by link, exact title / vendor (whitespace and case folded)"]
+    for f in gold:
+        lines.append(f"  {f.page:<58} rows {f.rows:>3}  titles {f.titles:>2}/{f.gold} ({f.title_rate:.0%})  "
+                     f"vendors {f.vendors:>2}/{f.gold} ({f.vendor_rate:.0%})")
+    for market in sorted({f.page.split('/')[0] for f in gold}):
+        fs = [f for f in gold if f.page.startswith(market + "/")]
+        n = sum(f.gold for f in fs)
+        lines.append(f"  {market:<10} titles {sum(f.titles for f in fs) / n:.1%}  "
+                     f"vendors {sum(f.vendors for f in fs) / n:.1%}  ({n} gold offers)")
+    lines += ["", "pages without row gold: offers found (expected) and fill rate of each suggested field"]
+    for f in other:
+        exp = "" if f.expected is None else f" (expected {f.expected})"
+        fills = ", ".join(f"{k} {v:.0%}" for k, v in f.fill.items())
+        lines.append(f"  {f.page:<58} rows {f.rows:>3}{exp}: {fills}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    pages = Path(args[0]) if args else PAGES
+    print(report(pages))
+    gold, _ = figures(pages)
+    worst = min(min(f.title_rate, f.vendor_rate) for f in gold)
+    return 0 if worst >= 0.9 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
