@@ -27,6 +27,8 @@ MAX_ELEMENTS = 200_000
 """Elements walked per page; the rest of a bigger page is ignored."""
 MAX_GROUPS = 40
 """Candidate row groups analysed in full."""
+MAX_ROWS = 150
+"""Rows of a group looked at (the first ones); a group's count is still all of its rows."""
 
 _SKIP_TAGS = {"script", "style", "noscript", "head", "meta", "link", "select", "option", "svg", "path", "br",
               "hr", "input", "textarea", "button", "iframe", "template", "title", "map", "area"}
@@ -474,6 +476,8 @@ class _Cand:
 
 def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], float, list[_Slot], _Slot | None]:
     """Fields found in a row group; the group's score."""
+    total = len(rows)
+    rows = rows[:MAX_ROWS]
     n = len(rows)
     slots = [s for s in _slots(rows) if _fill(s, n) >= 0.3]
     for s in slots:
@@ -532,10 +536,14 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
                 cands.append(_Cand("ships_to", s, fill * countryish + 0.5, "countries after an arrow",
                                    regex=r"(?:→|->|=>|»|⇒)\s*(.+)$"))
             else:
-                if lf >= 0.5 or lt < 0.5:
+                said_from = sum(1 for t in texts if re.search(rf"(?i)\b(?:{_LABELS['ships_from']})\s*:", t))
+                said_to = sum(1 for t in texts if re.search(rf"(?i)\b(?:{_LABELS['ships_to']})\s*:", t))
+                if max(said_from, said_to) >= 0.5 * len(texts):
+                    lf = lt = -1.0  # "Ships from: X" inside the element: the label regexes below read it
+                if lf >= 0.5 or (lt < 0.5 and lf >= 0):
                     cands.append(_Cand("ships_from", s, fill * countryish * (0.6 + lf),
                                        "country names" + (" after a from label" if lf >= 0.5 else "")))
-                if lt >= 0.5 or lf < 0.5:
+                if lt >= 0.5 or (lf < 0.5 and lt >= 0):
                     cands.append(_Cand("ships_to", s, fill * countryish * (0.55 + lt),
                                        "country names" + (" after a to label" if lt >= 0.5 else "")))
         for fname in ("ships_from", "ships_to"):
@@ -568,10 +576,10 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
             http = [h for h in s.hrefs.values() if not h.startswith("data:")]
             if http:
                 cands.append(_Cand("images", s, fill * len(http) / len(s.hrefs), "images"))
-    return _choose(rows, cands, slots)
+    return _choose(rows, cands, slots, total)
 
 
-def _choose(rows: list[Any], cands: list[_Cand], slots: list[_Slot]
+def _choose(rows: list[Any], cands: list[_Cand], slots: list[_Slot], total: int
             ) -> tuple[dict[str, Guess], float, list[_Slot], _Slot | None]:
     n = len(rows)
     chosen: dict[str, _Cand] = {}
@@ -626,7 +634,7 @@ def _choose(rows: list[Any], cands: list[_Cand], slots: list[_Slot]
         if fname == "vendor" and c.slot.hrefs and c.regex is None:
             guesses["vendor_url"] = Guess(spec, guesses["vendor"].confidence, "the vendor link's href")
     extra = sum(min(1.0, c.score) for f, c in chosen.items() if f not in ("title", "images"))
-    score = len(title.slot.nodes) * min(1.5, title.score) * (0.1 + extra) ** 1.5
+    score = len(title.slot.nodes) * (total / n) * min(1.5, title.score) * (0.1 + extra) ** 1.5
     link = title.slot if title.slot.hrefs else None
     if link is None:
         link_slots = [s for s in slots if s.path[-1].split(".")[0] == "a" and _distinct(list(s.hrefs.values())) > 0.8
@@ -690,10 +698,9 @@ def _common_suffix(items: list[str]) -> str:
 
 def _pagination(sel: Selector, rows: list[Any]) -> Guess | None:
     """Next-page links: rel=next, a "Next"/"»" link, else the numbered page links."""
-    row_ids: set[int] = set()
-    for r in rows:
-        row_ids.update(id(x) for x in r.iter())
-    links = [a for a in sel.root.iter("a") if a.get("href") and id(a) not in row_ids]
+    row_ids = {id(r) for r in rows}  # the rows are alive, so their lxml proxies (and ids) are stable
+    links = [a for a in sel.root.iter("a")
+             if a.get("href") and id(a) not in row_ids and not any(id(p) in row_ids for p in a.iterancestors())]
     for a in links:
         if "next" in (a.get("rel") or "").lower().split():
             return Guess("a[rel~=next]", 0.9, "a link marked rel=next")
@@ -783,15 +790,19 @@ def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: l
     examples = examples or []
     groups = [g for g in _row_groups(body_el) if _cheap_score(g) > 0]
     groups.sort(key=_cheap_score, reverse=True)
-    if examples:
+    tries = [groups[:MAX_GROUPS]]
+    if examples:  # rows holding a known title come first; the others only if none of those has offers
         ex = [clean(e.lower()) or "" for e in examples]
-        anchored = [g for g in groups if sum(1 for r in g if any(e in _text(r, 2000).lower() for e in ex)) >= 1]
-        groups = anchored + [g for g in groups if g not in anchored]
+        anchored = [g for g in groups if any(e in _text(r, 2000).lower() for r in g for e in ex)]
+        tries.insert(0, anchored[:MAX_GROUPS])
     best: tuple[float, list[Any], dict[str, Guess], _Slot | None] | None = None
-    for g in groups[:MAX_GROUPS]:
-        guesses, score, _, link = _analyse(g, examples)
-        if best is None or score > best[0]:
-            best = (score, g, guesses, link)
+    for candidates in tries:
+        for g in candidates:
+            guesses, score, _, link = _analyse(g, examples)
+            if guesses and (best is None or score > best[0]):
+                best = (score, g, guesses, link)
+        if best is not None:
+            break
     if best is None or not best[2]:
         out.notes.append("no repeating offer rows found: is this a result page (many offers)?")
         return out
@@ -802,7 +813,7 @@ def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: l
     out.row_count = len(rows)
     out.fields = {f: guesses[f] for f in FIELD_ORDER if f in guesses}
     if link is not None:
-        spec, agreement = _row_selector(rows, link)
+        spec, agreement = _row_selector(rows[:MAX_ROWS], link)
         out.listing = Guess(spec, round(agreement, 2), "the link to each offer's own page")
         rx = native_id_regex(list(link.hrefs.values()))
         if rx:
@@ -813,7 +824,7 @@ def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: l
     for fname in ("price", "vendor", "ships_from", "ships_to"):
         if fname not in out.fields:
             out.notes.append(f"no {fname} recognised")
-    out.preview = apply(response, out)[:preview]
+    out.preview = apply(response, out, limit=preview)
     return out
 
 
@@ -821,8 +832,8 @@ def _spec(g: Guess | None) -> SelectorSpec | None:
     return None if g is None else SelectorSpec.model_validate(parse_selector(g.spec))
 
 
-def apply(response: Any, s: Suggestion) -> list[dict[str, Any]]:
-    """Read the suggested rows of ``response`` the way a ``listing_rows`` source reads them."""
+def apply(response: Any, s: Suggestion, limit: int | None = None) -> list[dict[str, Any]]:
+    """Read the (first ``limit``) suggested rows of ``response`` the way a ``listing_rows`` source reads them."""
     from crawler.pages.base import absolute_links
 
     rows_spec = _spec(s.rows)
@@ -833,7 +844,7 @@ def apply(response: Any, s: Suggestion) -> list[dict[str, Any]]:
     specs = {f: _spec(g) for f, g in s.fields.items()}
     link = _spec(s.listing)
     out = []
-    for node in nodes:
+    for node in nodes[:limit]:
         row: dict[str, Any] = {}
         if link is not None:
             urls = absolute_links(response, node, [link])
@@ -929,15 +940,15 @@ MAX_PAGE_BYTES = 10 * 1024 * 1024
 
 
 def _loopback_only(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (no name is resolved: a lookup is traffic, and names can lie)."""
     import ipaddress
-    import socket
 
+    if host == "localhost":
+        return True
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
         return False
-    addrs = {info[4][0] for info in infos}
-    return bool(addrs) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addrs)
 
 
 def fetch_page(url: str, allow_hosts: tuple[str, ...] = (), max_bytes: int = MAX_PAGE_BYTES,
