@@ -888,6 +888,8 @@ def to_yaml(s: Suggestion, name: str = "suggested", start_url: str | None = None
     lines += ["sources:", f"  - name: {name}", f"    kind: {kind}"]
     if start_url:
         lines.append(f"    start_urls: [{_yaml_scalar(start_url)}]")
+        if _loopback_only((urlsplit(start_url).hostname or "").lower()):
+            lines.append("    allow_private_addresses: true   # the page is on this machine (local test sites only)")
     else:
         lines.append('    start_urls: ["https://CHANGE-ME.example/"]   # the result page\'s address')
     if s.rows is not None:

@@ -47,8 +47,8 @@ def test_yaml_is_a_sources_file() -> None:
     """The YAML printed is a `sources:` file with listing_rows, links and fields (and valid for the loader once
     the models know listing_rows)."""
     body = (PAGES / "empire/results/saved_empire_search_result_0.html").read_bytes()
-    found = sg.suggest(body, "http://127.0.0.1:1/")
-    text = sg.to_yaml(found, name="empire-try", start_url="http://127.0.0.1:1/search")
+    found = sg.suggest(body, "http://empire.example/")
+    text = sg.to_yaml(found, name="empire-try", start_url="http://empire.example/search")
     data = yaml.safe_load(text)
     src = data["sources"][0]
     assert src["listing_rows"] == "div.col-1search"
