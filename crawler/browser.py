@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy_playwright.page import PageMethod
 
@@ -34,7 +34,6 @@ CHROMIUM_CANDIDATES = (
 
 CHROMIUM_ARGS = (
     "--headless",
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--disable-quic",
@@ -51,8 +50,15 @@ CHROMIUM_ARGS = (
     "--metrics-recording-only",
     "--no-pings",
     "--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication",
+    # WebRTC may not open UDP to any address a page names (STUN/ICE bypasses the request filter).
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
-"""Launch arguments: headless, no sandbox (containers), no GPU, and no background traffic of its own."""
+"""Launch arguments: headless, no GPU, no background traffic of its own. The sandbox stays on (see
+``sandboxed_executable``); the host resolver rules of each source are added by ``playwright_settings``."""
+
+BROWSER_USER = "narcowatch-browser"
+"""The unprivileged user Chromium runs as when the crawler runs as root (created when missing)."""
 
 NEEDLESS_RESOURCE_TYPES = frozenset({"image", "media", "font"})
 """Resource types a listing page can be read without (aborted when ``abort_resources`` is on)."""
@@ -61,6 +67,9 @@ META_TAKE_SCREENSHOT = "narcowatch_take_screenshot"
 """Request meta flag: take a full-page screenshot of this browser page (evidence)."""
 META_SCREENSHOT = "narcowatch_screenshot"
 """Response meta key: path of the page's screenshot PNG (set by BrowserPageMiddleware)."""
+BROWSER_EVENT_HANDLERS = {"request": "narcowatch_browser_request", "response": "narcowatch_browser_response",
+                          "download": "narcowatch_browser_download"}
+"""Page events -> the spider methods that receive them (BrowserSpider passes them to its BrowserGuard)."""
 META_KEEP_PAGE = "narcowatch_keep_page"
 """Request meta flag: leave ``playwright_page`` open for the spider callback (it must close it)."""
 
@@ -111,17 +120,25 @@ def playwright_settings(
     headless: bool = True,
     abort_resources: bool = False,
     navigation_timeout_ms: int = 30_000,
+    source: Any = None,
 ) -> dict[str, Any]:
     """Scrapy settings that route ``meta["playwright"]`` requests through Chromium via scrapy-playwright.
 
-    ``chromium`` defaults to find_chromium(). Plain requests still go through Scrapy's HTTP handler.
+    ``chromium`` defaults to find_chromium(); as root it is started through ``sandboxed_executable``
+    (an unprivileged user, sandbox on). With a ``source`` the browser is confined to it: every request
+    its pages make passes a ``BrowserGuard`` (``PLAYWRIGHT_ABORT_REQUEST`` and
+    ``PLAYWRIGHT_PROCESS_REQUEST_HEADERS``), and Chromium's host resolver knows only the source's hosts
+    (``host_resolver_rules``), which covers what the guard cannot see: redirect hops, workers, popups,
+    WebSockets. Plain requests still go through Scrapy's HTTP handler.
     """
     if max_contexts < 1:
         raise ValueError(f"max_contexts must be >= 1, got {max_contexts}")
     if max_pages_per_context < 1:
         raise ValueError(f"max_pages_per_context must be >= 1, got {max_pages_per_context}")
-    executable = chromium or find_chromium()
+    executable = sandboxed_executable(chromium or find_chromium())
     args = [a for a in CHROMIUM_ARGS if headless or not a.startswith("--headless")]
+    if source is not None:
+        args.append(f"--host-resolver-rules={host_resolver_rules(source)}")
     settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {
             "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
@@ -133,15 +150,129 @@ def playwright_settings(
             "executable_path": executable,
             "headless": headless,
             "args": args,
+            "chromium_sandbox": True,
         },
         "PLAYWRIGHT_MAX_CONTEXTS": max_contexts,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": max_pages_per_context,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": navigation_timeout_ms,
         "NARCOWATCH_BROWSER_ENABLED": True,
     }
-    if abort_resources:
+    if source is not None:
+        guard = BrowserGuard(source, abort_resources=abort_resources)
+        settings["PLAYWRIGHT_ABORT_REQUEST"] = guard
+        settings["PLAYWRIGHT_PROCESS_REQUEST_HEADERS"] = guard.process_headers
+        settings["NARCOWATCH_BROWSER_GUARD"] = guard
+    elif abort_resources:
         settings["PLAYWRIGHT_ABORT_REQUEST"] = abort_needless_request
     return settings
+
+
+def host_resolver_rules(source: Any) -> str:
+    """Chromium ``--host-resolver-rules`` that resolve only the source's hosts: everything else is NOTFOUND.
+
+    Each domain is excluded from the catch-all (with its subdomains); a private origin the source may
+    reach (``allow_private_addresses``, the start URLs' host and port) is mapped to itself, port and all,
+    so ``127.0.0.1:8808`` resolves and ``127.0.0.1:9200`` does not. The source's proxy stays reachable.
+    Applies to every connection Chromium makes, redirect hops and page scripts included.
+    """
+    from crawler.addresses import AddressPolicy, ip_of, is_local_name, is_private_address, origin_of
+
+    policy = AddressPolicy.for_source(source)
+    rules: list[str] = []
+    for domain in policy.domains:
+        ip = ip_of(domain)
+        if (ip is not None and is_private_address(ip)) or is_local_name(domain):
+            continue  # private: only its origins (below)
+        host = f"[{domain}]" if ip is not None and ip.version == 6 else domain
+        rules.append(f"EXCLUDE {host}")
+        if ip is None:
+            rules.append(f"EXCLUDE *.{domain}")
+    origins = set(policy.private_origins) if policy.allow_private else set()
+    proxy = getattr(source, "proxy", None)
+    if proxy:
+        origins.add(origin_of(proxy))
+    for host, port in sorted(origins):
+        name = f"[{host}]" if ":" in host else host
+        rules.append(f"MAP {name}:{port} {name}:{port}")
+    rules.append("MAP * ~NOTFOUND")
+    return ", ".join(rules)
+
+
+def sandboxed_executable(chromium: str, user: str = BROWSER_USER) -> str:
+    """The executable Playwright should start: ``chromium`` itself, or as root a launcher that runs it as ``user``.
+
+    Chromium refuses to run as root with its sandbox, and without it a page that exploits the renderer
+    owns the machine. As root, a small launcher (written to ``<state home>/browser/``, root-only) hands
+    the fresh profile directory to ``user``, drops to that user with a minimal environment (no secrets
+    of the crawler's) and starts Chromium with its namespace sandbox. That needs unprivileged user
+    namespaces (``unshare -U -r true`` as that user); where they are missing Chromium stops with
+    "No usable sandbox", and we never fall back to running it unsandboxed.
+    """
+    if os.geteuid() != 0:
+        return chromium
+    import sys
+    import tempfile
+
+    from crawler.paths import state_home
+
+    account = ensure_browser_user(user)
+    directory = state_home() / "browser"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    launcher = directory / "chromium-launcher"
+    text = LAUNCHER.format(python=sys.executable, chromium=chromium, user=account.pw_name)
+    if not launcher.is_file() or launcher.read_text(encoding="utf-8") != text:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".launcher-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o700)
+        os.replace(tmp, launcher)
+    return str(launcher)
+
+
+def ensure_browser_user(name: str = BROWSER_USER) -> Any:
+    """The unprivileged system user Chromium runs as (created with ``useradd -r`` when missing)."""
+    import pwd
+    import subprocess
+
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    proc = subprocess.run([useradd, "-r", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 9):  # 9: created meanwhile
+        raise BrowserNotFound(
+            f"refusing to run Chromium as root without its sandbox, and cannot create the unprivileged user "
+            f"{name!r} to run it as ({proc.stderr.strip()}); create it (scripts/setup.sh does) or run as a "
+            "normal user")
+    return pwd.getpwnam(name)
+
+
+LAUNCHER = '''#!{python} -I
+"""narcowatch: run Chromium as the unprivileged user {user}, sandbox on (written by crawler.browser)."""
+import os, pwd, sys
+
+CHROMIUM = {chromium!r}
+account = pwd.getpwnam({user!r})
+args = sys.argv[1:]
+profile = next((a.split("=", 1)[1] for a in args if a.startswith("--user-data-dir=")), None)
+if profile:  # Playwright made it, as root: hand it over
+    for root, dirs, files in os.walk(profile):
+        os.lchown(root, account.pw_uid, account.pw_gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+home = profile or "/tmp"
+env = {{k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "FONTCONFIG_FILE")}}
+env.update(HOME=home, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home)
+os.setgroups([])
+os.setgid(account.pw_gid)
+os.setuid(account.pw_uid)
+if os.getuid() == 0 or os.geteuid() == 0:
+    sys.exit("narcowatch chromium launcher: could not drop root")
+os.execve(CHROMIUM, [CHROMIUM, *args], env)
+'''
+"""The launcher script (stdlib only, run by the interpreter of the crawler in isolated mode)."""
 
 
 def page_methods(
@@ -207,12 +338,14 @@ def proxy_context_kwargs(proxy: str | None) -> dict[str, Any]:
 
 
 def session_context_kwargs(source: Any, environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Browser-context kwargs that carry a source's session into every request of its pages.
+    """Browser-context kwargs that carry a source's session cookies to its own hosts.
 
     The navigation request already gets the session through Scrapy's headers; scripts' own requests
-    (fetch, XHR) only see the context's cookies (``storage_state`` for each of the source's domains)
-    and ``extra_http_headers``. Values come from the environment variables the config names; an
-    unset variable gives no kwargs (the session middleware stops the crawl with a clear error).
+    (fetch, XHR) see the context's cookies (``storage_state``, one cookie per source domain, so the
+    browser sends them to those hosts only). Session headers are not context headers (those go to
+    every host): ``BrowserGuard.process_headers`` adds them to requests for the source's hosts only.
+    Values come from the environment variables the config names; an unset variable gives no kwargs
+    (the session middleware stops the crawl with a clear error).
     """
     session = getattr(source, "session", None)
     if session is None:
@@ -236,9 +369,159 @@ def session_context_kwargs(source: Any, environ: dict[str, str] | None = None) -
             ],
             "origins": [],
         }
-    if values.headers:
-        out["extra_http_headers"] = dict(values.headers)
     return out
+
+
+CONFINED_CONTEXT_KWARGS: dict[str, Any] = {"accept_downloads": False, "service_workers": "block"}
+"""Every browser context: downloads refused (never read into memory), no service workers (whose
+requests a page's routes do not see)."""
+
+
+class BrowserGuard:
+    """The one filter every request of a source's browser pages goes through.
+
+    scrapy-playwright routes each request of a page to it (``PLAYWRIGHT_ABORT_REQUEST``): a request
+    outside the source's domains, to a private address (IP literal, local name, or a name that resolves
+    to one; crawler.addresses), or not http(s), is aborted. Redirect hops are not routed by Playwright;
+    the host resolver rules stop them in Chromium, and ``on_request`` (the page's ``request`` event)
+    names them and marks their navigation refused, so the page is dropped instead of retried.
+    ``process_headers`` adds the source's session headers to requests for its own hosts only.
+    Refusals are logged and counted in ``narcowatch/refused/<reason>``.
+    """
+
+    def __init__(self, source: Any, *, abort_resources: bool = False, environ: dict[str, str] | None = None):
+        from crawler.addresses import AddressPolicy
+        from crawler.middlewares import SessionEnvMissing, SourceSession
+
+        self.source = str(getattr(source, "name", "?"))
+        self.policy = AddressPolicy.for_source(source)
+        self.abort_resources = abort_resources
+        try:
+            session = SourceSession.from_source(source, environ)
+        except SessionEnvMissing:
+            session = None  # the session middleware closes the crawl
+        self.session_headers = {k.lower(): v for k, v in (session.headers if session else {}).items()}
+        self.stats: Any = None
+        self.max_bytes = int(getattr(source, "max_page_bytes", None) or 0)
+        """Largest rendered page announced by Content-Length (set from the crawl's settings when 0)."""
+        self.refused: dict[str, str] = {}
+        """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BrowserGuard:
+        return self  # settings are copied; the guard and its state are one per crawl
+
+    def bind(self, stats: Any) -> None:
+        self.stats = stats
+
+    async def check(self, url: str) -> str | None:
+        """Why ``url`` may not be requested by the browser, or None (host names resolved off the loop)."""
+        import asyncio
+
+        from crawler.addresses import resolve
+
+        reason, host = self.policy.static_reason(url)
+        if reason is not None or not self.policy.needs_lookup(host):
+            return reason
+        addresses = self.policy.cached(host)
+        if addresses is None:
+            addresses = await asyncio.get_running_loop().run_in_executor(
+                None, resolve, host, urlsplit(url).port)
+            self.policy.remember(host, addresses)
+        return self.policy.addresses_reason(addresses, url)
+
+    async def __call__(self, request: Any) -> bool:
+        """``PLAYWRIGHT_ABORT_REQUEST``: True aborts the request."""
+        if self.abort_resources and request.resource_type in NEEDLESS_RESOURCE_TYPES:
+            return True
+        reason = await self.check(request.url)
+        if reason is None:
+            return False
+        self.refuse(request, reason)
+        return True
+
+    def on_request(self, request: Any) -> None:
+        """Page ``request`` event: a redirect hop the route never saw; refused ones are named and counted."""
+        if getattr(request, "redirected_from", None) is None:
+            return
+        reason, _ = self.policy.static_reason(request.url)
+        if reason is not None:
+            self.refuse(request, reason, hop=True)
+
+    def on_download(self, download: Any) -> None:
+        """Page ``download`` event: the context refuses downloads; name it and drop its page, never retry it."""
+        self.refused[download.url] = "download"
+        if self.stats is not None:
+            self.stats.inc_value("narcowatch/browser/downloads_refused")
+        log.warning("browser download refused: %s (%s) [source %s]", download.url,
+                    getattr(download, "suggested_filename", "?"), self.source)
+
+    def on_response(self, response: Any) -> None:
+        """Page ``response`` event: a main-frame document that says it is over ``max_bytes`` is a bad page."""
+        from crawler.middlewares import BAD_PAGE_STAT
+
+        if not self.max_bytes:
+            return
+        try:
+            request = response.request
+            if not (request.is_navigation_request() and request.frame.parent_frame is None):
+                return
+            size = int(response.headers.get("content-length") or 0)
+            if "attachment" in (response.headers.get("content-disposition") or "").lower():
+                return  # a download: refused by the context, counted by on_download
+        except Exception:
+            return
+        if size <= self.max_bytes:
+            return
+        first = request
+        while getattr(first, "redirected_from", None) is not None:
+            first = first.redirected_from
+        self.refused[first.url] = "too_large"
+        if self.stats is not None:
+            self.stats.inc_value(f"{BAD_PAGE_STAT}/too_large")
+            self.stats.inc_value(BAD_PAGE_STAT)
+        log.warning("bad page skipped: %s (too_large): %d bytes announced, over %d [source %s]",
+                    response.url, size, self.max_bytes, self.source)
+        # Closing the page here makes scrapy-playwright open it again; the page is dropped when its
+        # navigation ends (the source's timeout bounds it) and is not retried.
+
+    def refuse(self, request: Any, reason: str, *, hop: bool = False) -> None:
+        from crawler.addresses import REFUSED_STAT
+
+        first = request
+        while getattr(first, "redirected_from", None) is not None:
+            first = first.redirected_from
+        try:
+            main = request.is_navigation_request() and request.frame.parent_frame is None
+        except Exception:  # a worker's request has no frame
+            main = False
+        if main:
+            self.refused[first.url] = reason
+        if self.stats is not None:
+            self.stats.inc_value(f"{REFUSED_STAT}/{reason}")
+            self.stats.inc_value(REFUSED_STAT)
+        log.warning("browser request refused: %s (%s%s) [source %s]", request.url, reason,
+                    f", redirect hop from {first.url}" if hop else "", self.source)
+
+    async def process_headers(self, *, browser_type_name: str, playwright_request: Any,
+                              scrapy_request_data: dict[str, Any]) -> dict[str, str]:
+        """``PLAYWRIGHT_PROCESS_REQUEST_HEADERS``: scrapy-playwright's own choice, plus the session headers
+        for the source's hosts, and without them (or cookies of ours) for any other host."""
+        from scrapy_playwright.headers import use_scrapy_headers
+
+        from crawler.addresses import host_in_domains
+
+        headers = await use_scrapy_headers(browser_type_name=browser_type_name,
+                                           playwright_request=playwright_request,
+                                           scrapy_request_data=scrapy_request_data)
+        host = urlsplit(playwright_request.url).hostname or ""
+        if host_in_domains(host, self.policy.domains):
+            lowered = {k.lower() for k in headers}
+            for name, value in self.session_headers.items():
+                if name not in lowered:
+                    headers[name] = value
+            return headers
+        drop = set(self.session_headers) | {"cookie", "authorization", "proxy-authorization"}
+        return {k: v for k, v in headers.items() if k.lower() not in drop}
 
 
 def redact_url(url: str) -> str:
@@ -350,6 +633,8 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         self.screenshot_dir: Path | None = config.screenshot_dir
         self.screenshots = True
         self.contexts: dict[int, Any] = {}
+        self.guard: BrowserGuard | None = None
+        self.unconfined: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BrowserPageMiddleware:
@@ -365,8 +650,21 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         per_context = getattr(options, "max_pages_per_context", None) or self.config.pages_per_context
         self.screenshots = bool(getattr(options, "screenshot", True))
         proxy = getattr(source, "proxy", None)
-        kwargs = {**proxy_context_kwargs(proxy), **session_context_kwargs(source)}
+        kwargs = {**CONFINED_CONTEXT_KWARGS, **proxy_context_kwargs(proxy), **session_context_kwargs(source)}
         self.recycler = ContextRecycler(spider.name, per_context, kwargs)
+        guard = self.crawler.settings.get("PLAYWRIGHT_ABORT_REQUEST")
+        if isinstance(guard, BrowserGuard):
+            self.guard = guard
+            guard.bind(self.crawler.stats)
+            guard.abort_resources |= self.crawler.settings.getbool("NARCOWATCH_BROWSER_ABORT_RESOURCES")
+            if not guard.max_bytes:
+                from crawler.middlewares import BadPageConfig
+
+                guard.max_bytes = BadPageConfig.from_settings(self.crawler.settings).max_bytes
+        elif source is not None:
+            self.unconfined = (
+                f"source {spider.name}: PLAYWRIGHT_ABORT_REQUEST is {guard!r}, not the source's BrowserGuard; "
+                "refusing to render pages unconfined (to drop images set NARCOWATCH_BROWSER_ABORT_RESOURCES)")
         if self.screenshot_dir is None:
             from crawler.evidence import evidence_run_dir
 
@@ -378,6 +676,15 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         if self.recycler is None:
             self.spider_opened(spider)
         assert self.recycler is not None
+        if self.unconfined is not None:
+            log.error(self.unconfined)
+            raise IgnoreRequest(self.unconfined)
+        if self.guard is not None:
+            handlers = dict(request.meta.get("playwright_page_event_handlers") or {})
+            for event, method in BROWSER_EVENT_HANDLERS.items():
+                if hasattr(spider, method):
+                    handlers.setdefault(event, method)
+            request.meta["playwright_page_event_handlers"] = handlers
         # A retried request comes back here: give it the current context, not a closed one.
         request.meta.pop("_narcowatch_context_gen", None)
         self.recycler.assign(request.meta)
@@ -390,10 +697,23 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
             request.meta["playwright_page_goto_kwargs"] = goto
         return None
 
+    def _refused(self, request: Request, response_url: str | None = None) -> str | None:
+        """Why a rendered page must be dropped: its navigation or a redirect hop was refused."""
+        if self.guard is None:
+            return None
+        reason = self.guard.refused.pop(request.url, None)
+        if reason is None and response_url:
+            reason, _ = self.guard.policy.static_reason(response_url)
+        return reason
+
     async def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
         page = request.meta.get("playwright_page")
         if page is None:
             return response
+        refused = self._refused(request, response.url) if "playwright" in response.flags else None
+        if refused is not None:
+            await self._release(request)
+            raise IgnoreRequest(f"rendered page {request.url} dropped: {refused} (final URL {response.url})")
         try:
             if request.meta.get(META_TAKE_SCREENSHOT) and self.screenshots and self.screenshot_dir is not None:
                 try:
@@ -411,6 +731,9 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
     async def process_exception(self, request: Request, exception: BaseException, spider: Spider) -> None:
         if request.meta.get("playwright"):
             await self._release(request)
+            refused = self._refused(request)
+            if refused is not None:  # not a network failure: no retry
+                raise IgnoreRequest(f"rendered page {request.url} refused: {refused}")
         return None
 
     async def _release(self, request: Request) -> None:

@@ -25,7 +25,7 @@ class BrowserSpider(MarketSpider):
 
         options = source.browser  # type: ignore[attr-defined]
         try:
-            settings = playwright_settings(max_contexts=options.max_contexts)
+            settings = playwright_settings(max_contexts=options.max_contexts, source=source)
         except BrowserNotFound as exc:
             # listing sources (`scrapy list`) must work without a browser; crawling this one cannot
             return {"NARCOWATCH_BROWSER_MISSING": str(exc)}
@@ -40,6 +40,27 @@ class BrowserSpider(MarketSpider):
 
             raise BrowserNotFound(f"source {cls.name!r} needs a browser: {missing}")
         return super().from_crawler(crawler, *args, **kwargs)
+
+    def _guard(self) -> Any:
+        from crawler.browser import BrowserGuard
+
+        guard = self.crawler.settings.get("PLAYWRIGHT_ABORT_REQUEST") if self.crawler else None
+        return guard if isinstance(guard, BrowserGuard) else None
+
+    def narcowatch_browser_request(self, request: Any) -> None:
+        """Every request event of a rendered page: redirect hops reach the source's BrowserGuard here."""
+        if (guard := self._guard()) is not None:
+            guard.on_request(request)
+
+    def narcowatch_browser_response(self, response: Any) -> None:
+        """Every response event of a rendered page (oversize documents are closed by the guard)."""
+        if (guard := self._guard()) is not None:
+            guard.on_response(response)
+
+    def narcowatch_browser_download(self, download: Any) -> None:
+        """A page that turned out to be a download (refused by the context)."""
+        if (guard := self._guard()) is not None:
+            guard.on_download(download)
 
     def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
         from crawler.browser import browser_meta

@@ -144,7 +144,7 @@ def test_needless_resources_aborted_when_configured(tmp_path: Path) -> None:
     index_js = APP_JS.replace(b"['1', '2', '3', '4', '5', '6', 'slow']", b"['1']")
     routes["/static/app.js"] = lambda req: send(req, 200, index_js, "application/javascript")
     for abort, expected_hits in ((False, 1), (True, 0)):
-        settings = {"PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.abort_needless_request"} if abort else {}
+        settings = {"NARCOWATCH_BROWSER_ABORT_RESOURCES": True} if abort else {}
         with local_server(routes) as (base, hits):
             result = run_crawl(_source(base, screenshot=False), tmp_path / str(abort), settings=settings)
         assert [i["title"] for i in result.items] == ["Fentanyl patch 1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def test_find_chromium_rejects_a_bad_environment_value(tmp_path: Path) -> None:
         find_chromium({"NARCOWATCH_CHROMIUM": str(tmp_path / "missing")})
 
 
+@pytest.fixture(autouse=True)
+def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NARCOWATCH_HOME", str(tmp_path / "home"))  # where a root run writes the launcher
+
+
 def test_find_chromium_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(browser, "CHROMIUM_CANDIDATES", ("/nonexistent/chromium",))
     monkeypatch.setenv("PATH", "/nonexistent")
@@ -61,8 +67,11 @@ def test_playwright_settings(tmp_path: Path) -> None:
     assert s["PLAYWRIGHT_BROWSER_TYPE"] == "chromium"
     assert s["PLAYWRIGHT_MAX_CONTEXTS"] == 3 and s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] == 5
     launch = s["PLAYWRIGHT_LAUNCH_OPTIONS"]
-    assert launch["executable_path"] == exe and launch["headless"] is True
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    launcher = str(tmp_path / "home" / "browser" / "chromium-launcher")  # as root: drops to an unprivileged user
+    assert launch["executable_path"] == (exe if os.geteuid() else launcher)
+    assert launch["headless"] is True
+    assert launch["chromium_sandbox"] is True and not any("sandbox" in a for a in launch["args"])
+    for flag in ("--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"):
         assert flag in launch["args"]
     assert "PLAYWRIGHT_ABORT_REQUEST" not in s
@@ -198,7 +207,7 @@ def test_session_context_kwargs() -> None:
         session = Session(cookies_env={"sid": "S_SID"}, headers_env={"X-Token": "S_TOK"})
 
     kwargs = session_context_kwargs(Src(), {"S_SID": "abc", "S_TOK": "t0k"})
-    assert kwargs["extra_http_headers"] == {"X-Token": "t0k"}
+    assert "extra_http_headers" not in kwargs  # those would go to every host: BrowserGuard adds them per host
     cookies = kwargs["storage_state"]["cookies"]
     assert [(c["name"], c["value"], c["domain"], c["path"]) for c in cookies] == [
         ("sid", "abc", "market.example", "/"), ("sid", "abc", "cdn.market.example", "/")]

@@ -1,0 +1,124 @@
+"""Hostile site, browser kind: the loopback "evil market" attacks one Chromium crawl of a logged-in source.
+
+One crawl (module-scoped) of every attack page of tests/integration/hostile_web.py rendered in Chromium:
+redirects to the Elasticsearch-like trap port, another loopback host and localhost (also as a chain's
+second hop, which Chromium follows by itself), page scripts' img/fetch/XHR/WebSocket to other hosts,
+a 50 MB attachment, a 50 MB page, a gzip bomb. Nothing reaches the capture servers, so no session
+header or cookie leaves the source's origin; the download is refused, not read into memory or a WARC
+record; Chromium runs sandboxed (as an unprivileged user when we are root).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pwd
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile_web import SESSION_COOKIE, SESSION_ENV, SESSION_TOKEN, EvilMarket, evil_market, hostile_source
+from test_browser_support import CrawlResult, run_crawl
+
+from crawler.browser import BROWSER_USER
+
+pytestmark = pytest.mark.browser
+
+
+def _source(market: EvilMarket) -> dict:
+    return hostile_source(
+        market, "evilbrowser", kind="browser", timeout=6,
+        browser={"wait_for_index": "a.item-link", "wait_for": "h1.title", "wait_timeout": 3,
+                 "max_pages_per_context": 20, "max_contexts": 1, "screenshot": False})
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EvilMarket, CrawlResult]]:
+    market = evil_market()
+    tmp = tmp_path_factory.mktemp("hostile-browser")
+    result = run_crawl(_source(market), tmp, env=SESSION_ENV, settings={"PLAYWRIGHT_DOWNLOAD_TIMEOUT": 5000})
+    yield market, result
+
+
+def test_harmless_listings_still_rendered(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, result = crawl
+    titles = sorted(item["title"] for item in result.items)
+    assert titles == ["Fentanyl powder cookie", "Fentanyl powder js", "Fentanyl powder ok"]
+    assert result.stat("finish_reason") == "finished"
+    assert market.hits.get("/item/ok") == 1
+
+
+def test_nothing_reaches_other_ports_or_hosts(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, result = crawl
+    assert market.captured() == []  # redirects, the chain's second hop, img, fetch, XHR, WebSocket
+    assert market.hits.get("/item/chain-2") == 1
+    assert "Fentanyl from the trap" not in " ".join(str(i) for i in result.items)
+    # to-trap, to-other-host, to-localhost, chain-2 -> trap: all refused, none retried
+    for name in ("to-trap", "to-other-host", "to-localhost", "chain"):
+        assert market.hits.get(f"/item/{name}") == 1, name
+    assert result.stat("narcowatch/refused") >= 4 + 4  # + the js page's img x2, fetch x2, XHR
+    assert result.stat("narcowatch/refused/offsite") >= 2
+    assert "browser request refused: http://127.0.0.1:" in result.log
+    assert "redirect hop from" in result.log
+
+
+def test_session_secrets_reach_no_other_host(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, _ = crawl
+    for _, _, headers in market.captured():
+        assert SESSION_TOKEN not in repr(headers) and SESSION_COOKIE not in repr(headers)
+
+
+def test_download_refused_and_never_read_whole(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, result = crawl
+    assert market.bytes_sent.get("download", 0) < 20 * 1024 * 1024  # Chromium hung up early
+    assert result.stat("narcowatch/browser/downloads_refused") == 1
+    assert "browser download refused: http://127.0.0.1:" in result.log
+
+
+def test_oversize_page_counted_and_not_retried(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, result = crawl
+    assert result.stat("narcowatch/bad_page/too_large") == 1
+    assert "bad page skipped: http://127.0.0.1:" in result.log and "/item/big (too_large)" in result.log
+    assert market.hits.get("/item/big") == 1  # not retried
+    warc = Path(result.stat("narcowatch/evidence/warc_file"))
+    assert warc.stat().st_size < 5 * 1024 * 1024
+    raw = gzip.decompress(warc.read_bytes())
+    assert b"stock.zip" not in raw and SESSION_TOKEN.encode() not in raw and SESSION_COOKIE.encode() not in raw
+
+
+def test_chromium_runs_sandboxed_and_never_as_root(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    _, result = crawl
+    home = Path(result.stat("narcowatch/evidence/warc_file")).parents[2]  # the crawl's NARCOWATCH_HOME
+    probe = subprocess.run([sys.executable, "-c", SANDBOX_PROBE], env={**os.environ, "NARCOWATCH_HOME": str(home)},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    launch, text = probe.stdout.split("\n", 1)
+    assert launch.startswith("chromium_sandbox=True ")
+    assert "sandbox" not in launch.split(" ", 1)[1]  # no flag that turns it off
+    assert "You are adequately sandboxed" in text and "Namespace" in text
+    if os.geteuid() == 0:
+        launcher = home / "browser" / "chromium-launcher"
+        assert (launcher.stat().st_mode & 0o777) == 0o700 and launcher.stat().st_uid == 0
+        assert pwd.getpwnam(BROWSER_USER).pw_uid != 0
+
+
+SANDBOX_PROBE = """
+import asyncio
+from playwright.async_api import async_playwright
+from crawler.browser import find_chromium, playwright_settings
+
+launch = playwright_settings(find_chromium())["PLAYWRIGHT_LAUNCH_OPTIONS"]
+print(f"chromium_sandbox={launch['chromium_sandbox']} {' '.join(launch['args'])}")
+
+async def main():
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(**launch)
+        page = await browser.new_page()
+        await page.goto("chrome://sandbox")
+        print(await page.inner_text("body"))
+        await browser.close()
+
+asyncio.run(main())
+"""

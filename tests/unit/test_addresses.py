@@ -1,0 +1,82 @@
+"""Address rules shared by plain and browser requests (crawler.addresses) and the browser's resolver rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crawler import addresses
+from crawler.addresses import AddressPolicy, host_in_domains, ip_of, is_private_address, private_hosts
+
+
+def _source(**kw: Any) -> Any:
+    from crawler.sources.models import SourcesFile
+
+    entry = {"name": "s", "kind": "market", "start_urls": ["https://shop.example/"], "links": {"listing": "a"},
+             "fields": {"title": "h1"}, **kw}
+    return SourcesFile.model_validate({"sources": [entry]}).sources[0]
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+                                  "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
+                                  "2002:7f00:1::", "224.0.0.1"])
+def test_private_addresses(text: str) -> None:
+    ip = ip_of(text)
+    assert ip is not None and is_private_address(ip)
+
+
+def test_public_addresses_and_domains() -> None:
+    assert not is_private_address(ip_of("93.184.216.34"))  # type: ignore[arg-type]
+    assert host_in_domains("a.shop.example", ["shop.example"]) and host_in_domains("SHOP.example.", ["shop.example"])
+    assert not host_in_domains("evilshop.example", ["shop.example"])
+    assert not host_in_domains("127.0.0.2", ["127.0.0.1"]) and not host_in_domains("x.127.0.0.1", ["127.0.0.1"])
+    assert private_hosts(["http://localhost:1/", "http://[::1]/", "https://shop.example/"]) == ["::1", "localhost"]
+
+
+def test_policy_refuses_names_that_resolve_to_private_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[str] = []
+
+    def fake_resolve(host: str, port: int | None = None) -> list[str]:
+        looked_up.append(host)
+        return {"shop.example": ["93.184.216.34"], "cdn.shop.example": ["93.184.216.35", "10.0.0.7"]}.get(host, [])
+
+    monkeypatch.setattr(addresses, "resolve", fake_resolve)
+    policy = AddressPolicy.for_source(_source(allowed_domains=["shop.example"]))
+    assert policy.check_url("https://shop.example/p/1") is None
+    assert policy.check_url("https://cdn.shop.example/a.png") == "private_address"
+    assert policy.check_url("https://cdn.shop.example/b.png") == "private_address"
+    assert looked_up == ["shop.example", "cdn.shop.example"]  # cached
+    assert policy.check_url("https://other.example/") == "offsite"
+    assert policy.check_url("file:///etc/passwd") == "scheme"
+    assert policy.check_url("http://shop.example:9200/") is None  # public host: any port
+
+
+def test_allow_private_opens_only_the_start_urls_origins() -> None:
+    policy = AddressPolicy.for_source(_source(start_urls=["http://127.0.0.1:8808/m/"], allow_private_addresses=True))
+    assert policy.check_url("http://127.0.0.1:8808/item/1") is None
+    assert policy.check_url("http://127.0.0.1:9200/_all/_search") == "private_address"
+    assert policy.check_url("http://127.0.0.2:8808/") == "offsite"
+    assert policy.connected_reason("http://127.0.0.1:8808/x", "127.0.0.1") is None
+    public = AddressPolicy.for_source(_source())
+    assert public.connected_reason("https://shop.example/", "10.0.0.7") == "private_address"
+
+
+def test_proxied_sources_do_not_resolve_but_refuse_literals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(addresses, "resolve", lambda *a: pytest.fail("resolved a name behind a proxy"))
+    policy = AddressPolicy.for_source(_source(start_urls=["http://abc.onion/"], proxy="http://127.0.0.1:8118",
+                                              allowed_domains=["abc.onion"]))
+    assert policy.check_url("http://abc.onion/x") is None
+    assert policy.check_url("http://127.0.0.1:9200/") == "offsite"
+    assert AddressPolicy(source="t", domains=("127.0.0.1",), proxied=True).check_url("http://127.0.0.1/") == \
+        "private_address"
+
+
+def test_host_resolver_rules() -> None:
+    from crawler.browser import host_resolver_rules
+
+    assert host_resolver_rules(_source(allowed_domains=["shop.example", "1.2.3.4"])) == (
+        "EXCLUDE shop.example, EXCLUDE *.shop.example, EXCLUDE 1.2.3.4, MAP * ~NOTFOUND")
+    local = _source(start_urls=["http://127.0.0.1:8808/"], allow_private_addresses=True, proxy="http://127.0.0.1:8118")
+    assert host_resolver_rules(local) == "MAP 127.0.0.1:8118 127.0.0.1:8118, MAP 127.0.0.1:8808 127.0.0.1:8808, " \
+                                         "MAP * ~NOTFOUND"
