@@ -112,7 +112,7 @@ class AddressPolicy:
                 domains=tuple(getattr(source, "domains", None) or ()),
                 allow_private=bool(getattr(source, "allow_private_addresses", False)),
                 proxied=bool(getattr(source, "proxy", None)),
-                private_origins=frozenset(origin_of(u) for u in start_urls_of(source)),
+                private_origins=frozenset(origin_of(u) for u in _start_urls(source, start_urls_of)),
             )
         return cls(
             source=str(getattr(spider, "name", "?")),
@@ -182,6 +182,13 @@ class AddressPolicy:
             return None
         ip = ip_of(str(ip_text))
         return "private_address" if ip is not None and is_private_address(ip) else None
+
+
+def _start_urls(source: Any, start_urls_of: Any) -> list[str]:
+    try:
+        return list(start_urls_of(source))
+    except AttributeError:  # a stand-in source without start URLs
+        return []
 
 
 def private_hosts(urls: Iterable[str]) -> list[str]:

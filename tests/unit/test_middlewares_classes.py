@@ -155,11 +155,17 @@ def test_evidence_can_be_switched_off() -> None:
 def test_browser_middleware_only_in_browser_crawls() -> None:
     with pytest.raises(NotConfigured):
         BrowserPageMiddleware.from_crawler(get_crawler(Spider))
-    crawler = get_crawler(Spider, {"NARCOWATCH_BROWSER_ENABLED": True, "NARCOWATCH_BROWSER_PAGES_PER_CONTEXT": 2,
-                                   "NARCOWATCH_SCREENSHOT_DIR": "/tmp/unused"})
-    mw = BrowserPageMiddleware.from_crawler(crawler)
+    from crawler.browser import BrowserGuard
+
     src = _Src()
     src.proxy = "http://127.0.0.1:8118"
+    browser_settings = {"NARCOWATCH_BROWSER_ENABLED": True, "NARCOWATCH_BROWSER_PAGES_PER_CONTEXT": 2,
+                        "NARCOWATCH_SCREENSHOT_DIR": "/tmp/unused"}
+    unconfined = BrowserPageMiddleware.from_crawler(get_crawler(Spider, browser_settings))
+    with pytest.raises(IgnoreRequest, match="refusing to render pages unconfined"):
+        unconfined.process_request(Request("http://127.0.0.1/", meta={"playwright": True}), _spider(None, src))
+    crawler = get_crawler(Spider, {**browser_settings, "PLAYWRIGHT_ABORT_REQUEST": BrowserGuard(src)})
+    mw = BrowserPageMiddleware.from_crawler(crawler)
     spider = _spider(crawler, src)
     plain = Request("http://127.0.0.1/a")
     mw.process_request(plain, spider)
@@ -169,7 +175,8 @@ def test_browser_middleware_only_in_browser_crawls() -> None:
         mw.process_request(r, spider)
     assert [r.meta["playwright_context"] for r in pages] == ["src-0", "src-0", "src-1"]
     assert all(r.meta["playwright_include_page"] for r in pages)
-    assert pages[0].meta["playwright_context_kwargs"] == {"proxy": {"server": "http://127.0.0.1:8118"}}
+    assert pages[0].meta["playwright_context_kwargs"] == {"proxy": {"server": "http://127.0.0.1:8118"},
+                                                          "accept_downloads": False, "service_workers": "block"}
 
 
 def test_browser_navigation_errors_are_retried_page_method_errors_not() -> None:
