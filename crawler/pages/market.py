@@ -223,6 +223,12 @@ class MarketRow(MarketListingPage):
         key = "|".join(v or "" for v in (self.title(), self.vendor()))
         return "row-" + hashlib.sha256(key.encode()).hexdigest()[:16] if key.strip("|") else None
 
+    def cas_numbers(self) -> list[str]:
+        found = super().cas_numbers()
+        if not found and self.source.kind == "b2b_chemicals":  # as B2BProductPage: title and description
+            found = find_cas([t for t in (self.title(), self.description()) if t])
+        return found
+
     def to_item(self) -> Listing:
         item = super().to_item()
         item.source_page = self.response.url

@@ -171,3 +171,14 @@ def test_fill_rates_from_stats_and_watched_fields() -> None:
 
 def test_saved_pages_folder_is_a_copy() -> None:
     assert (REAL_PAGES / "apollon" / "SOURCE.md").exists() and isinstance(REAL_PAGES, Path)
+
+
+def test_b2b_rows_take_cas_numbers_from_the_row_or_its_title() -> None:
+    html = b"""<table><tr class=p><td class=n>Fentanyl precursor 4-ANPP (CAS 21409-26-7)</td><td class=c></td></tr>
+    <tr class=p><td class=n>NPP</td><td class=c>40064-34-4</td></tr><tr class=p><td class=n>x</td>
+    <td class=c>21409-26-8</td></tr></table>"""
+    src = SourcesFile.model_validate({"sources": [{
+        "name": "b2b", "kind": "b2b_chemicals", "start_urls": [BASE + "/"], "allow_private_addresses": True,
+        "listing_rows": "tr.p", "fields": {"title": "td.n", "cas_numbers": "td.c"}}]}).sources[0]
+    page = MarketCategoryPage(HtmlResponse(url=BASE + "/", body=html, request=Request(BASE + "/")), src)
+    assert [r.to_item().cas_numbers for r in page.rows()] == [["21409-26-7"], ["40064-34-4"], []]
