@@ -1,5 +1,5 @@
 # narcowatch: the two commands of the README are `make demo` and `make test`.
-.PHONY: setup demo test test-unit test-fast lint typecheck bench bench-nlp bench-index nlp-train mutation clean
+.PHONY: setup demo test test-unit test-fast lint typecheck bench bench-nlp bench-index nlp-train mutation suggest-figures clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -35,6 +35,10 @@ bench: setup
 ## Mutation testing (mutmut) of the core modules with their fast tests; slow, not in CI. See docs/testing.md.
 mutation: setup
 	$(BIN)/python scripts/mutation.py $(MUTATION_TARGETS)
+
+## `source suggest` on the saved real pages: gold titles/vendors per market (exit 1 below 90%), other markets' fill rates.
+suggest-figures: setup
+	$(BIN)/python -m crawler.sources.suggest_eval
 
 nlp-train: setup
 	$(BIN)/narcowatch nlp train
