@@ -12,7 +12,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp import extractors
-from nlp.intent import IntentModel, public_health_prob, risk_score, rule_prob
+from nlp.intent import IntentModel, public_health_prob, risk_score, rule_prob, title_offer
 from nlp.lexicon import Hit, Lexicon, Tokens, filter_context
 from nlp.normalize import Normalized, normalize
 
@@ -176,6 +176,8 @@ class IntentScorer:
         p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
         p = max(p, _signal_prob(st, lower))
+        if p < threshold and title_offer(lower, st["tokens"].words, [(h.start, h.end) for h in st.get("hits", [])]):
+            p = max(p, TITLE_OFFER_PROB)
         if p >= threshold:  # the guard only ever lowers p: skip it for texts already "other"
             p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []))
         st["p_sale"] = p
@@ -196,6 +198,7 @@ class IntentScorer:
         return self
 
 
+TITLE_OFFER_PROB = 0.8  # an amount of a substance in a short title-like line (intent.title_offer)
 # Offer vocabulary beyond English (the intent model is trained on English listings only).
 OFFER_CUES = ("продаю", "продам", "продажа", "в наличии", "оптом", "доставка", "закладк", "купить", "出售", "现货",
               "供应", "发货", "批发", "价格", "包邮", "vendo", "vendemos", "venta", "envío", "envio", "precio",

@@ -182,6 +182,7 @@ def evaluate(analyzer: Analyzer | None = None) -> Report:
     report.rows.append(("agora test, vendor named in text", "vendor.handles", vend, n_v))
 
     agora_labels = Counter(e["label"] for res in results for e in res["entities"])
+    titles_intent(analyzer, report)
     for part in ("dev", "test"):
         shipping_policies(analyzer, [x for x in datasets.shipping_labels() if x.split == part], report,
                           f"shipping labels {part}")
@@ -242,3 +243,34 @@ def shipping_policies(analyzer: Analyzer, items: list[datasets.ShippingLabel], r
     report.accuracy[f"{label}: ships_to = gold set"] = (to_ok / max(1, to_n), to_n)
     report.accuracy[f"{label}: ships_from = gold set"] = (from_ok / max(1, from_n), from_n)
     report.accuracy[f"{label}: excluded country in ships_to (must be 0)"] = (leaks / max(1, len(items)), len(items))
+
+
+def titles_intent(analyzer: Analyzer, report: Report) -> None:
+    """Share of listing titles alone (no price, no description) read as sale, on the test parts of the splits.
+
+    Titles: Agora products in the market's Drugs category (and, apart, all categories), Dream Market titles,
+    and Agora vendor-listing titles whose title is filed under Drugs in the products file; negatives: the
+    news and discussion texts of the intent test split (share read as other).
+    """
+    products = datasets.split(datasets.agora_products())[1]
+    drug_titles = {p.text for p in datasets.agora_products() if p.cat == "Drugs"}
+    sets = {
+        "agora product titles, Drugs": list(dict.fromkeys(p.text for p in products if p.cat == "Drugs")),
+        "agora product titles, all categories": list(dict.fromkeys(p.text for p in products)),
+        "dream titles": list(dict.fromkeys(x.text for x in datasets.split(datasets.dream_listings())[1])),
+        "agora listing titles filed under Drugs": list(dict.fromkeys(
+            t for x in datasets.split(datasets.agora_listings())[1]
+            if (t := x.text.split("\n")[0]) in drug_titles)),
+    }
+    total = n_total = 0
+    for name, titles in sets.items():
+        sale = sum(r["intent"] == "sale" for r in analyzer.analyze_many(titles))
+        report.accuracy[f"titles alone test 25%: {name} -> sale"] = (sale / max(1, len(titles)), len(titles))
+        if "all categories" not in name:
+            total += sale
+            n_total += len(titles)
+    report.accuracy["titles alone test 25%: drug titles of the three sets -> sale"] = (total / max(1, n_total),
+                                                                                      n_total)
+    negatives = [t for t, y in datasets.intent_data()[1] if not y]
+    other = sum(r["intent"] == "other" for r in analyzer.analyze_many(negatives))
+    report.accuracy["news + discussion test 25% -> other"] = (other / max(1, len(negatives)), len(negatives))

@@ -172,3 +172,71 @@ def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: in
         if len(cues) >= 2:
             return min(p, 0.2)
     return p
+
+
+# ---------------------------------------------------------------- offers from titles alone
+# A market title is a noun phrase: an amount and a substance ("500gr. <substance>", "25 Gr. <substance> #4",
+# "<brand> 1mg x 200", "quarter pound <substance>", "1/2 kilo <substance> (pre-ban)"). Units in the languages
+# of the markets: metric and imperial weights, doses, counts and pieces (English, German, Dutch, French,
+# Spanish, Polish, Russian, Chinese). Such a line is an offer when it is short and reads neither as news nor
+# as someone's own use.
+_UNIT = (r"(?:mg|mgs|mcg|µg|ug|g|gm|gms|gr|grs|gram(?:s|m|me|mes|os|my)?|gramos|kg|kgs|kilo(?:s|gram(?:s|m)?)?|"
+         r"oz|ozs?|ounces?|lbs?|pounds?|qp|hp|ml|l|pcs|pc|pieces?|pills?|tabs?|tablets?|tabletten|tabletki|tabletas|"
+         r"comprim[ée]s?|caps?|capsules?|kapseln|blotters?|hits?|stück|stuck|stck|stk|st|шт|таблет\w*|грамм?\w*|"
+         r"гр|кг|克|公斤|片|粒)")
+_NUMBER = r"(?:\d+(?:[.,]\d+)?|[.,]\d+|\d+/\d+|½|¼|⅛)"
+_UNIT_END = r"(?![^\W\d_xX])"  # "25mg", "25mgx100", not "5 grandmas"
+_AMOUNT_UNIT_RE = re.compile(
+    r"(?<![\w.])" + _NUMBER + r"\+?\s?(?:x\s?)?" + _UNIT + _UNIT_END  # 500gr, 25 Gr., 1mg, 1/2 kilo, .2g, 110+ mgs
+    + r"|(?<![\w.])(?:\d{1,5}\s?x|x\s?\d{1,5})(?![^\W\d_])"  # 5x, x 200
+    r"|^\W{0,3}\(\d{1,4}\)"  # "(10) Norco 10/325"
+    r"|\b(?:quarter|half|eighth|an? eighth|zip|full|whole|one|two|three|four|five|ten)\s+(?:of\s+(?:an?\s+)?)?"
+    r"(?:pound|ounce|oz|kilo|key|gram|g|lb|qp|zip)s?\b"
+    r"|\b(?:qp|hp|lbs?|zips?)\b",  # "QP OF BUBBLE HASH", "Caliconnects Purp Dream Full LB"
+    re.IGNORECASE)
+_AMOUNT_FIRST_RE = re.compile(r"\W{0,3}" + _NUMBER + r"\s?(?:x\s?)?" + _UNIT + _UNIT_END, re.I)
+_OWN_USE_RE = re.compile(
+    r"\b(?:i|i'm|im|i've|ive|i'd|my|me|anyone|anybody|took|take|taking|taken|did|does|was|were|feel|felt|"
+    r"yeah|yea|lol|but|it's|its|that's|pretty|really|though|because|"
+    r"yesterday|today|tonight|should|would|could|got|get|getting|know|think|need|want|help|just)\b|\?")
+TITLE_MAX_WORDS = 25
+UNNAMED_MAX_WORDS = 12
+_SEIZURE_CUES = ("recovered", "seized", "seizure", "discovered", "intercepted", "uncovered", "contained",
+                 "weighing", "confiscat", "smuggl", "arrest", "police", "officers", "found ")
+# a dose in micro- or milligrams, or an amount in brackets ("Amnesia Haze (2g)"), is a product's amount
+# even where no name is known
+_DOSE_RE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug)(?![^\W\d_])|\(\s*\d+(?:[.,]\d+)?\s?" + _UNIT
+                      + r"\s*\)", re.I)
+# the small words of sentences: a line with three of them is prose (news, a comment), not a title
+_FUNCTION_WORDS = frozenset("""the a an of in on at by with from to into was were has had have been is are be
+and they he she it its their his her that which who whom said says after during when while than as""".split())
+
+
+def title_offer(lower: str, words: list[str], hit_spans: list[tuple[int, int]]) -> bool:
+    """Whether the first line of ``lower`` reads as a market title offering an amount of a substance.
+
+    The line has at most ``TITLE_MAX_WORDS`` words and an amount (weight, dose, count, pieces), and no words
+    of news or of one's own use ("I took 10mg", "police seized 500 kg") and fewer than three function words
+    (a sentence, not a title). Without a substance in it (``hit_spans``: offsets in ``lower``), the amount
+    must come first ("250g FAB-144"), be a dose ("277ug") or in brackets ("(2g)"), or the line have at most
+    ``UNNAMED_MAX_WORDS`` words: new names and brands are offered like known ones.
+    """
+    end = lower.find("\n")
+    line = lower if end < 0 else lower[:end]
+    if end >= 0 and not line.strip():
+        return False
+    if len(line) > 300 or len(_WORD_RE.findall(line)) > TITLE_MAX_WORDS:
+        return False
+    amount = _AMOUNT_UNIT_RE.search(line)
+    if amount is None:
+        return False
+    named = any(s < len(line) for s, _e in hit_spans)
+    if not named and (len(_WORD_RE.findall(line)) > UNNAMED_MAX_WORDS and _AMOUNT_FIRST_RE.match(line) is None
+                      and _DOSE_RE.search(line) is None):
+        return False  # an amount with no name known: only in a short title, or first, or as a dose
+    if _OWN_USE_RE.search(line):
+        return False
+    line_words = _WORD_RE.findall(line)
+    if sum(w in _FUNCTION_WORDS for w in line_words) >= 3:
+        return False  # a sentence: "Officers discovered more than 1,500kg of heroin in the port city"
+    return _RULE_WORDS["R:news"].isdisjoint(line_words) and not any(c in line for c in _SEIZURE_CUES)
