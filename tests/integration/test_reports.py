@@ -7,6 +7,7 @@ then a tampered copy must fail verification naming the damaged files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -229,3 +230,47 @@ def test_verify_passes_then_fails_naming_a_changed_warc_and_a_missing_screenshot
     others = [line for line in failures.splitlines()[1:]
               if line.strip() and warc.name not in line and shot.name not in line]
     assert others == [], others
+
+
+def test_verify_checks_records_against_the_index_not_only_the_bundle(
+    vendor_report: Path, crawled: dict[str, Any], tmp_path: Path
+) -> None:
+    """A forged capture with custody.json and the manifest re-hashed to match still fails: the index decides."""
+    from io import BytesIO
+
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.reports.bundle import file_sha256, write_manifest
+
+    copy = tmp_path / "forged"
+    shutil.copytree(vendor_report, copy)
+    warc = sorted((copy / "evidence").glob("*.warc.gz"))[0]
+    with open(warc, "rb") as fh:
+        record = next(r for r in ArchiveIterator(fh) if r.rec_type == "response")
+        headers, http, body = record.rec_headers, record.http_headers, record.content_stream().read()
+    forged = body.replace(b"chemking", b"someone_else") + b"<!-- forged -->"
+    buf = BytesIO()
+    writer = WARCWriter(buf, gzip=True, warc_version="WARC/1.1")
+    http.replace_header("Content-Length", str(len(forged)))
+    writer.write_record(writer.create_warc_record(
+        headers.get_header("WARC-Target-URI"), "response", payload=BytesIO(forged), length=len(forged),
+        warc_headers_dict={"WARC-Record-ID": headers.get_header("WARC-Record-ID")}, http_headers=http))
+    warc.write_bytes(buf.getvalue())
+    write_manifest(copy / "evidence")
+    custody = json.loads((copy / "custody.json").read_text())
+    rel_warc = f"evidence/{warc.name}"
+    forged_docs = [d for d in custody["documents"] if d["evidence_warc"] == rel_warc]
+    for d in forged_docs:  # the forger also rewrites the hashes the bundle claims for the record
+        d["response_sha256"] = hashlib.sha256(forged).hexdigest()
+    for rel in custody["files"]:
+        custody["files"][rel] = file_sha256(copy / rel)
+    (copy / "custody.json").write_text(json.dumps(custody))
+
+    bad = narcowatch(crawled["env"], "evidence", "verify", str(copy))
+    assert bad.returncode == 1, bad.stdout[-3000:]
+    failures = bad.stdout.split("FAILED:", 1)[1]
+    assert f"MISMATCH evidence/{warc.name}: record body sha256" in failures
+    assert "!= the index's response_sha256" in failures
+    assert "MISSING" not in failures and "custody.json)" not in failures  # every file hash itself matches
+    assert failures.count("!= the index's response_sha256") == len(forged_docs)
