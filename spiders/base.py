@@ -115,7 +115,7 @@ class SourceSpider(scrapy.Spider):
         self.skip_url(response.url, reason, detail)
 
     def skip_url(self, url: str, reason: str, detail: str = "") -> None:
-        if self.crawler is not None and self.crawler.stats is not None:
+        if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"narcowatch/skipped/{reason}")
             self.crawler.stats.inc_value("narcowatch/skipped")
         self.logger.warning("skipped %s (%s)%s", url, reason, f": {detail}" if detail else "")
@@ -132,7 +132,7 @@ class SourceSpider(scrapy.Spider):
         message = (f"source {self.source.name}: {kind} gate at {response.url} (marker {marker!r}); the crawl "
                    "stopped. narcowatch never solves or bypasses gates: check the site, the session cookies "
                    "or the gates markers")
-        if self.crawler is not None and self.crawler.stats is not None:
+        if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
             stats = self.crawler.stats
             stats.inc_value(f"narcowatch/gated/{kind}")
             if stats.get_value("narcowatch/gated") is None:
@@ -140,12 +140,12 @@ class SourceSpider(scrapy.Spider):
                 stats.set_value("narcowatch/gated_kind", kind)
                 stats.set_value("narcowatch/gated_url", response.url)
         self.logger.error(message)
-        if self.crawler is not None and self.crawler.engine is not None:
+        if getattr(self, "crawler", None) is not None and self.crawler.engine is not None:
             self.crawler.engine.close_spider(self, "gated")
         return True
 
     def count(self, key: str, n: int = 1) -> None:
-        if self.crawler is not None and self.crawler.stats is not None:
+        if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"narcowatch/{key}", n)
 
     def text_response(self, response: Response) -> bool:

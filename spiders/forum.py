@@ -28,6 +28,8 @@ class ForumSpider(SourceSpider):
             return
         page = ForumIndexPage(response, self.source)
         self.count("pages/index")
+        if not (page.board_urls() or page.next_page_urls() or page.thread_urls()) and self.stop_if_gated(response):
+            return
         for url in page.board_urls():
             yield self.request(url, self.parse_index, "index")
         for url in page.next_page_urls():
@@ -45,6 +47,8 @@ class ForumSpider(SourceSpider):
         page = ForumThreadPage(response, self.source)
         items = page.items()
         if not items:
+            if self.stop_if_gated(response):  # a login wall or anti-DDoS page instead of the thread
+                return
             self.skip(response, "no_posts")
         self.count("pages/thread")
         yield from items

@@ -234,8 +234,10 @@ def scheduled(config: Path, source: str) -> Any:
     from crawler.scheduling.settings import SchedulerSettings
     from crawler.scheduling.worker import RunSink, run_source
 
+    # the worker crawls without the listing pipeline (indexing is the previous test's subject): run records,
+    # fill rates, drift, gates and ops mail are what these tests look at
     settings = SchedulerSettings(worker_command=[sys.executable, "-m", "crawler.runner", "crawl", "-s",
-                                                 "NARCOWATCH_NLP_ENABLED=False", "--log-level", "WARNING"])
+                                                 "NARCOWATCH_PIPELINE_ENABLED=False", "--log-level", "WARNING"])
     return run_source(source, str(config), settings=settings, sink=RunSink(settings, config_path=str(config)),
                       trigger="manual")
 

@@ -182,3 +182,18 @@ def test_b2b_rows_take_cas_numbers_from_the_row_or_its_title() -> None:
         "listing_rows": "tr.p", "fields": {"title": "td.n", "cas_numbers": "td.c"}}]}).sources[0]
     page = MarketCategoryPage(HtmlResponse(url=BASE + "/", body=html, request=Request(BASE + "/")), src)
     assert [r.to_item().cas_numbers for r in page.rows()] == [["21409-26-7"], ["40064-34-4"], []]
+
+
+def test_forum_thread_behind_a_login_wall_stops_instead_of_skipping() -> None:
+    from spiders.forum import ForumSpider
+
+    src = SourcesFile.model_validate({"sources": [{
+        "name": "f", "kind": "forum", "start_urls": [BASE + "/"], "allow_private_addresses": True,
+        "links": {"thread": "a.t"}, "thread_title": "h1",
+        "post": {"container": "div.post", "author": "a.author", "body": "div.body"}}]}).sources[0]
+    spider = ForumSpider.for_source(src)()
+    calls: list[str] = []
+    spider.skip = lambda response, reason, detail="": calls.append(reason)  # type: ignore[method-assign]
+    assert list(spider.parse_thread(response("cryptonia/other/saved_cryptonia_login_page_0.html"))) == []
+    assert calls == []  # stopped as gated, not counted as a thread without posts
+    assert list(spider.parse_thread(response("dream/other/main_page_0.html"))) == [] and calls == ["no_posts"]
