@@ -27,6 +27,8 @@ MAX_ELEMENTS = 200_000
 """Elements walked per page; the rest of a bigger page is ignored."""
 MAX_GROUPS = 40
 """Candidate row groups analysed in full."""
+ROW_ELEMENTS = 200
+"""Elements an offer row rarely exceeds; bigger rows score lower."""
 MAX_ROWS = 150
 """Rows of a group looked at (the first ones); a group's count is still all of its rows."""
 
@@ -55,12 +57,17 @@ _LABELS: dict[str, str] = {
     "vendor": r"vendor|seller|sold by|merchant|supplier|dealer|verkäufer|vendeur|продавец",
     "ships_from": r"ships from|ship from|shipping from|shipped from|sent from|dispatch(?:ed)? from|origin|"
                   r"country of origin|location|from",
-    "ships_to": r"ships to|ship to|shipping to|ships worldwide to|delivers to|delivery to|destinations?|to",
+    "ships_to": r"ships to|ship to|shipping to|shipped to|sent to|ships worldwide to|delivers to|delivery to|"
+                r"destinations?|to",
     "price": r"price|buy price|sale price|cost|preis|prix|цена",
     "views": r"views|viewed|hits|visits|просмотры",
     "posted_at": r"created|posted|added|listed|listed on|date|published|since",
     "category": r"category|categories|section|kategorie",
 }
+_STOP_LABELS = "|".join(w for f in ("ships_from", "ships_to", "price", "vendor", "category")
+                       for w in _LABELS[f].split("|") if len(w) >= 5)
+_PLACE_RX = rf"([^\W\d_][^:|/\n]{{1,60}}?)(?=\s*(?:$|\||/|\b(?:{_STOP_LABELS})\b|\b\w+\s*:))"
+"""A place name after a label, up to the next label, a bar, a slash or the end."""
 _NOT_LISTING_DATE = re.compile(r"(?i)member since|joined|last (?:seen|online|login)|registered")
 _VENDOR_HREF = re.compile(r"(?i)(?:^|[/?&=._-])(?:u|users?|vendors?|sellers?|profiles?|members?|stores?|shops?|"
                           r"merchants?|suppliers?|u_id|uid|vendor_id|seller_id)(?:$|[/?&=._-])")
@@ -89,7 +96,8 @@ _COUNTRY_FILLER = {"and", "or", "only", "except", "excl", "to", "from", "the", "
 def country_share(text: str) -> float:
     """The share of the words of ``text`` that name countries (0 when it names none): "US -> US" is 1."""
     table = _countries()
-    words = [w.lower() for w in _WORD.findall(text[:MAX_TEXT])]
+    raw_words = _WORD.findall(text[:MAX_TEXT])
+    words = [w.lower() for w in raw_words]
     if not words or len(words) > 25:
         return 0.0
     covered, hits, i = 0, 0, 0
@@ -100,7 +108,7 @@ def country_share(text: str) -> float:
             if " ".join(words[i:i + n]) in table.by_key:
                 found = n
                 break
-        if found == 0 and len(first) == 2 and first.upper() in table.codes:
+        if found == 0 and len(first) == 2 and raw_words[i].isupper() and first.upper() in table.codes:
             found = 1
         if found:
             covered += found
@@ -450,17 +458,26 @@ def _labelled(slot: _Slot, field_name: str) -> float:
 
 
 def _inline_regex(slot: _Slot, field_name: str, value_rx: str) -> tuple[str, float, str] | None:
-    """``Label: value`` inside the slot's own text: a regex reading the value after the label, and its fill."""
-    rx = re.compile(rf"(?i)(?<![\w])({_LABELS[field_name]})\s*:?\s*(?:{value_rx})")
-    found: Counter[str] = Counter()
+    """``Label: value`` inside the slot's own text: a regex reading the value after the label, and its fill.
+    Short labels ("to", "from", "date") count only with a colon: "add to cart" is no destination."""
+    rx = re.compile(rf"(?i)(?<![\w])({_LABELS[field_name]})(\s*:)?\s*(?:{value_rx})")
+    found: Counter[tuple[str, bool]] = Counter()
     for text in slot.texts.values():
-        m = rx.search(text)
-        if m:
-            found[m.group(1)] += 1
+        for m in rx.finditer(text):
+            colon = m.group(2) is not None
+            if colon or len(m.group(1)) >= 5:
+                found[(m.group(1), colon)] += 1
+                break
     if not found:
         return None
-    label, hits = found.most_common(1)[0]
-    return rf"(?i){re.escape(label)}\s*:?\s*{value_rx}", hits / max(1, len(slot.texts)), label
+    (label, colon), hits = found.most_common(1)[0]
+    sep = r"\s*:" if colon else r"\s*:?"
+    return rf"(?i){_escape(label)}{sep}\s*{value_rx}", hits / max(1, len(slot.texts)), label
+
+
+def _escape(text: str) -> str:
+    """re.escape, leaving spaces readable."""
+    return re.escape(text).replace("\\ ", " ")
 
 
 @dataclass
@@ -547,7 +564,7 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
                     cands.append(_Cand("ships_to", s, fill * countryish * (0.55 + lt),
                                        "country names" + (" after a to label" if lt >= 0.5 else "")))
         for fname in ("ships_from", "ships_to"):
-            got = _inline_regex(s, fname, r"([^\W\d_][^:|/\n]{1,60}?)(?=\s*(?:$|\||/|\b[A-Z][a-z]+\s*:))")
+            got = _inline_regex(s, fname, _PLACE_RX)
             if got and got[1] >= 0.5:
                 values = [m.group(1) for t in texts if (m := re.search(got[0], t))]
                 if values and sum(1 for v in values if country_share(v) >= 0.5) >= 0.5 * len(values):
@@ -576,6 +593,13 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
             http = [h for h in s.hrefs.values() if not h.startswith("data:")]
             if http:
                 cands.append(_Cand("images", s, fill * len(http) / len(s.hrefs), "images"))
+    # "Shipped From X Shipped To Y": each place stops at the other label seen on this page (not the whole list)
+    for c in cands:
+        if c.regex and _PLACE_RX in c.regex:
+            others = sorted({_escape(o.label) for o in cands if o.slot is c.slot and o.label and o is not c
+                             and o.field in ("ships_from", "ships_to")})
+            stop = "".join(f"|{o}" for o in others)
+            c.regex = c.regex.replace(_PLACE_RX, rf"([^\W\d_][^:|/\n]{{1,60}}?)(?=\s*(?:$|\||/{stop}|\b\w+\s*:))")
     return _choose(rows, cands, slots, total)
 
 
@@ -635,6 +659,9 @@ def _choose(rows: list[Any], cands: list[_Cand], slots: list[_Slot], total: int
             guesses["vendor_url"] = Guess(spec, guesses["vendor"].confidence, "the vendor link's href")
     extra = sum(min(1.0, c.score) for f, c in chosen.items() if f not in ("title", "images"))
     score = len(title.slot.nodes) * (total / n) * min(1.5, title.score) * (0.1 + extra) ** 1.5
+    # an offer is a small subtree: page-sized "rows" (a layout's two columns) are unlikely offers
+    size = sum(min(2000, sum(1 for _ in r.iter())) for r in rows) / n
+    score *= min(1.0, ROW_ELEMENTS / size) ** 0.5
     link = title.slot if title.slot.hrefs else None
     if link is None:
         link_slots = [s for s in slots if s.path[-1].split(".")[0] == "a" and _distinct(list(s.hrefs.values())) > 0.8

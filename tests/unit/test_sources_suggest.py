@@ -73,6 +73,7 @@ _PAGE = """<html><body>
 
 
 def _hand_page() -> str:
+    dest = ["Worldwide", "European Union"]
     nav = "".join(f'<li><a href="/c/{i}">Category {i}</a></li>' for i in range(12))
     featured = "".join(
         f'<div class="promo"><a href="/promo/{i}">Promoted offer number {i} for you</a>'
@@ -80,7 +81,7 @@ def _hand_page() -> str:
     rows = "".join(
         f'<tr><td><h3><a href="/offer/{100 + i}">Fentanyl patch offer {i} 25mcg</a></h3>'
         f'<small>Seller: <a href="/vendor/v{i % 2}">vend{i % 2}</a></small></td>'
-        f'<td class="price">Price: {i + 1}.00 USD</td><td>Ships from: Netherlands</td>'
+        f'<td class="price">Price: {i + 1}.00 USD</td><td>Ships from Netherlands Ships to {dest[i % 2]}</td>'
         f'<td><b>Views</b>: {i * 10}</td><td><time>2024-01-0{i + 1}</time></td></tr>' for i in range(6))
     return _PAGE.format(nav=nav, featured=featured, rows=rows)
 
@@ -96,7 +97,8 @@ def test_hand_built_page_fields_by_value_shape() -> None:
     assert rows[2]["price"] == "3.00 USD"
     assert rows[3]["views"] == "30"
     assert rows[4]["posted_at"] == "2024-01-05"
-    assert rows[0]["ships_from"] == "Netherlands"
+    assert rows[0]["ships_from"] == "Netherlands" and rows[0]["ships_to"] == "Worldwide"
+    assert rows[1]["ships_to"] == "European Union"
     assert rows[0]["url"] == "http://127.0.0.1:1/offer/100"
     assert found.native_id_regex is not None and found.native_id_regex.spec == "offer/(\\d+)"
     assert found.pagination is not None and found.pagination.spec == "a.pager-next"
