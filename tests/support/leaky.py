@@ -1,4 +1,4 @@
-"""A test-only downloader middleware that logs what careless code would: request headers, errors naming them.
+"""Test-only middlewares: one logs what careless code would (request headers, errors naming them), one fails.
 
 Installed by tests/integration/test_redaction_log.py after the session middleware, so the session's
 secrets really reach the log (at DEBUG, in an ERROR message, and in an exception's traceback); the
@@ -30,3 +30,16 @@ class LeakyHeadersMiddleware:
 
     def process_response(self, request: Request, response: Any, spider: Spider) -> Any:
         return response
+
+
+class FailOnPathSpiderMiddleware:
+    """Raises in front of the spider for responses whose URL ends with ``$NARCOWATCH_TEST_FAIL_PATH``
+    (a spider error: with ``CLOSESPIDER_ERRORCOUNT=1`` the crawl stops early with an error)."""
+
+    def process_spider_output(self, response: Any, result: Any, spider: Spider) -> Any:
+        import os
+
+        path = os.environ.get("NARCOWATCH_TEST_FAIL_PATH")
+        if path and response.url.endswith(path):
+            raise ValueError(f"planted spider error at {response.url}")
+        return result
