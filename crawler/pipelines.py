@@ -65,6 +65,7 @@ class NarcowatchPipeline:
             raise NotConfigured("NARCOWATCH_PIPELINE_ENABLED is off")
         pipe = cls(crawler, config)
         crawler.signals.connect(pipe.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
 
     def spider_opened(self, spider: Spider) -> None:
@@ -147,13 +148,23 @@ class NarcowatchPipeline:
         if self.processor is not None and self.processor.deliverer is not None:
             # mails of this crawl's alerts go out before the crawl counts as done
             yield threads.deferToThread(self.processor.deliverer.drain)
+
+    def spider_closed(self, spider: Spider, reason: str) -> defer.Deferred[Any] | None:
+        """Mark removals once the crawl's close reason is known: only after a normal finish.
+
+        (Scrapy closes the pipelines before it records ``finish_reason``: ``close_spider`` cannot tell a
+        crawl stopped by its page limit, a logout or an error from a finished one.)
+        """
+        if self.processor is None or reason != "finished" or self.total.spooled:
+            return None
         stats = self.crawler.stats
         assert stats is not None
-        reason = stats.get_value("finish_reason")
-        if self.processor is not None and reason in (None, "finished") and not self.total.spooled:
-            removed = yield threads.deferToThread(self._mark_removed, spider)
+
+        def record(removed: int) -> None:
             if removed:
                 stats.set_value("narcowatch/listings/removed", removed)
+
+        return threads.deferToThread(self._mark_removed, spider).addCallback(record)
 
     def _mark_removed(self, spider: Spider) -> int:
         """Listings of this source not seen since before the grace period are marked removed."""
