@@ -314,6 +314,7 @@ def test_two_engines_in_two_threads_send_one_mail(make_engine, index_listings, s
         t.start()
     for t in threads:
         t.join(60)
+    assert not any(t.is_alive() for t in threads), "an engine thread did not finish within 60 s"
     assert not errors
     assert sum(r.created for r in results) == 5
     assert sum(r.delivery.sent for r in results) == 5

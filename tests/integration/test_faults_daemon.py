@@ -107,29 +107,34 @@ def test_hung_source_times_out_while_other_goes_on(
     assert env.stop_daemon() == 0
     beta = es_runs(es_client, es_names.crawl_runs, "beta")
     hung = next(r for r in beta if r["outcome"] == "timeout")
-    assert 4 <= hung["duration_s"] < 4 + 2 + 3  # limit, then SIGTERM ignored, SIGKILL after the grace
+    # stopped at its limit: SIGTERM (which it logged and ignored), then SIGKILL once the grace ran out;
+    # no upper bound on the duration: how fast a loaded machine gets there is not what this tests
+    assert hung["duration_s"] >= 4 + 2
     assert hung["exit_code"] == -signal.SIGKILL
+    assert [e["ev"] for e in env.worker_events() if e["run_id"] == hung["run_id"]] == ["start", "term"]
     assert "time limit" in hung["message"]
     # alpha kept running on its cron during beta's hang
     alpha = es_runs(es_client, es_names.crawl_runs, "alpha")
     during = [r for r in alpha if hung["started_at"] <= r["started_at"] and r["ended_at"] <= hung["ended_at"]]
-    assert len(during) >= 2, during
+    # at least one whole alpha run inside beta's hang shows the hang blocked nothing; how many fit in
+    # depends on the machine's speed (alpha's cron is every 2 s), which is not what this tests
+    assert len(during) >= 1, during
     assert all(r["outcome"] == "success" for r in during), [(r["outcome"], r["message"]) for r in during]
     assert_no_overlap(alpha + beta)
 
 
 def test_bad_config_refuses_to_start_naming_file_line_field(env: SchedEnv) -> None:
     env.write_settings({"alpha": "*/2 * * * * *"})
-    env.write_sources(["alpha"], extra="  - name: gamma\n    kind: market\n    start_urls: [\"http://127.0.0.1:9/\"]\n"
-                                       "    schedule: \"every minute\"\n")
+    env.write_sources(["alpha"], extra=SOURCE_ENTRY.format(name="gamma").replace("0 3 * * *", "every minute"))
+    sources = env.config / "sources.yaml"
+    line = next(n for n, text in enumerate(sources.read_text().splitlines(), 1) if "every minute" in text)
     proc = subprocess.run([sys.executable, "-m", "crawler.scheduling.daemon", "--config", str(env.config)],
                           cwd=ROOT, env=env.env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    sources = env.config / "sources.yaml"
     assert "configuration error, the scheduler did not start" in proc.stderr
-    assert f"{sources}:12: sources[1].schedule:" in proc.stderr
+    assert f"{sources}:{line}: sources[1].schedule:" in proc.stderr
     assert "invalid cron 'every minute'" in proc.stderr
-    assert not (env.home / "scheduler" / "jobs.sqlite").exists() or "crawl:alpha" not in proc.stderr
+    assert not (env.home / "scheduler" / "jobs.sqlite").exists()  # nothing was scheduled, not even alpha
 
 
 def test_bad_scheduler_settings_refuse_to_start(env: SchedEnv) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email.policy
 import importlib.util
 import json
 import threading
 from collections.abc import Iterator
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -72,18 +74,58 @@ def test_objects_cover_issue_requirements() -> None:
 
 
 class _Kibana(BaseHTTPRequestHandler):
+    """Stands in for Kibana's saved-objects import API, and checks what that API checks.
+
+    No real Kibana can run here: it is not packaged in Debian and its distribution would have to be
+    downloaded from artifacts.elastic.co (no network). So this fake parses the request as Kibana does
+    (multipart field ``file`` with a ``.ndjson`` filename, one JSON object per line with ``id``, ``type``
+    and ``attributes``, ``references`` resolving inside the import) and answers with the count of what it
+    parsed, so that the client's figures come from what it really sent.
+    """
+
     requests: list[dict[str, Any]] = []
-    reply: dict[str, Any] = {"success": True, "successCount": 13}
+    reply: dict[str, Any] | None = None
+    problems: list[str] = []
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        type(self).requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        data = json.dumps(type(self).reply).encode()
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        objects = self._parse(self.headers.get("Content-Type", ""), body)
+        type(self).requests.append({"path": self.path, "headers": dict(self.headers), "body": body.decode(),
+                                    "objects": objects})
+        reply = type(self).reply or {"success": not type(self).problems, "successCount": len(objects),
+                                     "successResults": [{"type": o["type"], "id": o["id"]} for o in objects]}
+        data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _parse(self, content_type: str, body: bytes) -> list[dict[str, Any]]:
+        problems = type(self).problems
+        msg = BytesParser(policy=email.policy.default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        parts = [p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "file"]
+        if len(parts) != 1:
+            problems.append(f"expected one multipart field 'file', got {len(parts)}")
+            return []
+        if not str(parts[0].get_filename()).endswith(".ndjson"):
+            problems.append(f"file {parts[0].get_filename()!r} is not .ndjson")
+        objects = []
+        for n, line in enumerate(parts[0].get_content().splitlines(), 1):
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            missing = {"id", "type", "attributes"} - set(obj)
+            if missing:
+                problems.append(f"line {n}: missing {sorted(missing)}")
+            objects.append(obj)
+        ids = {(o["type"], o["id"]) for o in objects}
+        for o in objects:
+            for ref in o.get("references", []):
+                if (ref["type"], ref["id"]) not in ids:
+                    problems.append(f"{o['id']} references {ref['type']}/{ref['id']}, not in the import")
+        return objects
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -91,7 +133,7 @@ class _Kibana(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def kibana_server() -> Iterator[str]:
-    _Kibana.requests = []
+    _Kibana.requests, _Kibana.reply, _Kibana.problems = [], None, []
     server = HTTPServer(("127.0.0.1", 0), _Kibana)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -102,17 +144,41 @@ def kibana_server() -> Iterator[str]:
         server.server_close()
 
 
-def test_import_posts_multipart_ndjson_with_xsrf_header(kibana_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_sends_every_saved_object_valid_and_complete(kibana_server: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NARCOWATCH_KIBANA_API_KEY", "k3y")
-    _Kibana.reply = {"success": True, "successCount": 13}
     out = import_saved_objects(kibana_server, prefix="acme", space="analysts")
-    assert out["successCount"] == 13 * len(saved_object_files())
+    assert _Kibana.problems == []
+    expected = load_objects()
+    sent = [o for req in _Kibana.requests for o in req["objects"]]
+    assert len(_Kibana.requests) == len(saved_object_files()) >= 1
+    assert sorted((o["type"], o["id"]) for o in sent) == sorted(
+        (o["type"], o["id"].replace("narcowatch-", "acme-", 1) if o["type"] == "index-pattern" else o["id"])
+        for o in expected)
+    assert out["successCount"] == len(expected) > 0
+    # the data views are renamed for the prefix; everything else is sent as committed
+    views = {o["attributes"]["title"] for o in sent if o["type"] == "index-pattern"}
+    assert views == {f"acme-{k}" for k in ("listings", "vendors", "alerts", "crawl-runs", "changes")}
+    by_id = {o["id"]: o for o in expected}
+    for o in sent:
+        if o["type"] not in ("index-pattern",) and "narcowatch-" not in json.dumps(by_id[o["id"]]["references"]):
+            assert o == by_id[o["id"]]
     req = _Kibana.requests[0]
     assert req["path"] == "/s/analysts/api/saved_objects/_import?overwrite=true"
     headers = {k.lower(): v for k, v in req["headers"].items()}
     assert headers["kbn-xsrf"] and headers["authorization"] == "ApiKey k3y"
-    assert headers["content-type"].startswith("multipart/form-data; boundary=")
-    assert '"acme-listings"' in req["body"] and '"narcowatch-listings"' not in req["body"]
+    assert '"narcowatch-listings"' not in req["body"]
+
+
+def test_the_fake_kibana_refuses_what_kibana_refuses(kibana_server: str, tmp_path: Any) -> None:
+    broken = tmp_path / "broken.ndjson"
+    broken.write_text(json.dumps({"id": "a", "type": "search", "attributes": {},
+                                  "references": [{"type": "index-pattern", "id": "nowhere", "name": "x"}]}) + "\n"
+                      + json.dumps({"id": "b", "type": "search"}) + "\n")
+    with pytest.raises(KibanaError):
+        import_saved_objects(kibana_server, files=[broken])
+    assert any("nowhere" in p for p in _Kibana.problems) and any("missing ['attributes']" in p
+                                                                  for p in _Kibana.problems)
 
 
 def test_import_errors_are_reported(kibana_server: str) -> None:
