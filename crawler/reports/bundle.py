@@ -288,6 +288,7 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
             result.bad("UNVERIFIED", f"index {alias} did not answer: {exc}")
             return result
     checked: dict[tuple[str, str], str] = {}
+    shots_checked: set[str] = set()
     for d in documents:
         lid, rel, record_id = str(d["_id"]), d.get("evidence_warc"), d.get("warc_record_id")
         if not rel:
@@ -311,7 +312,8 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
                 checked[key] = "missing"
             else:
                 try:
-                    checked[key], _headers = _record_body_sha256(path, str(record_id))
+                    checked[key], headers = _record_body_sha256(path, str(record_id))
+                    _verify_screenshot(directory, d.get("screenshot"), headers, shots_checked, result)
                 except Exception as exc:  # a damaged gzip member or WARC header: name the file
                     checked[key] = f"unreadable: {type(exc).__name__}: {exc}"
         body = checked[key]
@@ -325,6 +327,22 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
         else:
             result.bad("MISMATCH", f"{rel}: record body sha256 {body} of listing {lid} != {against} {expected}")
     return result
+
+
+def _verify_screenshot(
+    directory: Path, rel: str | None, headers: dict[str, str], done: set[str], result: Verification
+) -> None:
+    """A bundled screenshot against the ``Narcowatch-Screenshot-SHA256`` its WARC record was written with."""
+    expected = headers.get("Narcowatch-Screenshot-SHA256")
+    if not rel or not expected or rel in done or not (directory / rel).is_file():
+        return  # no screenshot, or a missing one (already a failure of its own)
+    done.add(rel)
+    actual = file_sha256(directory / rel)
+    if actual == expected:
+        result.good(f"{rel}: sha256 equals the Narcowatch-Screenshot-SHA256 of its WARC record")
+    else:
+        result.bad("MISMATCH", f"{rel}: sha256 {actual} != the Narcowatch-Screenshot-SHA256 {expected} of its "
+                               "WARC record")
 
 
 def _verify_manifest(directory: Path, result: Verification) -> None:

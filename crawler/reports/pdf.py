@@ -1,7 +1,9 @@
 """report.pdf: report.html printed by the project's Chromium (same executable and launch options as crawls).
 
-The page is opened from disk with every request but ``file:`` and ``data:`` aborted and JavaScript off,
-so printing a report never touches the network, whatever a hostile listing put in it.
+Chromium gets the page's text (``set_content``), not a path: as root it runs as an unprivileged user that
+may not read the report directory, and it needs nothing else (styles, charts and thumbnails are inline).
+JavaScript is off, every request but ``data:`` is aborted and no host name resolves, so printing a report
+never touches the network, whatever a hostile listing put in it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ def launch_options() -> dict[str, Any]:
     from crawler.browser import playwright_settings
 
     opts = dict(playwright_settings()["PLAYWRIGHT_LAUNCH_OPTIONS"])
-    opts["args"] = list(opts.get("args") or [])
+    opts["args"] = [*(opts.get("args") or []), "--host-resolver-rules=MAP * ~NOTFOUND"]
     return opts
 
 
+def open_page(browser: Any, html: Path, *, timeout_ms: int = 60_000, **context: Any) -> tuple[Any, Any]:
+    """A JavaScript-less page of ``browser`` showing ``html`` (no request leaves it); returns (page, context)."""
+    ctx = browser.new_context(java_script_enabled=False, offline=True, **context)
+    page = ctx.new_page()
+    page.route("**/*", _local_only)
+    page.set_content(html.read_text(encoding="utf-8"), wait_until="load", timeout=timeout_ms)
+    return page, ctx
+
+
 def _local_only(route: Any) -> None:
-    if route.request.url.startswith(("file:", "data:")):
+    if route.request.url.startswith(("data:", "about:")):
         route.continue_()
     else:
         route.abort()
@@ -33,10 +44,7 @@ def print_pdf(html: Path, pdf: Path, *, timeout_ms: int = 60_000) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())
         try:
-            context = browser.new_context(java_script_enabled=False, offline=True)
-            page = context.new_page()
-            page.route("**/*", _local_only)
-            page.goto(html.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+            page, _context = open_page(browser, html, timeout_ms=timeout_ms)
             page.emulate_media(media="print")
             page.pdf(
                 path=str(pdf), format="A4", print_background=True, display_header_footer=True,

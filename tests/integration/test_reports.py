@@ -100,12 +100,12 @@ def chromium() -> Iterator[Any]:
 
 
 def open_report(browser: Any, html: Path) -> tuple[Any, Any, list[str]]:
-    """The report in a JavaScript-less page; returns the page, its context and every non-file request made."""
+    """The report in a JavaScript-less page; returns the page, its context and every non-data request made."""
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1100, "height": 1400})
     page = context.new_page()
     requests: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else requests.append(r.url))
-    page.goto(html.as_uri(), wait_until="load")
+    page.on("request", lambda r: None if r.url.startswith(("data:", "about:")) else requests.append(r.url))
+    page.set_content(html.read_text(encoding="utf-8"), wait_until="load")
     return page, context, requests
 
 
@@ -213,6 +213,7 @@ def test_verify_passes_then_fails_naming_a_changed_warc_and_a_missing_screenshot
     ok = narcowatch(crawled["env"], "evidence", "verify", str(platform_report))
     assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-2000:]
     assert "verified:" in ok.stdout and "equals the index's response_sha256" in ok.stdout
+    assert "equals the Narcowatch-Screenshot-SHA256 of its WARC record" in ok.stdout
 
     copy = tmp_path / "tampered"
     shutil.copytree(platform_report, copy)
