@@ -492,7 +492,7 @@ _CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1}  # where cues overlap, t
 # a cue regex can only match when one of its words is in the clause
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "within": ("out", "beyond"),
-    "not": ("no", "n't", "dont", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
+    "not": ("no", "n't", "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
             "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "within", "outside"),
