@@ -61,9 +61,12 @@ TARGETS = [
            ("tests/unit/test_alert_query.py", "tests/unit/test_alert_query_semantics.py")),
     Target("shipping", "nlp/extractors.py",
            ("tests/unit/test_properties_shipping.py", "tests/unit/test_nlp_patterns.py"),
-           select="ship or carrier or lowercase or negat or exclusion or disjoint or name_list",
+           select="test_ships_from_to_and_exclusions or test_no_shipping_to_never_yields_ships_to or "
+                  "test_carriers_stealth_domestic or test_lowercase_two_letter_words_are_not_countries or "
+                  "properties_shipping",
            functions=r"CountryTable|find_shipping|find_carriers"),
-    Target("processing", "crawler/processing.py", ("tests/unit/test_processing.py",)),
+    Target("processing", "crawler/processing.py",
+           ("tests/unit/test_processing.py", "tests/unit/test_processing_batches.py")),
     _delivery_target(),
 ]
 

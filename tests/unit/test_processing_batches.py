@@ -1,0 +1,281 @@
+"""BatchProcessor's decisions with an in-memory indexer: events, what is analysed, indexed, alerted,
+spooled and replayed. (The same path against the real node: tests/integration/test_faults_pipeline.py.)"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler import fingerprint as fp
+from crawler.events import ListingEvent
+from crawler.items import Listing
+from crawler.processing import BatchProcessor, BatchResult, BatchSpool, Deliverer
+
+NOW = "2026-01-01T00:00:00.000Z"
+
+
+def listing(n: int = 1, **kw: Any) -> Listing:
+    base: dict[str, Any] = {"url": f"http://m.example/l/{n}", "source": "m", "source_kind": "market",
+                            "title": f"Fentanyl HCl lot {n}", "price": "120.00", "currency": "USD",
+                            "platform": "m.example"}
+    base.update(kw)
+    return Listing(**base)
+
+
+class MemoryIndexer:
+    """Listings by fingerprint; ``down`` makes index_batch fail like an unreachable node."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.changes: list[dict[str, Any]] = []
+        self.lookups: list[list[str]] = []
+        self.down: BaseException | None = None
+        self.spooled = 0
+
+    def lookup(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        self.lookups.append(list(ids))
+        return {i: dict(self.docs[i]) for i in ids if i in self.docs}
+
+    def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> dict[str, int]:
+        if self.down is not None:
+            raise self.down
+        if self.spooled:
+            return {"indexed": 0, "failed": 0, "spooled": self.spooled}
+        for d in docs:
+            d = dict(d)
+            if d.pop("_partial", False):
+                self.docs[d.pop("_id")].update(d)
+            else:
+                self.docs[d.pop("_id")] = d
+        self.changes += changes
+        return {"indexed": len(docs), "failed": 0}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def analyze_many(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        self.calls.append(("nlp", list(texts)))
+        return [{"intent": "sale", "n": i} for i, _ in enumerate(texts)]
+
+    def on_batch(self, events: list[ListingEvent]) -> dict[str, int]:
+        self.calls.append(("alerts", [(e.fingerprint, e.kind) for e in events]))
+        return {"created": len(events)}
+
+    def refresh(self) -> None:
+        self.calls.append(("refresh",))
+
+    def poke(self) -> None:
+        self.calls.append(("poke",))
+
+    def vendors(self, docs: list[dict[str, Any]]) -> None:
+        self.calls.append(("vendors", [d["_id"] for d in docs]))
+
+    def kinds(self, what: str) -> list[Any]:
+        return [c[1] for c in self.calls if c[0] == what]
+
+
+def listing_doc(item: Listing, now: str) -> dict[str, Any]:
+    return {"_id": item.fingerprint, "title": item.title, "price": item.price, "currency": item.currency,
+            "content_hash": item.content_hash, "status": "active", "last_seen": now, "nlp": item.nlp}
+
+
+def change_doc(item: Listing, existing: dict[str, Any] | None, kind: str, now: str) -> dict[str, Any]:
+    return {"_id": f"{item.fingerprint}-{now}", "kind": kind, "old_price": (existing or {}).get("price")}
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def proc(tmp_path: Path, rec: Recorder) -> BatchProcessor:
+    return BatchProcessor(indexer=MemoryIndexer(), analyzer=rec, spool=BatchSpool(tmp_path / "spool"),
+                          listing_doc=listing_doc, change_doc=change_doc, vendors=rec.vendors, alerts=rec,
+                          before_alerts=rec.refresh, deliverer=rec)
+
+
+def ids(*items: Listing) -> list[str]:
+    return [fp.fingerprint(i) for i in items]
+
+
+def test_new_listings_are_analysed_indexed_and_alerted(proc: BatchProcessor, rec: Recorder) -> None:
+    a, b = listing(1), listing(2)
+    res = proc.process([a, b], NOW)
+    assert (res.listings, res.indexed, res.failed, res.alerts, res.spooled) == (2, 2, 0, 2, 0)
+    assert res.events == {"new": 2}
+    assert [c[0] for c in rec.calls] == ["nlp", "vendors", "refresh", "alerts", "poke"]
+    assert rec.kinds("alerts") == [[(ids(a)[0], "new"), (ids(b)[0], "new")]]
+    assert rec.kinds("vendors") == [ids(a, b)]
+    docs = proc.indexer.docs
+    assert set(docs) == set(ids(a, b)) and docs[ids(a)[0]]["nlp"] == {"intent": "sale", "n": 0}
+    assert set(res.seconds) == {"lookup", "nlp", "index", "vendors", "alerts"}
+
+
+def test_unchanged_listings_only_refresh_when_seen(proc: BatchProcessor, rec: Recorder) -> None:
+    proc.process([listing(1)], NOW)
+    rec.calls.clear()
+    again = listing(1, fetched_at="2026-01-02T00:00:00.000Z")
+    res = proc.process([again], "2026-01-02T00:00:00.000Z")
+    assert res.events == {"unchanged": 1} and res.alerts == 0 and res.indexed == 1
+    assert rec.calls == []  # not analysed, no vendor update, no alert, no refresh
+    doc = proc.indexer.docs[ids(again)[0]]
+    assert doc["last_seen"] == "2026-01-02T00:00:00.000Z" and doc["title"] == "Fentanyl HCl lot 1"
+    assert doc["fetched_at"] == "2026-01-02T00:00:00.000Z" and doc["status"] == "active"
+    # without fetched_at the partial update does not invent one
+    proc.process([listing(1)], "2026-01-03T00:00:00.000Z")
+    assert proc.indexer.docs[ids(again)[0]]["fetched_at"] == "2026-01-02T00:00:00.000Z"
+
+
+def test_changes_get_a_change_record_and_an_event(proc: BatchProcessor, rec: Recorder) -> None:
+    proc.process([listing(1), listing(2), listing(3)], NOW)
+    proc.indexer.docs[ids(listing(3))[0]]["status"] = "removed"
+    rec.calls.clear()
+    res = proc.process([listing(1, price="99"), listing(2, description="now vacuum sealed"), listing(3)],
+                       "2026-01-02T00:00:00.000Z")
+    assert res.events == {"price_change": 1, "changed": 1, "relisted": 1}
+    assert [(c["kind"], c["old_price"]) for c in proc.indexer.changes] == [
+        ("price_change", "120.00"), ("changed", "120.00"), ("relisted", "120.00")]
+    assert [k for _f, k in rec.kinds("alerts")[0]] == ["price_change", "changed", "relisted"]
+    assert len(rec.kinds("nlp")[0]) == 3
+
+
+def test_one_batch_keeps_the_last_sighting_of_a_listing(proc: BatchProcessor, rec: Recorder) -> None:
+    res = proc.process([listing(1, price="10"), listing(2), listing(1, price="12")], NOW)
+    assert res.listings == 3 and res.indexed == 2 and res.events == {"new": 2}
+    assert proc.indexer.docs[ids(listing(1))[0]]["price"] == "12"
+
+
+def test_an_outage_spools_the_batch_with_its_events_and_the_next_batch_replays_it_first(
+        proc: BatchProcessor, rec: Recorder) -> None:
+    indexer: MemoryIndexer = proc.indexer
+    indexer.down = ConnectionError("node gone")
+    res = proc.process([listing(1), listing(2)], NOW)
+    assert res.spooled == 2 and res.indexed == 0 and res.events == {} and res.alerts == 0
+    assert proc.spool.size() == 1 and indexer.docs == {} and rec.kinds("alerts") == []
+    indexer.down = None
+    rec.calls.clear()
+    res = proc.process([listing(3)], "2026-01-02T00:00:00.000Z")
+    assert (res.replayed, res.indexed, res.spooled) == (2, 3, 0) and res.events == {"new": 3}
+    assert proc.spool.size() == 0
+    # the replayed batch kept its decided events (no second lookup) and its own time
+    assert indexer.lookups == [ids(listing(1), listing(2)), ids(listing(3))]
+    assert indexer.docs[ids(listing(1))[0]]["last_seen"] == NOW
+    assert [k for k in rec.kinds("alerts")] == [[(ids(listing(1))[0], "new"), (ids(listing(2))[0], "new")],
+                                              [(ids(listing(3))[0], "new")]]
+
+
+def test_a_replay_that_fails_again_spools_the_new_batch_behind_it(proc: BatchProcessor) -> None:
+    indexer: MemoryIndexer = proc.indexer
+    indexer.down = ConnectionError("node gone")
+    proc.process([listing(1)], NOW)
+    res = proc.process([listing(2), listing(3)], "2026-01-02T00:00:00.000Z")
+    assert res.spooled == 2 and res.replayed == 0 and proc.spool.size() == 2
+    indexer.down = None
+    res = proc.replay()
+    assert res.replayed == 3 and proc.spool.size() == 0 and len(indexer.docs) == 3
+
+
+def test_actions_the_indexer_had_to_spool_make_the_batch_spool(proc: BatchProcessor) -> None:
+    proc.indexer.spooled = 1
+    res = proc.process([listing(1)], NOW)
+    assert res.spooled == 1 and proc.spool.size() == 1
+
+
+class _Meta:
+    def __init__(self, status: int):
+        self.status = status
+
+
+class HttpError(Exception):
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+        self.meta = _Meta(status)
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_not_now_answers_spool(proc: BatchProcessor, status: int) -> None:
+    proc.indexer.down = HttpError(status)
+    assert proc.process([listing(1)], NOW).spooled == 1
+
+
+@pytest.mark.parametrize("error", [HttpError(400), ValueError("a bug")])
+def test_other_errors_are_raised_not_spooled(proc: BatchProcessor, error: Exception) -> None:
+    proc.indexer.down = error
+    with pytest.raises(type(error)):
+        proc.process([listing(1)], NOW)
+    assert proc.spool.size() == 0
+
+
+def test_configured_unavailable_errors_spool(tmp_path: Path, rec: Recorder) -> None:
+    class Down(Exception):
+        pass
+
+    indexer = MemoryIndexer()
+    p = BatchProcessor(indexer=indexer, analyzer=None, spool=BatchSpool(tmp_path), listing_doc=listing_doc,
+                       unavailable=(Down,))
+    indexer.down = Down()
+    assert p.process([listing(1)], NOW).spooled == 1
+
+
+def test_empty_batches_do_nothing(proc: BatchProcessor, rec: Recorder) -> None:
+    res = proc.process([], NOW)
+    assert res.listings == 0 and rec.calls == [] and proc.indexer.lookups == []
+
+
+def test_already_analysed_listings_are_not_analysed_again(proc: BatchProcessor, rec: Recorder) -> None:
+    proc.process([listing(1, nlp={"intent": "other"}), listing(2)], NOW)
+    assert [len(texts) for texts in rec.kinds("nlp")] == [1]
+    assert proc.indexer.docs[ids(listing(1))[0]]["nlp"] == {"intent": "other"}
+
+
+def test_batch_results_add_up() -> None:
+    a = BatchResult(listings=2, indexed=2, failed=1, alerts=1, spooled=0, replayed=3, seconds={"nlp": 1.0})
+    a.events.update({"new": 2})
+    b = BatchResult(listings=1, indexed=1, failed=0, alerts=2, spooled=4, replayed=1, seconds={"nlp": 0.5, "index": 2})
+    b.events.update({"new": 1, "changed": 1})
+    a.add(b)
+    assert (a.listings, a.indexed, a.failed, a.alerts, a.spooled, a.replayed) == (3, 3, 1, 3, 4, 4)
+    assert a.events == {"new": 3, "changed": 1} and a.seconds == {"nlp": 1.5, "index": 2}
+
+
+class Engine:
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.fail = False
+        self.called = threading.Event()
+
+    def deliver_pending(self) -> None:
+        self.rounds += 1
+        self.called.set()
+        if self.fail:
+            raise RuntimeError("smtp down")
+
+
+def test_deliverer_delivers_when_poked_and_survives_errors() -> None:
+    engine = Engine()
+    d = Deliverer(engine, interval=3600)
+    try:
+        assert d.drain(timeout=30) and engine.rounds == 1
+        engine.fail = True
+        assert d.drain(timeout=30) and engine.rounds == 2  # an error is logged, the thread goes on
+        engine.fail = False
+        assert d.drain(timeout=30) and engine.rounds == 3
+    finally:
+        d.close(timeout=30)
+    assert not d._thread.is_alive()
+
+
+def test_deliverer_retries_on_its_interval_without_a_poke() -> None:
+    engine = Engine()
+    d = Deliverer(engine, interval=0.05)
+    try:
+        assert engine.called.wait(30)
+    finally:
+        d.close(timeout=30)
+    assert engine.rounds >= 1 and not d._thread.is_alive()
