@@ -79,7 +79,14 @@ class AddressGuardMiddleware:
 
         found = self.policies.get(spider.name)
         if found is None:
+            from crawler.addresses import PRIVATE_NAMES_ALLOWED, ip_of
+
             found = self.policies[spider.name] = AddressPolicy.for_source(_source_of(spider), spider)
+            if found.allow_private:
+                PRIVATE_NAMES_ALLOWED.update(h for h, _ in found.private_origins if ip_of(h) is None)
+            proxy_host = urlsplit(getattr(_source_of(spider), "proxy", None) or "").hostname
+            if proxy_host and ip_of(proxy_host) is None:
+                PRIVATE_NAMES_ALLOWED.add(proxy_host.lower())  # the configured proxy may be local
         return found
 
     def refuse(self, spider: Spider, url: str, reason: str) -> IgnoreRequest:

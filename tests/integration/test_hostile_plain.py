@@ -161,3 +161,22 @@ def test_private_start_urls_need_the_flag_and_config_check_warns(tmp_path: Path)
     allowed = CliRunner().invoke(main, ["config", "check", str(config)])
     assert allowed.exit_code == 0, allowed.output
     assert "warning: source local: allow_private_addresses is on" in allowed.output
+
+
+def test_host_name_resolving_to_a_private_address_is_refused(tmp_path: Path) -> None:
+    """The machine's own host name resolves (through /etc/hosts) to a private address: no flag, no fetch."""
+    import socket
+
+    from crawler.addresses import ip_of, is_private_address, resolve
+
+    name = socket.gethostname().lower()
+    found = [ip_of(a) for a in resolve(name)]
+    if not found or not all(ip is not None and is_private_address(ip) for ip in found):
+        pytest.skip(f"{name} does not resolve to private addresses only here")
+    market = evil_market()
+    port = market.base.rsplit(":", 1)[1]
+    source = hostile_source(market, "byname", start_urls=[f"http://{name}:{port}/"], allow_private_addresses=False)
+    result = run_crawl(source, tmp_path, env=SESSION_ENV)
+    assert result.items == [] and market.hits == {}
+    assert result.stat("narcowatch/refused/private_address") == 1
+    assert f"request refused: http://{name}:{port}/ (private_address)" in result.log

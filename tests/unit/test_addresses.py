@@ -80,3 +80,21 @@ def test_host_resolver_rules() -> None:
     local = _source(start_urls=["http://127.0.0.1:8808/"], allow_private_addresses=True, proxy="http://127.0.0.1:8118")
     assert host_resolver_rules(local) == "MAP 127.0.0.1:8118 127.0.0.1:8118, MAP 127.0.0.1:8808 127.0.0.1:8808, " \
                                          "MAP * ~NOTFOUND"
+
+
+def test_resolver_refuses_private_answers_to_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from twisted.internet.error import DNSLookupError
+
+    from crawler.addresses import checked_resolution
+
+    monkeypatch.setattr(addresses, "PRIVATE_NAMES_ALLOWED", {"fixture.test"})
+    assert checked_resolution("shop.example", "93.184.216.34") == "93.184.216.34"
+    assert checked_resolution("127.0.0.1", "127.0.0.1") == "127.0.0.1"  # literals: the guard's business
+    assert checked_resolution("fixture.test", "127.0.0.1") == "127.0.0.1"  # a start URL of a private-allowed source
+    with pytest.raises(DNSLookupError, match=r"rebound\.example resolves to the private address 10\.0\.0\.7"):
+        checked_resolution("rebound.example", "10.0.0.7")
+    from scrapy.utils.misc import load_object
+
+    from crawler.runner import project_settings
+
+    assert load_object(project_settings()["DNS_RESOLVER"]).__name__ == "PublicOnlyResolver"
