@@ -122,3 +122,25 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def test_host_name_resolving_to_a_private_address_is_not_rendered(tmp_path: Path) -> None:
+    """The machine's own host name resolves (through /etc/hosts) to a private address: the navigation is refused
+    before Chromium opens it (the address guard resolves names for rendered requests too)."""
+    import socket
+
+    from crawler.addresses import ip_of, is_private_address, resolve
+
+    name = socket.gethostname().lower()
+    found = [ip_of(a) for a in resolve(name)]
+    if not found or not all(ip is not None and is_private_address(ip) for ip in found):
+        pytest.skip(f"{name} does not resolve to private addresses only here")
+    market = evil_market()
+    port = market.base.rsplit(":", 1)[1]
+    source = {**_source(market), "name": "bynamejs", "start_urls": [f"http://{name}:{port}/"],
+              "allow_private_addresses": False}
+    result = run_crawl(source, tmp_path, env=SESSION_ENV)
+    assert result.items == [] and market.hits == {} and market.captured() == []
+    assert result.stat("narcowatch/refused/private_address") >= 1
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed")  # no retry loop
+    assert f"request refused: http://{name}:{port}/ (private_address)" in result.log

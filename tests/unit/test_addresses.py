@@ -98,3 +98,51 @@ def test_resolver_refuses_private_answers_to_names(monkeypatch: pytest.MonkeyPat
     from crawler.runner import project_settings
 
     assert load_object(project_settings()["DNS_RESOLVER"]).__name__ == "PublicOnlyResolver"
+
+
+class _PwRequest:
+    """Enough of a Playwright request for the guard: url, type, headers, frame."""
+
+    def __init__(self, url: str, navigation: bool = False, headers: dict[str, str] | None = None):
+        self.url = url
+        self.resource_type = "document" if navigation else "image"
+        self.redirected_from = None
+        self._navigation = navigation
+        self._headers = headers or {}
+        self.frame = type("F", (), {"parent_frame": None})()
+
+    def is_navigation_request(self) -> bool:
+        return self._navigation
+
+    async def all_headers(self) -> dict[str, str]:
+        return dict(self._headers)
+
+
+def test_browser_guard_resolves_names_and_scopes_session_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from scrapy.http import Headers
+
+    from crawler.browser import BrowserGuard
+
+    monkeypatch.setattr(addresses, "resolve", lambda host, port=None: {"cdn.shop.example": ["10.0.0.7"]}.get(
+        host, ["93.184.216.34"]))
+    src = _source(allowed_domains=["shop.example"], session={"headers_env": {"X-Token": "TOK"}})
+    guard = BrowserGuard(src, environ={"TOK": "t0k"})
+
+    async def run() -> None:
+        assert await guard(_PwRequest("https://shop.example/p/1", navigation=True)) is False
+        assert await guard(_PwRequest("https://cdn.shop.example/a.png")) is True  # resolves privately
+        assert await guard(_PwRequest("https://tracker.example/x.gif")) is True
+        data = {"method": "GET", "url": "https://shop.example/", "headers": Headers(), "body": None,
+                "encoding": "utf-8"}
+        own = await guard.process_headers(browser_type_name="chromium", scrapy_request_data=data,
+                                          playwright_request=_PwRequest("https://api.shop.example/j"))
+        assert own["x-token"] == "t0k"
+        other = await guard.process_headers(
+            browser_type_name="chromium", scrapy_request_data=data,
+            playwright_request=_PwRequest("https://other.example/j", headers={"x-token": "t0k", "cookie": "a=b"}))
+        assert "x-token" not in other and "cookie" not in other
+
+    asyncio.run(run())
+    assert guard.refused == {}  # sub-resources, not navigations: nothing to drop
