@@ -101,7 +101,7 @@ def test_gold_markets_field_by_field(real_web: RealWeb, tmp_path: Path) -> None:
     base = real_web.base_url
     report, scores = [], {}
     results = crawl_all(real_web, ["apollon", "apollon-listings", "empire", "empire-listings", "cryptonia",
-                                   "cryptonia-listings", "dream-listings"], tmp_path)
+                                   "cryptonia-listings", "dream-listings", "apollon-browser"], tmp_path)
     checks = {
         "apollon rows": gold.row_checks("apollon", results["apollon"].items, {
             "results/search_result_0.html": f"{base}/apollon/home.php?cid=2&csid=0&pg=1",
@@ -133,6 +133,12 @@ def test_gold_markets_field_by_field(real_web: RealWeb, tmp_path: Path) -> None:
     apollon = {i["native_id"]: i for i in results["apollon"].items}
     assert len(apollon) == 30 and apollon["73431"]["ships_from_raw"] == "Netherlands"
     assert apollon["73431"]["vendor"] == "DutchTopBoy" and apollon["73431"]["views"] == 1342
+    # the browser kind reads the same rows from the pages rendered in Chromium
+    # (prices too, except 73431's: its followed detail page says 49.88 USD where its row says 49.94)
+    rendered = {i["native_id"]: (i["title"], i["vendor"], i["row"], i["price"] if i["native_id"] != "73431" else 0)
+                for i in results["apollon-browser"].items}
+    assert rendered == {k: (i["title"], i["vendor"], i["row"], i["price"] if k != "73431" else 0)
+                        for k, i in apollon.items()}
 
 
 def test_telegram_public_reads_the_real_channel_page(real_web: RealWeb, tmp_path: Path) -> None:
@@ -216,8 +222,9 @@ def test_rows_are_indexed_alerted_tracked_and_removed(
     fresh_real_web.routes.pop("/apollon/home.php?cid=2&csid=0&pg=2")
     second = run("-s", "NARCOWATCH_NLP_ENABLED=False")  # unchanged offers are not analysed again anyway
     assert (second["listings"], second["new"], second["removed"]) == (15, 0, 15), second
-    # (once in five runs on a loaded machine one first-page offer was counted changed instead of unchanged;
-    # not understood yet: the second run's counts are printed for the record)
+    # (once, on a loaded machine, one first-page offer was not counted unchanged; likely 73431, whose followed
+    # detail page says 49.88 USD where its row says 49.94: when the detail fetch fails the row alone is the
+    # listing, a price change. The second run's counts are printed for the record.)
     print("second crawl:", {k: second[k] for k in ("unchanged", "changed", "price_changes", "relisted")})
     assert second["unchanged"] + second["changed"] + second["price_changes"] + second["relisted"] == 15
     es_client.indices.refresh(index=es_env.listings)
