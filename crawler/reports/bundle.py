@@ -259,6 +259,8 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
     except (OSError, ValueError) as exc:
         result.bad("UNREADABLE", f"{CUSTODY}: {exc}")
         return result
+    result.lines.append(f"custody   {CUSTODY} sha256 {file_sha256(custody_path)}, made {custody.get('created_at')} "
+                        f"by: {' '.join(str(a) for a in custody.get('command') or [])}")
     files: dict[str, str] = custody.get("files") or {}
     for rel, recorded in sorted(files.items()):
         path = directory / rel

@@ -36,6 +36,10 @@ def _made(made: Made) -> None:
     files = ", ".join(p.name for p in made.files)
     click.echo(f"Report written to {made.directory}: {made.listings} listings in {made.sections} sections, "
                f"{made.captures} raw captures, {made.screenshots} screenshots ({files}, evidence/)")
+    from crawler.reports.bundle import CUSTODY, file_sha256
+
+    click.echo(f"{CUSTODY} sha256 {file_sha256(made.directory / CUSTODY)} (keep it with the referral: "
+               "`narcowatch evidence verify` checks everything else against custody.json)")
     for p in made.problems:
         click.echo(f"  note: {p}", err=True)
 

@@ -275,3 +275,15 @@ def test_verify_checks_records_against_the_index_not_only_the_bundle(
     assert "!= the index's response_sha256" in failures
     assert "MISSING" not in failures and "custody.json)" not in failures  # every file hash itself matches
     assert failures.count("!= the index's response_sha256") == len(forged_docs)
+
+
+def test_unknown_platform_or_vendor_is_a_clear_error(crawled: dict[str, Any], es_client: Elasticsearch) -> None:
+    from crawler.es.names import IndexNames
+    from crawler.reports.data import ReportError, platform_selection, vendor_selection
+
+    names = IndexNames(crawled["prefix"])
+    with pytest.raises(ReportError, match=r"no listings of platform 'nope\.example'.*platforms in .*: .*telegram"):
+        platform_selection(es_client, names, "nope.example")
+    with pytest.raises(ReportError, match=r"no vendor profile has the id, handle or contact 'nobody_at_all'"):
+        vendor_selection(es_client, names, "nobody_at_all")
+    assert vendor_selection(es_client, names, "t.me/chemking_direct").docs  # a handle in any of its forms
