@@ -101,7 +101,7 @@ def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
     ev.mkdir(parents=True, exist_ok=True)
     bundle = Bundle()
     by_record: dict[str, Capture] = {}
-    indexes: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    indexes: dict[str, dict[str, list[tuple[int, int]]] | Exception] = {}
     for doc in docs:
         evidence = doc.source.get("evidence") or {}
         record_id = evidence.get("warc_record_id")
@@ -118,8 +118,14 @@ def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
             target = ev / f"{name}.warc.gz"
             try:
                 if warc_file not in indexes:
-                    indexes[warc_file] = index_warc(Path(warc_file))
-                spans = indexes[warc_file].get(record_id)
+                    try:
+                        indexes[warc_file] = index_warc(Path(warc_file))
+                    except Exception as exc:  # read a damaged or missing run WARC once, not once per listing
+                        indexes[warc_file] = exc
+                known = indexes[warc_file]
+                if isinstance(known, Exception):
+                    raise known
+                spans = known.get(record_id)
                 if not spans:
                     raise KeyError(f"no WARC record {record_id} in {warc_file}")
                 copy_records(Path(warc_file), spans, target)
