@@ -40,8 +40,48 @@ class Analyzer(Protocol):
     def analyze_many(self, texts: Sequence[str], batch_size: int = ...) -> list[dict[str, Any]]: ...
 
 
+class IndexOutcome(Protocol):
+    """What the processor reads of ``crawler.es.indexer.IndexResult``."""
+
+    @property
+    def indexed(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def spooled(self) -> int: ...
+
+
+class Indexer(Protocol):
+    """What the processor needs of ``crawler.es.indexer.ListingIndexer``."""
+
+    def lookup(self, fingerprints: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def index_batch(
+        self, docs: list[dict[str, Any]], changes: list[dict[str, Any]] | None = None
+    ) -> IndexOutcome: ...
+
+    def mark_removed(self, source: str, not_seen_since: str, now: str | None = None) -> int: ...
+
+
+class AlertOutcome(Protocol):
+    """What the processor reads of ``crawler.alerting.records.BatchAlertResult``."""
+
+    @property
+    def created(self) -> int: ...
+
+
 class AlertSink(Protocol):
-    def on_batch(self, events: list[ListingEvent]) -> Any: ...
+    """What the processor needs of ``crawler.alerting.engine.AlertEngine``."""
+
+    def on_batch(self, events: list[ListingEvent]) -> AlertOutcome: ...
+
+
+class PendingMail(Protocol):
+    """What the ``Deliverer`` needs of the alert engine."""
+
+    def deliver_pending(self) -> object: ...
 
 
 class ServiceUnavailable(Exception):
@@ -137,17 +177,17 @@ class BatchProcessor:
     def __init__(
         self,
         *,
-        indexer: Any,
+        indexer: Indexer,
         analyzer: Analyzer | None,
         spool: BatchSpool,
         listing_doc: Callable[[Listing, str], dict[str, Any]],
         change_doc: Callable[[Listing, dict[str, Any] | None, str, str], dict[str, Any]] | None = None,
-        vendors: Callable[[list[dict[str, Any]]], Any] | None = None,
+        vendors: Callable[[list[dict[str, Any]]], object] | None = None,
         alerts: AlertSink | None = None,
         unavailable: tuple[type[BaseException], ...] = (ConnectionError,),
         lock_path: Path | None = None,
-        before_alerts: Callable[[], Any] | None = None,
-        deliverer: Any = None,
+        before_alerts: Callable[[], object] | None = None,
+        deliverer: Deliverer | None = None,
     ):
         """``lock_path``: a file locked (flock) around each batch, so that crawlers in several threads
         or processes sharing one spool never replay or rewrite the same spool file at once."""
@@ -224,7 +264,7 @@ class BatchProcessor:
             existing: dict[str, dict[str, Any]] = {}
             clock = time.perf_counter()
             if events is None:
-                existing = self.indexer.lookup([item.fingerprint for item in listings])
+                existing = self.indexer.lookup([item.fingerprint or "" for item in listings])
                 events = [
                     ListingEvent(
                         fingerprint=item.fingerprint or "",
@@ -250,11 +290,10 @@ class BatchProcessor:
                     changes.append(self.change_doc(item, existing.get(item.fingerprint or ""), kind, now))
             outcome = self.indexer.index_batch(docs, changes)
             clock = _lap(result, "index", clock)
-            spooled = int(_get(outcome, "spooled", 0))
-            if spooled:
-                raise ServiceUnavailable(f"{spooled} actions could not reach Elasticsearch")
-            result.indexed = int(_get(outcome, "indexed", len(docs)))
-            result.failed = int(_get(outcome, "failed", 0))
+            if outcome.spooled:
+                raise ServiceUnavailable(f"{outcome.spooled} actions could not reach Elasticsearch")
+            result.indexed = outcome.indexed
+            result.failed = outcome.failed
             full_docs = [d for d in docs if "title" in d or "nlp" in d]
             if self.vendors is not None and full_docs:
                 self.vendors(full_docs)
@@ -269,7 +308,7 @@ class BatchProcessor:
                     out = self.alerts.on_batch(alert_events)
                     if self.deliverer is not None:
                         self.deliverer.poke()
-                    result.alerts += int(_get(out, "created", 0) or 0)
+                    result.alerts += out.created
             _lap(result, "alerts", clock)
         except Exception as exc:
             if not isinstance(exc, (ServiceUnavailable, *self.unavailable)) and not _status_unavailable(exc):
@@ -320,14 +359,6 @@ def _dedupe(listings: list[Listing]) -> list[Listing]:
     return list(by_fp.values())
 
 
-def _get(obj: Any, name: str, default: Any) -> Any:
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 class Deliverer:
     """Sends due alert mails from a background thread, so SMTP round trips never hold up a batch.
 
@@ -336,7 +367,7 @@ class Deliverer:
     deliverer in each of several processes is safe.
     """
 
-    def __init__(self, engine: Any, interval: float = 30.0):
+    def __init__(self, engine: PendingMail, interval: float = 30.0):
         self.engine = engine
         self.interval = interval
         self._wake = threading.Event()

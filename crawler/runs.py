@@ -244,6 +244,9 @@ def record_run(client: Any, names: Any, record: RunRecord, *, refresh: bool | st
     """Write ``record`` to the crawl-runs alias (``names.crawl_runs`` or an alias string); returns the alias.
 
     Idempotent: the document ``_id`` is the run id, so a retried write does not duplicate the run.
+    Not through ``crawler.es.indexer`` on purpose: a write that fails raises, and the caller
+    (``crawler.scheduling.worker``) keeps the record in its pending-runs file (and the local run log)
+    and writes it with the next run, so a run record is delayed, never lost.
     """
     index = _index_name(names)
     client.index(index=index, id=record.run_id, document=record.to_document(), refresh=refresh)

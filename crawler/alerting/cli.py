@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler.paths import CONFIG_DIR
+
+if TYPE_CHECKING:  # the commands import these when they run, to keep `narcowatch --help` fast
+    from crawler.alerting.engine import AlertEngine
+    from crawler.alerting.records import DeliveryResult
+    from crawler.alerting.rules import AlertsConfig, Rule
 
 SCHEMA_PATH = CONFIG_DIR / "schema" / "alerts.schema.json"
 
@@ -23,7 +29,7 @@ config_option = click.option(
 )
 
 
-def _config(path: Path | None) -> Any:
+def _config(path: Path | None) -> AlertsConfig:
     from crawler.alerting.rules import default_alerts_path, load_alerts_config
     from crawler.config.loader import ConfigError
 
@@ -35,7 +41,7 @@ def _config(path: Path | None) -> Any:
         sys.exit(1)
 
 
-def _engine(config: Any) -> Any:
+def _engine(config: AlertsConfig) -> AlertEngine:
     from crawler.alerting.engine import AlertEngine
     from crawler.es.client import EsUnavailable, get_client
     from crawler.es.names import IndexNames
@@ -47,7 +53,13 @@ def _engine(config: Any) -> Any:
     return AlertEngine(client, IndexNames(), config, None)
 
 
-def _condition_text(rule: Any) -> str:
+def _duration(value: dt.timedelta | None) -> str:
+    from crawler.alerting.rules import format_duration
+
+    return format_duration(value) if value is not None else "-"
+
+
+def _condition_text(rule: Rule) -> str:
     cond = rule.condition.model_dump(exclude_defaults=True)
     cond.setdefault("intent", rule.condition.intent)
     return "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in cond.items())
@@ -74,12 +86,12 @@ def list_command(config_path: Path | None, as_json: bool, no_es: bool) -> None:
             counts = _state_counts(config)
         except Exception as exc:  # listing rules must work without a cluster
             es_note = f"(alert counts unavailable: {exc})"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rule in config.rules:
-        row = {
+        row: dict[str, Any] = {
             "name": rule.name,
             "enabled": rule.enabled,
-            "mode": rule.mode if rule.mode == "immediate" else f"digest every {format_duration(rule.period)}",
+            "mode": "immediate" if rule.mode == "immediate" else f"digest every {_duration(rule.period)}",
             "events": list(rule.events),
             "recipients": list(rule.recipients),
             "condition": _condition_text(rule),
@@ -109,7 +121,7 @@ def list_command(config_path: Path | None, as_json: bool, no_es: bool) -> None:
         console.print(es_note)
 
 
-def _state_counts(config: Any) -> dict[str, dict[str, int]]:
+def _state_counts(config: AlertsConfig) -> dict[str, dict[str, int]]:
     from crawler.es.client import get_client
     from crawler.es.names import IndexNames
 
@@ -163,7 +175,7 @@ def test_command(rule: str, config_path: Path | None, size: int, as_json: bool, 
     click.echo(f"{total} listing(s) match rule {chosen.name!r}{state}; dry run: no alert recorded, no mail sent")
 
 
-def _report(result: Any, what: str) -> None:
+def _report(result: DeliveryResult, what: str) -> None:
     click.echo(
         f"{what}: {result.sent} alert(s) sent in {result.mails} mail(s), {result.retry} to retry, "
         f"{result.failed} failed, {result.throttled} throttled, {result.skipped} taken by another process"

@@ -32,7 +32,7 @@ def load_mapping(kind: str, mappings_dir: Path | None = None) -> dict[str, Any]:
     """The parsed mapping file of ``kind``: ``{_meta: {version}, settings, mappings}``."""
     path = mapping_path(kind, mappings_dir)
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MappingError(f"{path}: cannot read mapping file: {exc}") from exc
     except ValueError as exc:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from crawler.es.documents import WALLET_KINDS
 from crawler.es.geo import country_points
+from crawler.es.indexer import write_actions
 from crawler.es.names import IndexNames
 
 log = logging.getLogger(__name__)
@@ -275,10 +276,13 @@ def update_vendors(
         result.merged += merged
     if actions:
         # profiles first; the profiles merged into them are deleted only once that write succeeded
-        _ok, errors = helpers.bulk(client, actions, raise_on_error=False, stats_only=False)
-        for err in errors if isinstance(errors, list) else []:
-            op, info = next(iter(err.items()))
-            i = owner.get(str(info.get("_id")), -1)
+        # write_actions retries 429s and connection errors; if the cluster stays away it raises
+        # IndexerUnavailable and the batch processor spools the batch (vendor folding is idempotent)
+        for action, info in zip(actions, write_actions(client, actions), strict=True):
+            if not info.get("error"):
+                continue
+            op = action["_op_type"]
+            i = owner.get(str(action["_id"]), -1)
             if i < 0:
                 continue
             retry.add(i)
@@ -289,11 +293,9 @@ def update_vendors(
                 result.updated -= 1
         to_delete = [a for i, acts in deletes.items() if i not in retry for a in acts]
         if to_delete:
-            _ok, errors = helpers.bulk(client, to_delete, raise_on_error=False, stats_only=False)
-            for err in errors if isinstance(errors, list) else []:
-                _op, info = next(iter(err.items()))
-                if info.get("status") != 404:  # 404: merged away by someone else already
-                    retry.add(owner.get(str(info.get("_id")), -1))
+            for action, info in zip(to_delete, write_actions(client, to_delete), strict=True):
+                if info.get("error") and info.get("status") != 404:  # 404: merged away by someone else already
+                    retry.add(owner.get(str(action["_id"]), -1))
             retry.discard(-1)
     if retry:
         client.indices.refresh(index=names.vendors)
@@ -321,6 +323,8 @@ def _apply(
     now: str,
     result: VendorResult,
 ) -> None:
+    # Single conditional writes, not through write_actions: a connection error raises to the batch
+    # processor, which spools the batch (folding again on replay gives the same profile).
     resp = client.search(
         index=names.vendors,
         query={"terms": {"identifiers": sorted(idents)}},
