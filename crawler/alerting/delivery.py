@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from crawler.alerting.outbox import Claim, MailSender, Outbox, settle
+from crawler.alerting.outbox import Attempt, Claim, MailSender, Outbox, settle
 from crawler.alerting.records import PENDING, DeliveryResult, iso, parse_iso
 from crawler.alerting.render import render_alert
 from crawler.alerting.rules import Rule
@@ -67,28 +67,38 @@ class ImmediateDelivery:
             if not claims:
                 result.skipped += 1
                 continue
-            outcome = self._send(claims[0])
+            outcome = self._send(claims[0], rule)
             result.add(outcome)
             if outcome.mails and left is not None:
                 budget[rule_name] = left - 1
         return result, len(hits)
 
-    def _send(self, claim: Claim) -> DeliveryResult:
+    def _send(self, claim: Claim, rule: Rule | None) -> DeliveryResult:
+        """Mail one claimed alert to its rule's recipients and settle it.
+
+        The recipients are the configured rule's, resolved now: never the ``recipients`` stored in the
+        record, so whoever can write to the alerts index cannot make our SMTP account mail anyone else.
+        An alert whose rule is no longer configured (removed or disabled) fails without a mail.
+        """
         out = DeliveryResult()
         hit, attempts, src = claim.hit, claim.attempts, claim.hit["_source"]
         what = f"alert {hit['_id']}"
         delivered = list(src.get("delivered_to") or [])
         rejected = list(src.get("rejected") or [])
         gone = set(delivered) | {r["address"] for r in rejected}
-        recipients = list(src.get("recipients") or [])
+        recipients = list(rule.recipients) if rule is not None else []
         todo = [r for r in recipients if r not in gone]
-        attempt = self.outbox.attempt(
-            self.mailer(),
-            lambda: render_alert(self.views.view(src), sender=self.sender, recipients=recipients),
-            todo,
-            what,
-        )
-        if attempt.send.accepted:
+        if rule is None:
+            attempt = Attempt(error=f"rule {src.get('rule')!r} is not configured (removed or disabled)", permanent=True)
+        else:
+            attempt = self.outbox.attempt(
+                self.mailer(),
+                lambda: render_alert(self.views.view(src), sender=self.sender, recipients=recipients),
+                todo,
+                what,
+                key=str(hit["_id"]),
+            )
+        if attempt.send.accepted and not attempt.replayed:
             out.mails += 1
         outcome = settle(
             attempt,
@@ -104,7 +114,7 @@ class ImmediateDelivery:
         if outcome.error:
             out.errors.append(f"alert {hit['_id']} ({src['rule']}): {outcome.error}")
             log.warning("alert %s (%s) attempt %d: %s", hit["_id"], src["rule"], attempts, outcome.error)
-        self.outbox.finish([claim], outcome, what)
+        self.outbox.finish([claim], outcome, what, key=str(hit["_id"]))
         return out
 
     def _throttle_budget(self, rule: Rule | None, now: dt.datetime) -> int | None:

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from crawler.alerting.outbox import MailSender, Outbox, settle
-from crawler.alerting.records import DIGEST, DeliveryResult
+from crawler.alerting.outbox import Attempt, Claim, MailSender, Outbox, settle
+from crawler.alerting.records import DIGEST, SENDING, DeliveryResult
 from crawler.alerting.render import render_digest
 from crawler.alerting.rules import Rule, format_duration, parse_period
 from crawler.alerting.rulestore import RuleStore
@@ -56,8 +56,10 @@ class Digests:
         hits = self.outbox.due(filters, DIGEST, 1000)
         if not hits:
             return out
-        claims = self.outbox.claim(hits, now, digest_id=uuid.uuid4().hex)
+        digest_id = uuid.uuid4().hex
+        claims = self.outbox.claim(hits, now, digest_id=digest_id)
         out.skipped += len(hits) - len(claims)
+        claims = self._settle_crashed(claims, rule, out)
         if not claims:
             return out
         what = f"digest of rule {rule.name}"
@@ -73,6 +75,7 @@ class Digests:
             ),
             recipients,
             what,
+            key=f"digest-{digest_id}",
         )
         if attempt.send.accepted:
             out.mails += 1
@@ -91,7 +94,40 @@ class Digests:
         if outcome.error:
             out.errors.append(f"{what}: {outcome.error}")
             log.warning("%s (%d alerts): %s", what, len(claims), outcome.error)
-        self.outbox.finish(claims, outcome, what)
+        self.outbox.finish(claims, outcome, what, key=f"digest-{digest_id}")
         if attempt.send.accepted:
             self.store.mark_digest_sent(rule.name, now)
         return out
+
+    def _settle_crashed(self, claims: list[Claim], rule: Rule, out: DeliveryResult) -> list[Claim]:
+        """Settle, from the sent log, the records of an earlier digest whose mail the server accepted before
+        its sender died (they were still ``sending``); returns the claims still to send."""
+        if self.outbox.sent_log is None:
+            return claims
+        earlier: dict[str, list[Claim]] = {}
+        for c in claims:
+            if c.source.get("state") == SENDING and c.source.get("digest_id"):
+                earlier.setdefault(str(c.source["digest_id"]), []).append(c)
+        done: set[str] = set()
+        for old_id, group in earlier.items():
+            key = f"digest-{old_id}"
+            prior = self.outbox.sent_log.get(key)
+            if prior is None:
+                continue
+            what = f"digest of rule {rule.name}"
+            log.warning("%s: %d alerts were mailed before a crash (sent log); not sent again", what, len(group))
+            outcome = settle(
+                Attempt(send=prior, replayed=True),
+                recipients=list(rule.recipients),
+                delivered=[],
+                rejected=[],
+                attempts=max(c.attempts for c in group),
+                delivery=self.outbox.delivery,
+                waiting=DIGEST,
+                now=self.outbox.clock(),
+                one_shot=True,
+            )
+            out.count(outcome.state, len(group))
+            self.outbox.finish(group, outcome, what, key=key)
+            done.update(c.id for c in group)
+        return [c for c in claims if c.id not in done]

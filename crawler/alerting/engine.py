@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -36,9 +37,11 @@ from crawler.alerting.records import (
 )
 from crawler.alerting.rules import AlertsConfig, Delivery, Rule, default_alerts_path, load_alerts_config
 from crawler.alerting.rulestore import RuleStore
+from crawler.alerting.sentlog import SentLog
 from crawler.alerting.views import Views
 from crawler.es.names import IndexNames
 from crawler.events import ListingEvent
+from crawler.paths import state_home
 
 __all__ = [
     "DIGEST",
@@ -62,7 +65,8 @@ class AlertEngine:
 
     ``rules`` is an ``AlertsConfig`` (sender, Kibana URL and retry settings taken from it) or a list of
     rules. ``mailer`` None means ``Mailer.from_env()`` at the first delivery. ``clock`` returns the
-    current UTC time (tests move it forward instead of sleeping).
+    current UTC time (tests move it forward instead of sleeping). ``sent_log``: the directory of the
+    sent log (default ``<state home>/outbox/<prefix>``, see ``crawler.alerting.sentlog``).
     """
 
     def __init__(
@@ -77,9 +81,10 @@ class AlertEngine:
         delivery: Delivery | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         owner: str | None = None,
-        lease: dt.timedelta = dt.timedelta(minutes=5),
+        lease: dt.timedelta | None = None,
         deliver_after_batch: bool = True,
         setup: bool = True,
+        sent_log: Path | None = None,
     ):
         config = rules if isinstance(rules, AlertsConfig) else AlertsConfig(rules=list(rules))
         self.client = client
@@ -90,8 +95,15 @@ class AlertEngine:
         self.deliver_after_batch = deliver_after_batch
         self.store = RuleStore(client, names, config, clock)
         self.matcher = Matcher(client, names, self.store, clock)
+        delivery = delivery or config.delivery
         self.outbox = Outbox(
-            client, names, delivery or config.delivery, clock=clock, owner=owner or default_owner(), lease=lease
+            client,
+            names,
+            delivery,
+            clock=clock,
+            owner=owner or default_owner(),
+            lease=lease or delivery.lease,
+            sent_log=SentLog(sent_log or state_home() / "outbox" / names.prefix),
         )
         views = Views(self.store, (kibana_url or config.kibana_url or "").rstrip("/") or None, config.kibana_data_view)
         self.immediate = ImmediateDelivery(self.outbox, self.store, views, lambda: self.mailer, self.sender)
@@ -142,7 +154,7 @@ class AlertEngine:
                 result.errors.append(f"delivery failed: {exc}")
         return result
 
-    def dry_run(self, rule_name: str, *, size: int = 20) -> tuple[int, list[dict[str, object]]]:
+    def dry_run(self, rule_name: str, *, size: int = 20) -> tuple[int, list[dict[str, Any]]]:
         """Which listings already in the index match ``rule_name`` (no record, no mail): (total, hits)."""
         return self.matcher.dry_run(rule_name, size=size)
 
@@ -179,9 +191,9 @@ class AlertEngine:
         """Delay before attempt ``attempts + 1``: retry_base doubled each time, at most retry_max."""
         return _backoff(self.outbox.delivery, attempts)
 
-    def claim(self, hit: dict[str, object]) -> Claim | None:
+    def claim(self, hit: dict[str, Any]) -> Claim | None:
         """Move one record (a search hit with ``_seq_no``/``_primary_term``) to ``sending``; None if taken."""
-        claims = self.outbox.claim([dict(hit)], self.outbox.clock())
+        claims = self.outbox.claim([hit], self.outbox.clock())
         return claims[0] if claims else None
 
     def _mailer_ready(self, result: DeliveryResult) -> bool:

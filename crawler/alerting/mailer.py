@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+from crawler.alerting.faults import crash_point
+
 log = logging.getLogger(__name__)
 
 SCHEMES = {"smtp": (25, "none"), "smtp+starttls": (587, "starttls"), "smtps": (465, "implicit")}
@@ -156,6 +158,7 @@ class Mailer:
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
             raise MailTransportError(f"SMTP {where}: cannot connect: {exc}") from None
         result = SendResult()
+        crash_point("during_send")
         try:
             refused = client.send_message(message, from_addr=self.sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -25,9 +25,11 @@ from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch
 
+from crawler.alerting.faults import crash_point
 from crawler.alerting.mailer import MailPermanentError, MailTransportError, SendResult
 from crawler.alerting.records import FAILED, SENDING, SENT, iso
 from crawler.alerting.rules import Delivery
+from crawler.alerting.sentlog import SentLog
 from crawler.es.names import IndexNames
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class Attempt:
     error: str | None = None
     permanent: bool = False
     """The server refused the message itself (5xx on MAIL FROM or DATA): retrying will not help."""
+    replayed: bool = False
+    """Taken from the sent log: an earlier attempt's mail was accepted, nothing was sent now."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ class Outbox:
         clock: Callable[[], dt.datetime],
         owner: str,
         lease: dt.timedelta,
+        sent_log: SentLog | None = None,
     ) -> None:
         self.client = client
         self.names = names
@@ -161,6 +166,7 @@ class Outbox:
         self.clock = clock
         self.owner = owner
         self.lease = lease
+        self.sent_log = sent_log
 
     def due(self, filters: list[dict[str, Any]], waiting: str, limit: int) -> list[dict[str, Any]]:
         """Records matching ``filters`` that wait in ``waiting`` and are due, or whose lease ran out; oldest first.
@@ -231,13 +237,34 @@ class Outbox:
         return self._write([(hit, int(hit["_seq_no"]), int(hit["_primary_term"]))], doc) == 1
 
     def attempt(
-        self, mailer: MailSender, render: Callable[[], EmailMessage], recipients: list[str], what: str
+        self,
+        mailer: MailSender,
+        render: Callable[[], EmailMessage],
+        recipients: list[str],
+        what: str,
+        key: str | None = None,
     ) -> Attempt:
-        """Render and hand one message to SMTP for ``recipients``; classify what happened."""
+        """Render and hand one message to SMTP for ``recipients``; classify what happened.
+
+        ``key`` names the message in the sent log: when an earlier attempt's message was accepted but
+        its record never updated (a crash), that outcome is returned and nothing is sent again; when
+        the server accepts this one, the outcome is logged before returning.
+        """
         out = Attempt()
+        if key is not None and self.sent_log is not None:
+            prior = self.sent_log.get(key)
+            if prior is not None:
+                log.warning("%s: accepted by the server before a crash (sent log); not sent again", what)
+                return Attempt(send=prior, replayed=True)
+        crash_point("before_send")
         try:
             if recipients:
-                out.send = mailer.send(render(), recipients)
+                message = render()
+                out.send = mailer.send(message, recipients)
+                crash_point("after_accept")
+                if out.send.accepted and key is not None and self.sent_log is not None:
+                    self.sent_log.record(key, out.send, message["Message-ID"])
+                    crash_point("after_log")
         except MailPermanentError as exc:
             out.error, out.permanent = str(exc), True
         except MailTransportError as exc:
@@ -249,9 +276,12 @@ class Outbox:
             log.warning("%s: %s refused permanently (%s); not retried", what, address, reply)
         return out
 
-    def finish(self, claims: list[Claim], outcome: Outcome, what: str) -> None:
-        """Write the outcome onto the claimed records, each conditioned on its claim."""
+    def finish(self, claims: list[Claim], outcome: Outcome, what: str, key: str | None = None) -> None:
+        """Write the outcome onto the claimed records, each conditioned on its claim; then drop the sent log
+        entry ``key`` (kept when a record could not be written: whoever takes it over settles from it)."""
         written = self._write([(c.hit, c.seq_no, c.primary_term) for c in claims], outcome.doc)
+        if written == len(claims) and key is not None and self.sent_log is not None:
+            self.sent_log.clear(key)
         if written < len(claims):
             # Our lease ran out and another process took the alert over; it owns the outcome now.
             log.error("%s: lost its claim while sending (lease %s too short?)", what, self.lease)

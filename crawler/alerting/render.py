@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -275,13 +276,18 @@ class AlertView:
         return one_line(f"[narcowatch] {label}: {substance} on {platform}, {origin} ({self.rule})", 250)
 
 
-def _message(subject: str, sender: str, recipients: list[str], text: str, html: str) -> EmailMessage:
+def _message(
+    subject: str, sender: str, recipients: list[str], text: str, html: str, stable_id: str | None = None
+) -> EmailMessage:
+    """``stable_id``: the same Message-ID for every send of one alert (or digest), so that a resend after a
+    crash (docs/alerts.md) can be recognised as the same mail by the recipient's server or client."""
+    domain = one_line(sender.rsplit("@", 1)[-1], 200).strip("<> ") or "narcowatch"
     msg = EmailMessage()
     msg["Subject"] = one_line(subject, 250)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "narcowatch")
+    msg["Message-ID"] = f"<{stable_id}@{domain}>" if stable_id else make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
@@ -295,7 +301,7 @@ def render_alert(view: AlertView, *, sender: str, recipients: list[str]) -> Emai
     ctx = {"alert": view, "subject": subject}
     text = env.get_template("alert.txt.j2").render(ctx)
     html = env.get_template("alert.html.j2").render(ctx)
-    msg = _message(subject, sender, recipients, text, html)
+    msg = _message(subject, sender, recipients, text, html, stable_id=f"alert.{view.alert_id}")
     msg["X-Narcowatch-Alert"] = view.alert_id
     return msg
 
@@ -331,7 +337,8 @@ def render_digest(
     ctx = {"rules": rules, "total": len(views), "period_text": period_text, "subject": subject}
     text = env.get_template("digest.txt.j2").render(ctx)
     html = env.get_template("digest.html.j2").render(ctx)
-    return _message(subject, sender, recipients, text, html)
+    ids = hashlib.sha256("\n".join(sorted(v.alert_id for v in views)).encode()).hexdigest()[:40]
+    return _message(subject, sender, recipients, text, html, stable_id=f"digest.{ids}")
 
 
 def render_ops(subject: str, body: str, *, sender: str, recipients: list[str]) -> EmailMessage:

@@ -250,6 +250,11 @@ class Delivery(_Strict):
     retry_base: Duration = Field(default="30s", validate_default=True, description="First retry delay.")
     retry_max: Duration = Field(default="1h", validate_default=True, description="Longest retry delay.")
     max_attempts: int = Field(default=50, ge=1, description="Give up (state failed) after this many tries.")
+    lease: Duration = Field(
+        default="5m",
+        validate_default=True,
+        description="How long a deliverer holds an alert it sends; a crashed one's alerts are taken over after it.",
+    )
 
 
 class AlertsConfig(_Strict):

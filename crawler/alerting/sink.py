@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -84,6 +85,8 @@ class _StoreHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.sink._store(envelope)
+        if self.sink.reply_delay > 0:  # stored, but the client hears of it only later (or never)
+            await asyncio.sleep(self.sink.reply_delay)
         return "250 Message accepted for delivery"
 
 
@@ -111,7 +114,8 @@ class MailSink:
 
     ``port=0`` picks a free port at the first start; ``stop()`` then ``start()`` listens again on the
     same port (an outage as a mail client sees it). ``reject``/``defer`` hold recipient addresses
-    answered with 550 (permanent) or 451 (temporary). ``tls`` is "none", "starttls" or "implicit"
+    answered with 550 (permanent) or 451 (temporary); ``reply_delay`` holds the 250 after storing.
+    ``tls`` is "none", "starttls" or "implicit"
     (needs ``ssl_context``); ``credentials`` (user, password) makes AUTH mandatory before MAIL.
     """
 
@@ -137,6 +141,8 @@ class MailSink:
         self.credentials = credentials
         self.reject: set[str] = {a.lower() for a in reject}
         self.defer: set[str] = {a.lower() for a in defer}
+        self.reply_delay = 0.0
+        """Seconds between storing a message and answering 250 (a client killed meanwhile never hears it)."""
         self._controller: _SocketController | None = None
         self._lock = threading.Lock()
         self._seq = itertools.count()

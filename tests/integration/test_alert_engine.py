@@ -465,3 +465,36 @@ def test_delivery_works_in_passes(make_engine, index_listings, smtp_sink):
     out = engine.deliver_pending(limit=2)
     assert (out.sent, out.skipped) == (5, 0)
     assert len(smtp_sink.messages()) == 5
+
+
+def test_recipients_come_from_the_configured_rule_never_from_the_record(
+    make_engine, index_listings, smtp_sink, es_client, names
+):
+    """Whoever can write to the alerts index must not be able to make our SMTP account mail any address."""
+    index_listings(make_listing("rc-1"), make_listing("rc-2"))
+    engine = make_engine(FENTANYL)
+    assert engine.on_batch([event("rc-1"), event("rc-2")], deliver=False).created == 2
+    es_client.indices.refresh(index=names.alerts)
+    hits = es_client.search(index=names.alerts, query={"match_all": {}})["hits"]["hits"]
+    tampered, untouched = sorted(hits, key=lambda h: h["_source"]["fingerprint"])
+    # An existing record rewritten to another address, and a forged record for a configured rule.
+    es_client.update(index=names.alerts, id=tampered["_id"], doc={"recipients": ["thief@evil.example"]})
+    forged = dict(untouched["_source"], alert_id="f" * 64, recipients=["forger@evil.example"])
+    es_client.index(index=names.alerts, id="f" * 64, document=forged, refresh=True)
+    out = engine.deliver_pending()
+    assert out.sent == 3, out
+    mails = smtp_sink.messages()
+    assert len(mails) == 3
+    for mail in mails:
+        assert set(mail.rcpt_tos) == {"a1@example.org", "a2@example.org"}, (aid(mail), mail.rcpt_tos)
+        assert "evil.example" not in str(mail.message["To"])
+    # An alert of a rule that is no longer configured is not mailed to the addresses its record names.
+    other = make_engine(FENTANYL_PRICES)
+    es_client.index(
+        index=names.alerts,
+        id="e" * 64,
+        document=dict(untouched["_source"], alert_id="e" * 64, recipients=["thief@evil.example"]),
+        refresh=True,
+    )
+    assert other.deliver_pending().failed == 1
+    assert len(smtp_sink.messages()) == 3

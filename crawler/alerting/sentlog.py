@@ -1,0 +1,81 @@
+"""The sent log: which messages the SMTP server accepted, kept on disk until the alert record says so.
+
+SMTP cannot hand a message over and update our record in one step. Between the server's "250 OK" and
+the record's update to ``sent`` a crash (or an Elasticsearch outage) would leave the record in
+``sending``, and the next deliverer would mail it again once the lease runs out. So right after the
+server accepts a message, the outcome is written here (one small file per alert or digest, fsynced);
+a deliverer that takes over a record looks here first and settles it from the file instead of sending
+again; the file is removed once the record is updated.
+
+What remains (docs/alerts.md, "Crash while sending"): a crash after the server accepted the message
+but before this file is on disk, and a server that stored the message but whose "250" never reached
+us. Both resend, with the same Message-ID. The log is per machine (the state home): deliverers on
+other machines do not see it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+from crawler.alerting.mailer import SendResult
+
+log = logging.getLogger(__name__)
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+class SentLog:
+    """One JSON file per accepted message, named by its key (an alert id, or ``digest-<id>``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise ValueError(f"sent log key {key!r} is not a plain name")
+        return self.directory / f"{key}.json"
+
+    def record(self, key: str, send: SendResult, message_id: str | None) -> None:
+        """Write what the server accepted, durably (file and directory fsynced) before returning."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        payload = {
+            "accepted": send.accepted,
+            "temporary": send.temporary,
+            "permanent": send.permanent,
+            "message_id": message_id,
+        }
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps(payload).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def get(self, key: str) -> SendResult | None:
+        """What the server accepted for ``key`` in an earlier attempt whose record update never landed."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:  # torn by a crash before the rename: impossible with os.replace, but be safe
+            log.error("sent log %s is not JSON; ignored", self._path(key))
+            return None
+        return SendResult(
+            accepted=list(data.get("accepted") or []),
+            temporary=dict(data.get("temporary") or {}),
+            permanent=dict(data.get("permanent") or {}),
+        )
+
+    def clear(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
