@@ -32,7 +32,7 @@ from crawler.paths import ROOT
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.smtp, pytest.mark.slow]
 
 N = 3
-LEASE_SECONDS = 1.5
+LEASE_SECONDS = 1.0
 ALERTS_YAML = f"""
 sender: nw@example.org
 delivery: {{retry_base: 1s, retry_max: 2s, max_attempts: 5, lease: {LEASE_SECONDS}s}}
@@ -81,7 +81,7 @@ def deliverer(setup: dict[str, Any], crash_at: str | None = None) -> subprocess.
 
 def finish(setup: dict[str, Any]) -> None:
     """After the lease of the killed deliverer ran out, a fresh one delivers what is left."""
-    time.sleep(LEASE_SECONDS + 0.5)
+    time.sleep(LEASE_SECONDS + 0.3)
     proc = deliverer(setup)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
@@ -140,9 +140,13 @@ def test_kill9_while_the_server_holds_its_reply(setup, smtp_sink, es_client, cap
 
 def test_kill9_at_random_moments_reports_the_window(es_env, es_client, smtp_sink, tmp_path, capsys):
     """Kill the deliverer at random moments of its sending (seeded), again and again; every alert arrives,
-    and duplicates only come from the documented window. Prints how often that window was hit."""
+    and duplicates only come from the documented window. Prints how often that window was hit.
+
+    The kills are timed 0-10 ms after the server stored a mail: the most hostile moment there is (the
+    deliverer is then waiting for the "250" or writing its sent log), so the figure is an upper bound.
+    """
     rng = random.Random(1604)
-    n, rounds, kills = 8, 4, 0
+    n, rounds, kills = 6, 3, 0
     env = prepare(es_env, es_client, smtp_sink, tmp_path, n)
     for _ in range(rounds):
         before = len(smtp_sink.messages())
@@ -156,7 +160,7 @@ def test_kill9_at_random_moments_reports_the_window(es_env, es_client, smtp_sink
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait(timeout=30)
-        time.sleep(LEASE_SECONDS + 0.5)
+        time.sleep(LEASE_SECONDS + 0.3)
     finish(env)
     counts = per_alert(smtp_sink)
     assert len(counts) == n, counts
