@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from parsel import Selector
 
-from crawler.pages.base import clean, parse_datetime, parse_price, select_values
+from crawler.pages.base import clean, find_cas, parse_datetime, parse_price, select_values
 from crawler.sources.models import SelectorSpec, parse_selector
 
 MAX_TEXT = 400
@@ -43,6 +43,7 @@ _NUM = r"\d{1,3}(?:[,.' ]\d{3})*(?:[.,]\d{1,8})?|\d+(?:[.,]\d{1,8})?"
 PRICE_RX = (rf"(?:{_CUR_SYM}\s?(?:{_NUM})|(?:{_NUM})\s?{_CUR_SYM}|{_CUR_CODE}\s?(?:{_NUM})|(?:{_NUM})\s?{_CUR_CODE})"
             r"(?![\w])")
 _PRICE = re.compile(PRICE_RX)
+_CAS_RX = re.compile(r"\d{2,7}-\d{2}-\d")
 _CODES = "USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|BTC|XMR|ETH|LTC|USDT|BCH"
 PRICE_YAML_RX = rf"((?:[$€£¥₽]|\b(?:{_CODES})\b)\s?\d[\d,.]*|\d[\d,.]*\s?(?:[$€£¥₽]|(?:{_CODES})\b))"
 """The price regex written into suggestions: short enough to read, the same shapes as PRICE_RX."""
@@ -174,6 +175,28 @@ def _text(el: Any, limit: int = MAX_TEXT) -> str:
     return (clean(" ".join(parts)) or "")[:limit]
 
 
+def _column_header(el: Any, row: Any) -> str:
+    """The ``<th>`` text above the table cell holding ``el`` (rows of a table: "Supplier", "CAS", "Origin")."""
+    cell = el
+    while cell is not None and cell is not row and cell.tag not in ("td", "th"):
+        cell = cell.getparent()
+    if cell is None or cell.tag != "td":
+        return ""
+    tr = cell.getparent()
+    table = tr.getparent() if tr is not None else None
+    while table is not None and table.tag != "table":
+        table = table.getparent()
+    if tr is None or table is None:
+        return ""
+    index = [c for c in tr if c.tag in ("td", "th")].index(cell)
+    for head in table.iter("tr"):
+        ths = [c for c in head if c.tag == "th"]
+        if ths:
+            return _text(ths[index], 60) if index < len(ths) else ""
+        break
+    return ""
+
+
 def _own_label(el: Any) -> str:
     """The text just before ``el`` inside its parent (or grandparent): where "Vendor:" or "Ships to" stand."""
     for _ in range(2):
@@ -225,7 +248,7 @@ class Suggestion:
 
 
 FIELD_ORDER = ("title", "price", "vendor", "vendor_url", "ships_from", "ships_to", "category", "views",
-               "posted_at", "images")
+               "posted_at", "cas_numbers", "images")
 
 
 # ---------------------------------------------------------------- row groups
@@ -499,7 +522,8 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
     slots = [s for s in _slots(rows) if _fill(s, n) >= 0.3]
     for s in slots:
         for i, node in s.nodes.items():
-            s.labels[i] = _own_label(node)
+            header = _column_header(node, rows[i]) if node.tag == "td" or node.getparent().tag == "td" else ""
+            s.labels[i] = header or _own_label(node)
     cands: list[_Cand] = []
     ex_norm = [clean(e.lower()) or "" for e in examples if e.strip()]
     for s in slots:
@@ -533,6 +557,8 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
         vend_href = sum(1 for h in s.hrefs.values() if _VENDOR_HREF.search(urlsplit(h).path + "?" +
                                                                            urlsplit(h).query)) / len(texts)
         short = sum(1 for t in texts if 1 <= len(t) <= 40 and len(t.split()) <= 3) / len(texts)
+        if label_v >= 0.5:  # a labelled seller may be a company name: "Hubei Kangsheng Biotech Co. Ltd"
+            short = sum(1 for t in texts if 1 <= len(t) <= 80 and len(t.split()) <= 8) / len(texts)
         if (vend_href >= 0.5 or label_v >= 0.5) and short >= 0.6 and pricey < 0.3:
             score = fill * short * (1.5 * vend_href + 1.5 * label_v + (0.3 if distinct < 1 else 0))
             why = ("profile links" if vend_href >= 0.5 else "") + (" after a seller label" if label_v >= 0.5 else "")
@@ -588,6 +614,12 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
         cat_href = sum(1 for h in s.hrefs.values() if _CATEGORY_HREF.search(h)) / len(texts)
         if is_link and (cat_href >= 0.6 or _labelled(s, "category") >= 0.5) and distinct < 0.9 and short >= 0.6:
             cands.append(_Cand("category", s, fill * (cat_href + _labelled(s, "category")), "category links"))
+        # -- CAS registry numbers (check digit verified)
+        casy = sum(1 for t in texts if find_cas([t])) / len(texts)
+        if casy >= 0.5:
+            tight = sum(1 for t in texts if _CAS_RX.fullmatch(t)) / len(texts)
+            cands.append(_Cand("cas_numbers", s, fill * casy * (0.7 + 0.3 * tight), "CAS numbers (check digit right)",
+                               None if tight > 0.95 else r"(\d{2,7}-\d{2}-\d)"))
         # -- images
         if leaf_tag == "img" and len(s.hrefs) >= 0.5 * len(s.nodes):
             http = [h for h in s.hrefs.values() if not h.startswith("data:")]
@@ -608,7 +640,8 @@ def _choose(rows: list[Any], cands: list[_Cand], slots: list[_Slot], total: int
     n = len(rows)
     chosen: dict[str, _Cand] = {}
     used: set[int] = set()
-    order = ["title", "price", "vendor", "ships_from", "ships_to", "views", "posted_at", "category", "images"]
+    order = ["title", "price", "vendor", "ships_from", "ships_to", "views", "posted_at", "category", "cas_numbers",
+             "images"]
     for fname in order:
         best = None
         for c in sorted((c for c in cands if c.field == fname), key=lambda c: -c.score):
@@ -871,7 +904,9 @@ def apply(response: Any, s: Suggestion, limit: int | None = None) -> list[dict[s
     specs = {f: _spec(g) for f, g in s.fields.items()}
     link = _spec(s.listing)
     out = []
-    for node in nodes[:limit]:
+    for node in nodes:
+        if limit is not None and len(out) >= limit:
+            break
         row: dict[str, Any] = {}
         if link is not None:
             urls = absolute_links(response, node, [link])
@@ -886,7 +921,8 @@ def apply(response: Any, s: Suggestion, limit: int | None = None) -> list[dict[s
                 row[fname] = " / ".join(values) or None
             else:
                 row[fname] = values[0] if values else None
-        out.append(row)
+        if row.get("title"):  # as the crawler: a row without a title is no listing (listing_must_have)
+            out.append(row)
     return out
 
 
@@ -935,9 +971,18 @@ def to_yaml(s: Suggestion, name: str = "suggested", start_url: str | None = None
     if link_lines:
         lines += ["    links:", *link_lines]
     lines.append("    fields:")
-    for fname, g in s.fields.items():
+    for fname, g in _kind_fields(s, kind).items():
         lines.append(f"      {fname}: {_yaml_spec(g.spec)}   # {g.level} ({g.confidence:.2f}): {g.why}")
     return "\n".join(lines) + "\n"
+
+
+def _kind_fields(s: Suggestion, kind: str) -> dict[str, Guess]:
+    """The fields, plus what the kind requires: b2b_chemicals needs cas_numbers (else read from the title)."""
+    fields = dict(s.fields)
+    if kind == "b2b_chemicals" and "cas_numbers" not in fields and "title" in fields:
+        fields["cas_numbers"] = Guess(_with(fields["title"].spec, regex=r"(\d{2,7}-\d{2}-\d)"), 0.2,
+                                      "no CAS column found: numbers in the title, if any")
+    return fields
 
 
 def source_dict(s: Suggestion, name: str = "suggested", start_url: str = "https://change-me.example/",
@@ -954,7 +999,7 @@ def source_dict(s: Suggestion, name: str = "suggested", start_url: str = "https:
     if s.native_id_regex is not None:
         links["native_id_regex"] = s.native_id_regex.spec
     src["links"] = links
-    src["fields"] = {f: g.spec for f, g in s.fields.items()}
+    src["fields"] = {f: g.spec for f, g in _kind_fields(s, kind).items()}
     return src
 
 

@@ -200,3 +200,22 @@ def test_cli_help() -> None:
         assert result.exit_code == 0, result.output
     assert "--example" in CliRunner().invoke(main, ["source", "suggest", "--help"]).output
     assert "--pages" in CliRunner().invoke(main, ["source", "try", "--help"]).output
+
+
+def test_table_columns_named_by_their_headers() -> None:
+    """A chemical supplier table: the seller is found by its column header, CAS numbers by their check digit,
+    and the b2b_chemicals block is valid for the loader."""
+    rows = "".join(
+        f'<tr><td><a href="/p/{i}">Product number {i} reagent grade</a></td><td>{cas}</td>'
+        f'<td>{firm} Chemical Co. Ltd</td></tr>'
+        for i, (cas, firm) in enumerate([("21409-26-7", "Hubei"), ("39742-60-4", "Wuhan"), ("79-03-8", "Jinan"),
+                                         ("103-63-9", "Hebei")]))
+    page = f"<html><body><table><tr><th>Product</th><th>CAS</th><th>Supplier</th></tr>{rows}</table></body></html>"
+    found = sg.suggest(page, "http://b2b.example/")
+    assert [r["vendor"] for r in found.preview] == [f"{f} Chemical Co. Ltd" for f in ("Hubei", "Wuhan", "Jinan",
+                                                                                      "Hebei")]
+    assert found.preview[2]["cas_numbers"] == "79-03-8"
+    from crawler.sources.loader import _ADAPTER
+
+    src = _ADAPTER.validate_python(sg.source_dict(found, kind="b2b_chemicals"))
+    assert src.fields.cas_numbers is not None and src.listing_rows is not None
