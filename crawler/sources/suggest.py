@@ -903,7 +903,7 @@ def apply(response: Any, s: Suggestion, limit: int | None = None) -> list[dict[s
     nodes = sel.css(rows_spec.css) if rows_spec.css is not None else sel.xpath(rows_spec.xpath or "")
     specs = {f: _spec(g) for f, g in s.fields.items()}
     link = _spec(s.listing)
-    out = []
+    out: list[dict[str, Any]] = []
     for node in nodes:
         if limit is not None and len(out) >= limit:
             break
