@@ -48,11 +48,14 @@ def setup(es_env: IndexNames, es_client: Elasticsearch, smtp_sink: Any, tmp_path
     return prepare(es_env, es_client, smtp_sink, tmp_path, N)
 
 
-def prepare(names: IndexNames, es_client: Elasticsearch, smtp_sink: Any, tmp_path: Path, n: int) -> dict[str, Any]:
-    """``n`` pending alerts in the test's indices; the environment a deliverer child process needs."""
+def prepare(
+    names: IndexNames, es_client: Elasticsearch, smtp_sink: Any, tmp_path: Path, n: int, mode: str = "immediate"
+) -> dict[str, Any]:
+    """``n`` waiting alerts in the test's indices; the environment a deliverer child process needs."""
     install(es_client, names, kinds=["listings", "alerts", "rules"])
     config_path = tmp_path / "alerts.yaml"
-    config_path.write_text(ALERTS_YAML, encoding="utf-8")
+    extra = "    mode: digest\n    period: daily\n" if mode == "digest" else ""
+    config_path.write_text(ALERTS_YAML + extra, encoding="utf-8")
     ops: list[dict[str, Any]] = []
     for i in range(n):
         fp = f"k9-{i}"
@@ -170,3 +173,21 @@ def test_kill9_at_random_moments_reports_the_window(es_env, es_client, smtp_sink
     with capsys.disabled():
         print(f"\nkill -9 at random moments: {kills} kills, {n} alerts, {sum(counts.values())} mails, "
               f"{twice} alert(s) mailed twice (window hits)")
+
+
+def test_kill9_after_a_digest_was_accepted_sends_no_second_digest(es_env, es_client, smtp_sink, tmp_path):
+    """A digest claims many records at once; killed after the server accepted it (sent log written, records
+    not updated), the next delivery settles them from the sent log instead of mailing the digest again."""
+    env = prepare(es_env, es_client, smtp_sink, tmp_path, N, mode="digest")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "alerts", "send-digest", "--config", str(env["config"])],
+        cwd=ROOT, env={**env["env"], "NARCOWATCH_TEST_CRASH_AT": "after_log"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")[-2000:]
+    assert len(smtp_sink.messages()) == 1
+    finish(env)  # `alerts deliver` retries digests whose lease ran out
+    [mail] = smtp_sink.messages()
+    assert mail.subject.startswith(f"[narcowatch] Digest: {N} alerts")
+    assert states(es_client, env["names"]) == [SENT] * N
