@@ -22,11 +22,11 @@ from crawler.sources.trial import ITEM_FIELD
 
 PAGES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_pages"
 
-ROW_GOLD = {  # page -> (gold file's test name prefix, indexes of urls, titles, vendors in the asserted tuple)
-    "apollon/results/search_result_0.html": (0, 1, 3),
-    "apollon/results/search_result_1.html": (0, 1, 3),
-    "empire/results/saved_empire_search_result_0.html": (0, 2, 3),
-    "empire/results/saved_empire_search_result_1.html": (0, 2, 3),
+ROW_GOLD = {  # page -> indexes of urls, titles, vendors, views, dates (-1: none) in the gold's asserted tuple
+    "apollon/results/search_result_0.html": (0, 1, 3, 5, 6),
+    "apollon/results/search_result_1.html": (0, 1, 3, 5, 6),
+    "empire/results/saved_empire_search_result_0.html": (0, 2, 3, 5, -1),
+    "empire/results/saved_empire_search_result_1.html": (0, 2, 3, 5, -1),
 }
 OTHER = [  # pages without row gold: (page, offers on the page where known and where that figure comes from)
     ("dream/results/search_result_0.html", 32, "pages README: 32 offers"),
@@ -57,13 +57,17 @@ def _norm(text: Any) -> str:
 def gold_rows(pages: Path, page: str) -> list[dict[str, str]]:
     """The gold offers of a result page: url, title, vendor."""
     market = page.split("/", 1)[0]
-    url_i, title_i, vendor_i = ROW_GOLD[page]
+    url_i, title_i, vendor_i, views_i, date_i = ROW_GOLD[page]
     for test in json.loads((pages / market / "gold" / "tests_expected.json").read_text(encoding="utf-8")):
         rel = page.split("/", 1)[1]
         if test["pages"] == [rel] and test["test"].startswith("TestGetListingInfos"):
             values = test["assertions"][0]["expected"]
-            return [{"url": u, "title": t, "vendor": v}
-                    for u, t, v in zip(values[url_i], values[title_i], values[vendor_i], strict=True)]
+            n = len(values[url_i])
+            views = values[views_i] if views_i >= 0 else [None] * n
+            dates = values[date_i] if date_i >= 0 else [None] * n
+            return [{"url": u, "title": t, "vendor": v, "views": w, "date": d}
+                    for u, t, v, w, d in zip(values[url_i], values[title_i], values[vendor_i], views, dates,
+                                             strict=True)]
     raise LookupError(f"no row gold for {page}")
 
 
@@ -74,6 +78,10 @@ class PageFigures:
     gold: int = 0
     titles: int = 0
     vendors: int = 0
+    views: int = 0
+    views_gold: int = 0
+    dates: int = 0
+    dates_gold: int = 0
     expected: int | None = None
     fill: dict[str, float] = field(default_factory=dict)
 
@@ -125,6 +133,12 @@ def measure(pages: Path, page: str, expected: int | None = None) -> PageFigures:
                 continue
             fig.titles += _norm(got.get("title")) == _norm(g["title"])
             fig.vendors += _norm(got.get("vendor")) == _norm(g["vendor"])
+            if g["views"] is not None:
+                fig.views_gold += 1
+                fig.views += str(got.get("views")) == str(g["views"])
+            if g["date"] is not None:
+                fig.dates_gold += 1
+                fig.dates += str(got.get("posted_at") or "")[:10] == str(g["date"])[:10]
     return fig
 
 
@@ -134,14 +148,16 @@ def figures(pages: Path = PAGES) -> tuple[list[PageFigures], list[PageFigures]]:
     return gold, other
 
 
-def report(pages: Path = PAGES) -> str:
-    gold, other = figures(pages)
+def report(pages: Path = PAGES, found: tuple[list[PageFigures], list[PageFigures]] | None = None) -> str:
+    gold, other = found or figures(pages)
     lines = ["source suggest on the saved real pages (suggestion alone, no hand edits; validated by the config",
              "loader and read by the crawler's row page objects)", "",
-             "pages with row gold: offers matched by link, exact title / vendor (whitespace and case folded)"]
+             "pages with row gold: offers matched by link, exact title / vendor (whitespace and case folded), views,",
+             "creation dates (day)"]
     for f in gold:
         lines.append(f"  {f.page:<58} rows {f.rows:>3}  titles {f.titles:>2}/{f.gold} ({f.title_rate:.0%})  "
-                     f"vendors {f.vendors:>2}/{f.gold} ({f.vendor_rate:.0%})")
+                     f"vendors {f.vendors:>2}/{f.gold} ({f.vendor_rate:.0%})  views {f.views}/{f.views_gold}"
+                     + (f"  dates {f.dates}/{f.dates_gold}" if f.dates_gold else ""))
     for market in sorted({f.page.split('/')[0] for f in gold}):
         fs = [f for f in gold if f.page.startswith(market + "/")]
         n = sum(f.gold for f in fs)
@@ -158,8 +174,9 @@ def report(pages: Path = PAGES) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     pages = Path(args[0]) if args else PAGES
-    print(report(pages))
-    gold, _ = figures(pages)
+    found = figures(pages)
+    print(report(pages, found))
+    gold = found[0]
     worst = min(min(f.title_rate, f.vendor_rate) for f in gold)
     return 0 if worst >= 0.9 else 1
 

@@ -26,6 +26,8 @@ def test_gold_titles_and_vendors(page: str) -> None:
     assert fig.gold >= 10
     assert fig.title_rate >= 0.9, (page, fig)
     assert fig.vendor_rate >= 0.9, (page, fig)
+    assert fig.views >= 0.9 * fig.views_gold, (page, fig)
+    assert fig.dates >= 0.9 * fig.dates_gold, (page, fig)
 
 
 def test_dream_rows_prices_and_countries() -> None:
