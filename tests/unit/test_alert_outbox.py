@@ -1,102 +1,142 @@
-"""The outbox state machine without a cluster: settle() for every outcome, backoff, the sent log, crash points."""
+"""The alert delivery state machine's pure parts: settle (next state), backoff, attempt (SMTP outcome).
+
+The conditional writes (claim, finish, due) run against the real node in
+tests/integration/test_alert_engine.py; these are the decisions, with hand-built inputs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-from pathlib import Path
+from email.message import EmailMessage
 
 import pytest
 
-from crawler.alerting.faults import ENV, crash_point
-from crawler.alerting.mailer import SendResult
-from crawler.alerting.outbox import Attempt, backoff, settle
-from crawler.alerting.records import DIGEST, FAILED, PENDING, SENT, DeliveryResult
+from crawler.alerting.mailer import MailPermanentError, MailTransportError, SendResult
+from crawler.alerting.outbox import Attempt, Outbox, backoff, settle
+from crawler.alerting.records import DIGEST, FAILED, PENDING, SENT
 from crawler.alerting.rules import Delivery
-from crawler.alerting.sentlog import SentLog
 
-NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
-DELIVERY = Delivery.model_validate({"retry_base": "30s", "retry_max": "2m", "max_attempts": 3})
-RCPT = ["a@x.org", "b@x.org"]
-
-
-def run(attempt: Attempt, *, attempts: int = 1, delivered: list[str] | None = None,
-        rejected: list[dict[str, str]] | None = None, one_shot: bool = False, waiting: str = PENDING):
-    return settle(attempt, recipients=RCPT, delivered=delivered or [], rejected=rejected or [], attempts=attempts,
-                  delivery=DELIVERY, waiting=waiting, now=NOW, one_shot=one_shot)
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+DELIVERY = Delivery.model_validate({"retry_base": "10s", "retry_max": "1m", "max_attempts": 3})
+RCPTS = ["a@x.org", "b@x.org"]
 
 
-def test_all_accepted_is_sent_without_error() -> None:
-    out = run(Attempt(send=SendResult(accepted=list(RCPT))))
-    assert out.state == SENT and out.doc["delivered_to"] == RCPT
-    assert out.doc["sent_at"] == "2026-12-03T12:00:00.000+00:00"
-    assert "last_error" not in out.doc and out.doc["lease_until"] is None and out.error is None
+def run(attempt: Attempt, **kw: object) -> tuple[str, dict]:
+    args: dict = {"recipients": RCPTS, "delivered": [], "rejected": [], "attempts": 1, "delivery": DELIVERY,
+                  "waiting": PENDING, "now": NOW}
+    args.update(kw)
+    out = settle(attempt, **args)
+    assert out.doc["state"] == out.state
+    return out.state, out.doc
 
 
-def test_one_deferred_recipient_waits_and_only_it_is_left() -> None:
-    out = run(Attempt(send=SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451 later"})))
-    assert out.state == PENDING and out.doc["delivered_to"] == ["a@x.org"]
-    assert out.doc["next_attempt_at"] == "2026-12-03T12:00:30.000+00:00"
-    assert out.error == "b@x.org: 451 later" == out.doc["last_error"]
-    # the next attempt delivers to b only, and then the alert is sent
-    out2 = run(Attempt(send=SendResult(accepted=["b@x.org"])), attempts=2, delivered=["a@x.org"])
-    assert out2.state == SENT and out2.doc["delivered_to"] == RCPT
+def test_all_accepted_is_sent() -> None:
+    state, doc = run(Attempt(SendResult(accepted=list(RCPTS))))
+    assert state == SENT and doc["delivered_to"] == RCPTS and doc["sent_at"] == "2026-11-24T12:00:00.000+00:00"
+    assert doc["lease_until"] is None and doc["throttled"] is False and doc["rejected"] == []
+    assert "last_error" not in doc and "next_attempt_at" not in doc
+    assert doc["updated_at"] == "2026-11-24T12:00:00.000+00:00"
 
 
-def test_digest_counts_as_sent_once_anyone_accepted() -> None:
-    attempt = Attempt(send=SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451 later"}))
-    out = run(attempt, one_shot=True, waiting=DIGEST)
-    assert out.state == SENT and out.doc["last_error"] == "b@x.org: 451 later"
+def test_a_deferred_recipient_waits_and_is_the_only_one_left() -> None:
+    state, doc = run(Attempt(SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451 later"})))
+    assert state == PENDING and doc["delivered_to"] == ["a@x.org"]
+    assert doc["next_attempt_at"] == "2026-11-24T12:00:10.000+00:00" and doc["last_error"] == "b@x.org: 451 later"
+    # the retry sends to b only, and then the record is sent with both delivered
+    state, doc = run(Attempt(SendResult(accepted=["b@x.org"])), delivered=["a@x.org"], attempts=2)
+    assert state == SENT and doc["delivered_to"] == ["a@x.org", "b@x.org"]
 
 
-def test_permanent_refusals() -> None:
-    one = run(Attempt(send=SendResult(accepted=["a@x.org"], permanent={"b@x.org": "550 no"})))
-    assert one.state == SENT and one.doc["last_error"] == "b@x.org: 550 no"
-    assert [r["address"] for r in one.doc["rejected"]] == ["b@x.org"]
-    every = run(Attempt(send=SendResult(permanent={"a@x.org": "550 no", "b@x.org": "550 no"})))
-    assert every.state == FAILED and every.doc["last_error"] == "every recipient was refused permanently"
-    message = run(Attempt(error="SMTP: message refused: 554", permanent=True))
-    assert message.state == FAILED and message.doc["last_error"] == "SMTP: message refused: 554"
+def test_digest_waits_in_digest_state() -> None:
+    state, _ = run(Attempt(error="connection refused"), waiting=DIGEST)
+    assert state == DIGEST
 
 
-def test_transport_errors_retry_with_doubling_backoff_then_give_up() -> None:
-    down = Attempt(error="SMTP: cannot connect")
-    first, second = run(down, attempts=1), run(down, attempts=2, waiting=DIGEST)
-    assert (first.state, first.doc["next_attempt_at"]) == (PENDING, "2026-12-03T12:00:30.000+00:00")
-    assert (second.state, second.doc["next_attempt_at"]) == (DIGEST, "2026-12-03T12:01:00.000+00:00")
-    last = run(down, attempts=3)
-    assert last.state == FAILED and last.doc["last_error"] == "gave up after 3 attempts: SMTP: cannot connect"
-    assert [backoff(DELIVERY, n).total_seconds() for n in (0, 1, 2, 3, 4)] == [30, 30, 60, 120, 120]
+def test_one_shot_counts_as_sent_once_anyone_accepted() -> None:
+    state, doc = run(Attempt(SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"})), one_shot=True,
+                     waiting=DIGEST)
+    assert state == SENT and doc["last_error"] == "b@x.org: 451"
+    state, _ = run(Attempt(SendResult(temporary={"a@x.org": "451", "b@x.org": "451"})), one_shot=True,
+                   waiting=DIGEST)
+    assert state == DIGEST
 
 
-def test_delivery_result_counts_states() -> None:
-    out = DeliveryResult()
-    out.count(SENT)
-    out.count(FAILED, 2)
-    out.count(PENDING, 3)
-    assert (out.sent, out.failed, out.retry) == (1, 2, 3)
+def test_permanent_refusals_are_not_retried() -> None:
+    state, doc = run(Attempt(SendResult(accepted=["a@x.org"], permanent={"b@x.org": "550 no such user"})))
+    assert state == SENT and doc["rejected"] == [
+        {"address": "b@x.org", "reply": "550 no such user", "at": "2026-11-24T12:00:00.000+00:00"}]
+    assert doc["last_error"] == "b@x.org: 550 no such user"
+    state, doc = run(Attempt(SendResult(permanent={"a@x.org": "550", "b@x.org": "550"})))
+    assert state == FAILED and doc["last_error"] == "every recipient was refused permanently"
+    # an earlier rejection counts too: b was refused before, a is accepted now
+    earlier = [{"address": "b@x.org", "reply": "550", "at": "t"}]
+    state, doc = run(Attempt(SendResult(accepted=["a@x.org"])), rejected=earlier, attempts=2)
+    assert state == SENT and doc["rejected"] == earlier and doc["last_error"] == "b@x.org: 550"
 
 
-def test_sent_log_round_trip_and_clear(tmp_path: Path) -> None:
-    log = SentLog(tmp_path / "outbox")
-    assert log.get("abc") is None
-    log.record("abc", SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"}), "<alert.abc@x.org>")
-    assert log.get("abc") == SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"})
-    assert (tmp_path / "outbox" / "abc.json").stat().st_mode & 0o777 == 0o600
-    log.clear("abc")
-    assert log.get("abc") is None
-    with pytest.raises(ValueError):
-        log.get("../../etc/passwd")
+def test_a_refused_message_fails_at_once() -> None:
+    state, doc = run(Attempt(error="554 message refused", permanent=True), attempts=1)
+    assert state == FAILED and doc["last_error"] == "554 message refused"
 
 
-def test_crash_points_are_inert_unless_the_variable_names_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV, raising=False)
-    crash_point("after_accept")  # nothing happens
-    monkeypatch.setenv(ENV, "before_send")
-    crash_point("after_accept")  # another point: nothing happens
-    code = "from crawler.alerting.faults import crash_point\ncrash_point('x')\ncrash_point('x')\nprint('alive')"
-    env = {**os.environ, ENV: "x@2"}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
-    assert proc.returncode == -9 and b"alive" not in proc.stdout
+def test_gives_up_after_max_attempts_not_before() -> None:
+    state, doc = run(Attempt(error="timeout"), attempts=2)
+    assert state == PENDING and doc["last_error"] == "timeout"
+    assert doc["next_attempt_at"] == "2026-11-24T12:00:20.000+00:00"
+    state, doc = run(Attempt(error="timeout"), attempts=3)
+    assert state == FAILED and doc["last_error"] == "gave up after 3 attempts: timeout"
+    assert "next_attempt_at" not in doc
+
+
+def test_an_error_and_deferrals_keep_the_error() -> None:
+    _, doc = run(Attempt(SendResult(temporary={"a@x.org": "451"}), error="disconnected"))
+    assert doc["last_error"] == "disconnected"
+
+
+@pytest.mark.parametrize(("attempts", "seconds"), [(0, 10), (1, 10), (2, 20), (3, 40), (4, 60), (10, 60)])
+def test_backoff_doubles_up_to_the_maximum(attempts: int, seconds: int) -> None:
+    assert backoff(DELIVERY, attempts) == dt.timedelta(seconds=seconds)
+
+
+class FakeMailer:
+    sender = "n@localhost"
+
+    def __init__(self, result: SendResult | BaseException):
+        self.result = result
+        self.calls: list[list[str]] = []
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> SendResult:
+        self.calls.append(list(recipients))
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+def outbox() -> Outbox:
+    return Outbox(None, None, DELIVERY, clock=lambda: NOW, owner="o", lease=dt.timedelta(minutes=5))  # type: ignore[arg-type]
+
+
+def test_attempt_classifies_what_smtp_said(caplog: pytest.LogCaptureFixture) -> None:
+    ok = FakeMailer(SendResult(accepted=["a@x.org"], permanent={"b@x.org": "550 gone"}))
+    out = outbox().attempt(ok, EmailMessage, RCPTS, "alert 1")
+    assert out.send.accepted == ["a@x.org"] and out.error is None and not out.permanent and ok.calls == [RCPTS]
+    assert any("b@x.org refused permanently (550 gone)" in r.getMessage() for r in caplog.records)
+    out = outbox().attempt(FakeMailer(MailPermanentError("554 refused")), EmailMessage, RCPTS, "alert 1")
+    assert out.permanent and out.error == "554 refused"
+    out = outbox().attempt(FakeMailer(MailTransportError("connection refused")), EmailMessage, RCPTS, "alert 1")
+    assert not out.permanent and out.error == "connection refused"
+
+
+def test_a_rendering_bug_keeps_the_alert_for_a_retry() -> None:
+    def broken() -> EmailMessage:
+        raise KeyError("title")
+
+    mailer = FakeMailer(SendResult(accepted=RCPTS))
+    out = outbox().attempt(mailer, broken, RCPTS, "alert 1")
+    assert out.error == "KeyError: 'title'" and not out.permanent and mailer.calls == []
+
+
+def test_no_recipients_left_sends_nothing() -> None:
+    mailer = FakeMailer(SendResult(accepted=RCPTS))
+    out = outbox().attempt(mailer, EmailMessage, [], "alert 1")
+    assert mailer.calls == [] and out.send.accepted == [] and out.error is None
