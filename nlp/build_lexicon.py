@@ -261,7 +261,7 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
         stop |= {w.strip() for w in stoplist_file.read_text(encoding="utf-8").splitlines() if w.strip()}
     rows: dict[str, dict[str, str]] = {}
     order = [_hand_table(DATA_DIR / "precursors.tsv"), _hand_table(DATA_DIR / "core_substances.tsv"),
-             _hand_table(DATA_DIR / "medications.tsv"),
+             _hand_table(DATA_DIR / "inn_names.tsv"), _hand_table(DATA_DIR / "medications.tsv"),
              _analogues(), _c_cs_alpha(stop), _slang()]
     learned_rows = learned or []
     for source in order:
@@ -270,7 +270,7 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
             if not _CJK.search(term) and (is_junk_name(term) or is_junk_name(row["canonical"])):
                 continue  # fragments of chemical names ("2-", "[3"): they match bare digits in any text
             if re.search(r" (?:with|and|&) ", term) and not row["source"].endswith(".tsv") \
-                    and not row["source"].startswith(("core_", "precursors")):
+                    and not row["source"].startswith(("core_", "precursors", "inn_names")):
                 continue  # combinations ("promethazine with codeine") are two substances
             if (len(term) < 2 and term.isascii()) or term in rows or (row["strength"] == "strong" and term.isdigit()):
                 continue
@@ -280,10 +280,10 @@ def build(out: Path = DATA_DIR / "substances.tsv", stoplist: set[str] | None = N
     for row in learned_rows:
         known = rows.get(row["term"])
         if row["strength"] == "demote":
-            if known is not None and not known["source"].startswith(("core_", "precursors")):
+            if known is not None and not known["source"].startswith(("core_", "precursors", "inn_names")):
                 rows[row["term"]] = {**known, "strength": "weak"}
             continue
-        if known is not None and known["source"].startswith(("core_", "precursors")):
+        if known is not None and known["source"].startswith(("core_", "precursors", "inn_names")):
             continue  # curated entries keep their strength
         if known is not None:
             rows[row["term"]] = {**known, "strength": "strong"} if known["strength"] == "weak" else known

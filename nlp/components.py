@@ -152,6 +152,7 @@ class ShippingFinder:
         if hits and mentions:
             mentions = _outside(mentions, hits)
         st["shipping"] = extractors.find_shipping(norm.text, mentions, st["tokens"])
+        st["country_table"] = self.table
         return doc
 
     def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
@@ -279,6 +280,54 @@ def _extend_counts(text: str, entities: list[dict[str, Any]]) -> None:
             ent["text"] = text[ent["start"]:ent["end"]]
 
 
+# Class words the r/opiates annotators tagged as drugs ("drugs" 51 of 58 times, "pills" 26 of 31): in first-person
+# discussion they stay, in news and in sale listings they name no substance ("seized 128 tons of drugs", "XTC Pills")
+CLASS_WORDS = frozenset("""drug drugs pill pills tablet tablets med meds medication medications narcotic narcotics
+opioid opioids opiate opiates stimulant stimulants substance substances""".split())
+_NEWS_WORDS = ("police", "seized", "seizure", "arrested", "officials", "court", "sentenced", "law enforcement",
+               "officers", "suspect", "charged", "recovered", "confiscat", "smuggl", "traffick", "investigat",
+               "customs", "authorities")
+
+# A sale title names its product right after the amount ("5g 4-HO-MET", "250g FAB-144", "1g DOC") or opens with
+# a code name ("MK-677 - 5 GRAMS"). A word there that no table knows and that is no English word, number or
+# place is read as a substance of class "other" (new designer drugs are sold before any table lists them).
+_AMOUNT_THEN_NAME_RE = re.compile(
+    r"\W{0,3}(?:\[[^\]\n]{0,20}\]\s*)?(?:\d+(?:[.,]\d+)?|[.,]\d+)\s?(?:x\s?)?"
+    r"(?i:mg|mcg|ug|µg|g|gr|grams?|gramm|kg|kilos?|oz)\.?\s+(?:(?i:of)\s+)?([A-Za-z0-9][\w\-+]*[A-Za-z0-9])(?=[\s,;|()\[\]!.]|$)")
+_CODE_FIRST_RE = re.compile(r"\W{0,3}((?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[A-Za-z0-9]{1,6}-[A-Za-z0-9\-]{1,10}[A-Za-z0-9])"
+                            r"(?=[\s,;|()\[\]]|$)")
+_ENGLISH: frozenset[str] | None = None
+
+
+def _english() -> frozenset[str]:
+    global _ENGLISH
+    if _ENGLISH is None:
+        path = DATA_DIR / "sources" / "english_words.txt"
+        _ENGLISH = frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
+    return _ENGLISH
+
+
+def title_names(text: str, taken: list[tuple[int, int]], is_place: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """(start, end) of unknown product names in the first line of a sale title (see ``_AMOUNT_THEN_NAME_RE``)."""
+    end = text.find("\n")
+    line = text if end < 0 else text[:end]
+    if len(line) > 300:
+        return []
+    out = []
+    m = _AMOUNT_THEN_NAME_RE.match(line)
+    if m is not None:
+        word = m.group(1)
+        low = word.lower()
+        code = "-" in word and any(c.isdigit() for c in word)
+        if (code or (word.isalpha() and len(word) >= 3 and low not in _english() and low.rstrip("s") not in _english()
+                     and not is_place(low))):
+            out.append(m.span(1))
+    m = _CODE_FIRST_RE.match(line)
+    if m is not None and _AMOUNT_THEN_NAME_RE.search(line) is None and any(ch.isdigit() for ch in line[m.end():]):
+        out.append(m.span(1))
+    return [(s, e) for s, e in out if not any(s < te and ts < e for ts, te in taken)]
+
+
 def build_output(doc: Doc) -> dict[str, Any]:
     """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized``."""
     st = state(doc)
@@ -287,9 +336,12 @@ def build_output(doc: Doc) -> dict[str, Any]:
     entities: list[dict[str, Any]] = []
     substances: dict[str, dict[str, Any]] = {}
     links = _link_spans(text) if st["intent"] != "sale" and "/" in text else []
+    no_class_words = st["intent"] == "sale" or any(w in norm.text for w in _NEWS_WORDS)
     for h in st.get("hits", []):
         s, e = norm.to_original(h.start, h.end)
         t = h.term
+        if no_class_words and t.cls == "generic" and t.canonical in CLASS_WORDS:
+            continue
         if links and any(a <= s and e <= b for a, b in links):
             continue  # "r/opiates", "reddit.com/r/opiates/...": a place, not a mention of the drug
         if t.cls == "unknown":
@@ -308,6 +360,14 @@ def build_output(doc: Doc) -> dict[str, Any]:
                 continue
             entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e],
                              "canonical": " ".join(text[s:e].lower().split()), "class": "other", "source": "ner"})
+    if st["intent"] == "sale":
+        table = st.get("country_table")
+        for s, e in title_names(text, [(x["start"], x["end"]) for x in entities],
+                                table.by_key.__contains__ if table is not None else (lambda w: False)):
+            name = text[s:e].lower()
+            entities.append({"start": s, "end": e, "label": "SUBSTANCE", "text": text[s:e], "canonical": name,
+                             "class": "other", "source": "title"})
+            substances.setdefault(name, {"name": name, "class": "other", "cas": None, "control": None})
     if entities:
         _extend_counts(text, entities)
     for h in st.get("handles", []):

@@ -176,3 +176,10 @@ def shipping_labels(path: Path = EVAL / "shipping_labels.jsonl") -> list[Shippin
             d = json.loads(line)
             out.append(ShippingLabel(d["id"], d["text"], d["ships_from"], d["ships_to"], d["ships_not_to"], d["split"]))
     return out
+
+
+def out_of_source(path: Path = EVAL / "substances_out_of_source.jsonl") -> list[NerExample]:
+    """Texts from outside the training data (market titles and categories of saved pages, Agora product titles
+    and seizure news of the test splits) with SUBSTANCE spans annotated by hand (nlp/data/eval/SOURCE.md)."""
+    with path.open(encoding="utf-8") as f:
+        return [NerExample(d["text"], [(s, e) for s, e in d["spans"]]) for d in map(json.loads, f)]

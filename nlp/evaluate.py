@@ -115,6 +115,12 @@ def evaluate(analyzer: Analyzer | None = None) -> Report:
         score_spans(substance_spans(res), set(ex.spans), exact, partial)
     report.rows.append(("drugs_training test 25% (exact)", "SUBSTANCE", exact, exact.tp + exact.fn))
     report.rows.append(("drugs_training test 25% (overlap)", "SUBSTANCE", partial, partial.tp + partial.fn))
+    oos = datasets.out_of_source()
+    exact, partial = PRF(), PRF()
+    for ex, res in zip(oos, analyzer.analyze_many([x.text for x in oos]), strict=True):
+        score_spans(substance_spans(res), set(ex.spans), exact, partial)
+    report.rows.append((f"out of source, {len(oos)} texts (exact)", "SUBSTANCE", exact, exact.tp + exact.fn))
+    report.rows.append((f"out of source, {len(oos)} texts (overlap)", "SUBSTANCE", partial, partial.tp + partial.fn))
 
     # 2. intent: listings (sale) vs seizure news and r/opiates discussion (other)
     _itrain, itest = datasets.intent_data()

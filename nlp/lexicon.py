@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -170,6 +171,13 @@ class Lexicon:
         for t in list(self.by_key.values()):
             if t.cas and t.cas not in self.by_cas:
                 self.by_cas[t.cas] = t
+        # a multi-word term that holds a name of its own substance is a name too ("crystal meth": "meth"):
+        # the longest match must not hide the name inside it behind a slang entry that needs context
+        for key, t in list(self.by_key.items()):
+            if t.strength != "strong" and " " in key:
+                inner = [self.by_key.get(w) for w in key.split(" ")]
+                if any(i is not None and i.strength == "strong" and i.canonical == t.canonical for i in inner):
+                    self.by_key[key] = dataclasses.replace(t, strength="strong")
         # first words of terms, and plurals of one-word terms ("fentanyls"), in one set for the scan
         self._match_keys = frozenset(self.max_len) | {k + "s" for k in self.by_key if " " not in k and len(k) > 3}
         self._cjk_re = (re.compile("|".join(re.escape(k) for k in sorted(self.cjk, key=len, reverse=True)))
