@@ -153,7 +153,7 @@ def _table(columns: list[str], rows: list[dict[str, Any]], title: str, fill: dic
 @source_group.command("try")
 @click.argument("target", metavar="NAME|FILE.yaml")
 @click.option("--url", help="Start here instead of the source's start_urls.")
-@click.option("--pages", default=3, show_default=True, type=click.IntRange(1, 1000),
+@click.option("--pages", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Pages fetched at most.")
 @click.option("--config", "config", type=click.Path(path_type=Path), help="Configuration directory or file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the listings as JSON lines instead of a table.")
@@ -186,5 +186,7 @@ def try_command(target: str, url: str | None, pages: int, config: Path | None, a
         click.echo(f"  fill {fname:<14} {rate:6.1%}", err=True)
     for name in report.empty:
         click.echo(f"  matched nothing: {name}", err=True)
+    for note in report.notes:
+        click.echo(f"  note: {note}", err=True)
     if not report.listings:
         sys.exit(1)

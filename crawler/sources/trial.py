@@ -72,9 +72,10 @@ class TrialReport:
     fill: dict[str, float] = field(default_factory=dict)
     empty: list[str] = field(default_factory=list)
     """Every configured selector that matched nothing on any fetched page (``fields.vendor``, ``links.pagination``)."""
+    notes: list[str] = field(default_factory=list)
 
 
-def try_source(target: str, *, url: str | None = None, pages: int = 3, config: Path | None = None) -> TrialReport:
+def try_source(target: str, *, url: str | None = None, pages: int = 5, config: Path | None = None) -> TrialReport:
     """Crawl ``target`` (a source name or a sources file) for at most ``pages`` responses, without indexing."""
     from crawler.runner import run_crawls
     from crawler.sources.loader import parse_sources_file
@@ -101,12 +102,20 @@ def try_source(target: str, *, url: str | None = None, pages: int = 3, config: P
             "EXTENSIONS": {"crawler.sources.trial.KeepPages": 0},
             "LOG_LEVEL": "WARNING",
             "CLOSESPIDER_PAGECOUNT": pages,
+            "DEPTH_PRIORITY": -1,  # deeper pages first, one at a time: a few pages reach listings, not only
+            "CONCURRENT_REQUESTS": 1,  # categories
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         }
         run_crawls([source.name], config=cfg, overrides=overrides)
         listings = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
                     if line.strip()] if out.exists() else []
     report = TrialReport(source.name, len(KeepPages.pages), listings)
     report.fill, report.empty = selector_report(source, listings, KeepPages.pages)
+    if not listings and getattr(source, "listing_rows", None) is None:
+        # page mode: the fetched pages may all be start and category pages; field selectors were not tried
+        report.empty = [e for e in report.empty if not e.startswith("fields.")]
+        report.notes.append(f"no listing page among the {report.pages} page(s) fetched, so the field selectors "
+                            "were not tried: raise --pages, or give --url a listing page's category")
     return report
 
 
