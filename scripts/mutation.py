@@ -60,11 +60,12 @@ TARGETS = [
     Target("query", "crawler/alerting/query.py",
            ("tests/unit/test_alert_query.py", "tests/unit/test_alert_query_semantics.py")),
     Target("shipping", "nlp/extractors.py",
-           ("tests/unit/test_properties_shipping.py", "tests/unit/test_nlp_patterns.py"),
-           select="test_ships_from_to_and_exclusions or test_no_shipping_to_never_yields_ships_to or "
-                  "test_carriers_stealth_domestic or test_lowercase_two_letter_words_are_not_countries or "
-                  "properties_shipping",
-           functions=r"CountryTable|find_shipping|find_carriers"),
+           ("tests/unit/test_properties_shipping.py", "tests/unit/test_nlp_shipping_grammar.py",
+            "tests/unit/test_nlp_patterns.py"),
+           select="shipping or test_ships_from_to_and_exclusions or test_no_shipping_to_never_yields_ships_to or "
+                  "test_carriers_stealth_domestic or test_lowercase_two_letter_words_are_not_countries",
+           functions=r"CountryTable|find_carriers|_clause_cues|_within_any|_is_gap|_fallback_role|_assign_roles|"
+                     r"_is_list_line|_heading_above|find_shipping"),
     Target("processing", "crawler/processing.py",
            ("tests/unit/test_processing.py", "tests/unit/test_processing_batches.py")),
     _delivery_target(),

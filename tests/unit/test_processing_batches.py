@@ -279,3 +279,74 @@ def test_deliverer_retries_on_its_interval_without_a_poke() -> None:
     finally:
         d.close(timeout=30)
     assert engine.rounds >= 1 and not d._thread.is_alive()
+
+
+def test_prices_compare_to_eight_decimals_the_satoshi() -> None:
+    from crawler.processing import classify
+
+    seen = {"content_hash": "old", "price": "0.25", "currency": "BTC", "status": "active"}
+    assert classify(fp.apply(listing(1, price="0.20", currency="BTC")), seen) == "price_change"
+    same = {**seen, "price": "0.123456781"}
+    assert classify(fp.apply(listing(1, price="0.123456782", currency="BTC")), same) == "changed"
+    assert classify(fp.apply(listing(1, price="", currency="BTC")), {**seen, "price": None}) == "changed"
+
+
+def test_the_partial_update_of_an_unchanged_listing() -> None:
+    item = fp.apply(listing(1, fetched_at="2026-01-02T00:00:00.000Z"))
+    assert BatchProcessor._seen_doc(item, NOW) == {"_id": item.fingerprint, "_partial": True, "last_seen": NOW,
+                                                   "status": "active", "fetched_at": "2026-01-02T00:00:00.000Z"}
+
+
+def test_stage_times_add_up_to_at_most_the_batch_time(proc: BatchProcessor) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    res = proc.process([listing(1), listing(2)], NOW)
+    elapsed = time.perf_counter() - t0
+    assert all(v >= 0 for v in res.seconds.values()) and sum(res.seconds.values()) <= elapsed
+
+
+def test_an_analyzer_that_loses_texts_is_an_error(tmp_path: Path) -> None:
+    class Lossy:
+        def analyze_many(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+            return [{}] * (len(texts) - 1)
+
+    p = BatchProcessor(indexer=MemoryIndexer(), analyzer=Lossy(), spool=BatchSpool(tmp_path), listing_doc=listing_doc)
+    with pytest.raises(ValueError):
+        p.process([listing(1), listing(2)], NOW)
+
+
+def test_indexers_may_answer_with_an_object(tmp_path: Path) -> None:
+    class Outcome:
+        def __init__(self, indexed: int, failed: int):
+            self.indexed, self.failed, self.spooled = indexed, failed, 0
+
+    class ObjIndexer(MemoryIndexer):
+        def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> Any:
+            super().index_batch(docs, changes)
+            return Outcome(len(docs) - 1, 1)
+
+    p = BatchProcessor(indexer=ObjIndexer(), analyzer=None, spool=BatchSpool(tmp_path), listing_doc=listing_doc)
+    res = p.process([listing(1), listing(2)], NOW)
+    assert (res.indexed, res.failed, res.spooled) == (1, 1, 0)
+
+
+def test_a_replay_failing_again_names_the_batch(proc: BatchProcessor) -> None:
+    from crawler.processing import ServiceUnavailable
+
+    proc.indexer.down = ConnectionError("node gone")
+    proc.process([listing(1)], NOW)
+    with pytest.raises(ServiceUnavailable, match=r"replay of \d+-\d+\.json failed again"):
+        proc.replay()
+
+
+def test_deliverer_is_a_daemon_thread_and_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+    engine = Engine()
+    engine.fail = True
+    d = Deliverer(engine, interval=3600)
+    try:
+        assert d._thread.daemon and d._thread.name == "narcowatch-deliverer"
+        assert d.drain(timeout=30)
+    finally:
+        d.close(timeout=30)
+    assert any(r.getMessage() == "alert delivery failed, will retry: smtp down" for r in caplog.records)
