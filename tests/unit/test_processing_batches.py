@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from crawler import fingerprint as fp
+from crawler.es.indexer import IndexResult
 from crawler.events import ListingEvent
 from crawler.items import Listing
 from crawler.processing import BatchProcessor, BatchResult, BatchSpool, Deliverer
@@ -39,11 +41,11 @@ class MemoryIndexer:
         self.lookups.append(list(ids))
         return {i: dict(self.docs[i]) for i in ids if i in self.docs}
 
-    def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> dict[str, int]:
+    def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> IndexResult:
         if self.down is not None:
             raise self.down
         if self.spooled:
-            return {"indexed": 0, "failed": 0, "spooled": self.spooled}
+            return IndexResult(spooled=self.spooled)
         for d in docs:
             d = dict(d)
             if d.pop("_partial", False):
@@ -51,7 +53,7 @@ class MemoryIndexer:
             else:
                 self.docs[d.pop("_id")] = d
         self.changes += changes
-        return {"indexed": len(docs), "failed": 0}
+        return IndexResult(indexed=len(docs))
 
 
 class Recorder:
@@ -62,9 +64,9 @@ class Recorder:
         self.calls.append(("nlp", list(texts)))
         return [{"intent": "sale", "n": i} for i, _ in enumerate(texts)]
 
-    def on_batch(self, events: list[ListingEvent]) -> dict[str, int]:
+    def on_batch(self, events: list[ListingEvent]) -> SimpleNamespace:
         self.calls.append(("alerts", [(e.fingerprint, e.kind) for e in events]))
-        return {"created": len(events)}
+        return SimpleNamespace(created=len(events))
 
     def refresh(self) -> None:
         self.calls.append(("refresh",))
@@ -316,17 +318,13 @@ def test_an_analyzer_that_loses_texts_is_an_error(tmp_path: Path) -> None:
         p.process([listing(1), listing(2)], NOW)
 
 
-def test_indexers_may_answer_with_an_object(tmp_path: Path) -> None:
-    class Outcome:
-        def __init__(self, indexed: int, failed: int):
-            self.indexed, self.failed, self.spooled = indexed, failed, 0
-
-    class ObjIndexer(MemoryIndexer):
-        def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> Any:
+def test_rejected_actions_are_counted_failed(tmp_path: Path) -> None:
+    class Rejecting(MemoryIndexer):
+        def index_batch(self, docs: list[dict[str, Any]], changes: list[dict[str, Any]]) -> IndexResult:
             super().index_batch(docs, changes)
-            return Outcome(len(docs) - 1, 1)
+            return IndexResult(indexed=len(docs) - 1, failed=1)
 
-    p = BatchProcessor(indexer=ObjIndexer(), analyzer=None, spool=BatchSpool(tmp_path), listing_doc=listing_doc)
+    p = BatchProcessor(indexer=Rejecting(), analyzer=None, spool=BatchSpool(tmp_path), listing_doc=listing_doc)
     res = p.process([listing(1), listing(2)], NOW)
     assert (res.indexed, res.failed, res.spooled) == (1, 1, 0)
 
