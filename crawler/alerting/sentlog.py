@@ -40,7 +40,6 @@ class SentLog:
 
     def record(self, key: str, send: SendResult, message_id: str | None) -> None:
         """Write what the server accepted, durably (file and directory fsynced) before returning."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         payload = {
@@ -49,7 +48,14 @@ class SentLog:
             "permanent": send.permanent,
             "message_id": message_id,
         }
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for tries in range(3):  # another process's clear() may remove the empty directory meanwhile
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                break
+            except FileNotFoundError:
+                if tries == 2:
+                    raise
         try:
             os.write(fd, json.dumps(payload).encode())
             os.fsync(fd)
@@ -79,3 +85,7 @@ class SentLog:
 
     def clear(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+        try:
+            self.directory.rmdir()  # only when empty: leave no directory behind when nothing waits
+        except OSError:
+            pass

@@ -30,7 +30,7 @@ def test_sent_log_round_trip_and_clear(tmp_path: Path) -> None:
     assert log.get("abc") == SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"})
     assert (tmp_path / "outbox" / "abc.json").stat().st_mode & 0o777 == 0o600
     log.clear("abc")
-    assert log.get("abc") is None
+    assert log.get("abc") is None and not (tmp_path / "outbox").exists()
     with pytest.raises(ValueError):
         log.get("../../etc/passwd")
 
