@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nlp.bench import run, run_long
+    from nlp.tools.bench import run, run_long
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--texts", type=int, default=5000, help="number of listings (default 5000)")

@@ -176,7 +176,7 @@ def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool
     import logging
 
     from nlp.analyzer import Analyzer
-    from nlp.select import DEV_DIR, build_dev, dev_report
+    from nlp.tools.select import DEV_DIR, build_dev, dev_report
 
     path = Path(dev_dir) if dev_dir else DEV_DIR
     if rebuild or not (path / "config.cfg").exists():
@@ -198,7 +198,7 @@ def bench_command(n: int, words: int, model: str | None, as_json: bool, long_tex
 
     Then the seconds for one long text of 200 KB, 1 MB and 5 MB: linear growth, and the analysis cap.
     """
-    from nlp.bench import long_report, run, run_long
+    from nlp.tools.bench import long_report, run, run_long
 
     result = run(n, words, model)
     long_result = run_long(model=model) if long_texts else None
@@ -227,7 +227,7 @@ def train_command(output: str | None, seed: int | None, epochs: int, no_ner: boo
     import logging
 
     from nlp import datasets
-    from nlp.train import MODEL_DIR, train
+    from nlp.tools.train import MODEL_DIR, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     path = train(Path(output) if output else MODEL_DIR, seed if seed is not None else datasets.SEED,

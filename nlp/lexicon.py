@@ -198,7 +198,7 @@ class Lexicon:
 
     @classmethod
     def from_tsv(cls, path: str | Path) -> Lexicon:
-        """Load the table written by ``nlp.build_lexicon`` (columns term, canonical, class, cas, ...)."""
+        """Load the table written by ``nlp.tools.build_lexicon`` (columns term, canonical, class, cas, ...)."""
         path = Path(path)
         try:
             with path.open(encoding="utf-8", newline="") as f:

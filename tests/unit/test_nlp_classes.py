@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nlp.analyzer import Analyzer, build_pipeline
-from nlp.build_lexicon import stem_class
+from nlp.tools.build_lexicon import stem_class
 
 
 @pytest.mark.parametrize(("name", "cls"), [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nlp.analyzer import Analyzer, build_pipeline
-from nlp.build_lexicon import dea_names
 from nlp.lexicon import Lexicon, Term, is_junk_name
+from nlp.tools.build_lexicon import dea_names
 
 DATA = Path(__file__).resolve().parents[2] / "nlp" / "data"
 MODEL_TABLE = Path(__file__).resolve().parents[2] / "nlp" / "model" / "substances" / "substances.tsv"

@@ -6,7 +6,7 @@ import pytest
 
 from nlp.datasets import NerExample
 from nlp.ner import _DOSE_RE
-from nlp.train import ner_stoplist
+from nlp.tools.train import ner_stoplist
 
 
 def test_english_words_are_stopped_unless_lexicon_terms_or_tagged() -> None:

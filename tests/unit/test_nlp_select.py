@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nlp import datasets
 from nlp.analyzer import Analyzer, build_pipeline
-from nlp.select import dev_report, parts
+from nlp.tools.select import dev_report, parts
 
 
 def test_fit_and_dev_come_from_the_training_split_only() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from nlp import datasets
-from nlp.build_lexicon import DATA_DIR, build
 from nlp.lexicon import TOKEN_RE, is_curated
 from nlp.normalize import normalize
+from nlp.tools.build_lexicon import DATA_DIR, build
 
 log = logging.getLogger(__name__)
-MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 # lexicon thresholds on the share of a term's occurrences the annotators tagged (training split)
 LEARNED_MIN_RATIO = 0.5  # a word tagged this often becomes a "learned" term
 DEMOTE_BELOW = 0.5  # a lexicon word tagged less often than this is demoted to slang
@@ -147,7 +147,7 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
 
     ``learn_from`` replaces the training split of drugs_training.jsonl for every learned part (stoplists,
     learned terms, NER; the intent model leaves out the comments not in it) and ``tables`` is where the
-    built tables go: model selection (nlp.select) builds a dev pipeline this way from the fit part only.
+    built tables go: model selection (nlp.tools.select) builds a dev pipeline this way from the fit part only.
     """
     random.seed(seed)
     stop_file, table = tables / "slang_stoplist.txt", tables / "substances.tsv"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nlp.lexicon import is_junk_name
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 SOURCES = DATA_DIR / "sources"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 OUT_COLUMNS = ["term", "canonical", "class", "cas", "control", "strength", "source"]

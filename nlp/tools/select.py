@@ -27,7 +27,7 @@ def parts() -> tuple[list[datasets.NerExample], list[datasets.NerExample]]:
 
 def build_dev(output: Path = DEV_DIR, epochs: int = 30, seed: int = datasets.SEED) -> Path:
     """Train a pipeline from the fit part only (tables under ``output/tables``) and write it to ``output``."""
-    from nlp.train import train
+    from nlp.tools.train import train
 
     fit, _dev = parts()
     tables = output / "tables"
