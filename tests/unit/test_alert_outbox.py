@@ -7,7 +7,9 @@ tests/integration/test_alert_engine.py; these are the decisions, with hand-built
 from __future__ import annotations
 
 import datetime as dt
+import json
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from crawler.alerting.mailer import MailPermanentError, MailTransportError, Send
 from crawler.alerting.outbox import Attempt, Outbox, backoff, settle
 from crawler.alerting.records import DIGEST, FAILED, PENDING, SENT
 from crawler.alerting.rules import Delivery
+from crawler.alerting.sentlog import SentLog
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 DELIVERY = Delivery.model_validate({"retry_base": "10s", "retry_max": "1m", "max_attempts": 3})
@@ -112,15 +115,22 @@ class FakeMailer:
         return self.result
 
 
-def outbox() -> Outbox:
-    return Outbox(None, None, DELIVERY, clock=lambda: NOW, owner="o", lease=dt.timedelta(minutes=5))  # type: ignore[arg-type]
+def outbox(sent_log: SentLog | None = None) -> Outbox:
+    return Outbox(None, None, DELIVERY, clock=lambda: NOW, owner="o",  # type: ignore[arg-type]
+                  lease=dt.timedelta(minutes=5), sent_log=sent_log)
+
+
+def message() -> EmailMessage:
+    msg = EmailMessage()
+    msg["Message-ID"] = "<alert-1@narcowatch>"
+    return msg
 
 
 def test_attempt_classifies_what_smtp_said(caplog: pytest.LogCaptureFixture) -> None:
     ok = FakeMailer(SendResult(accepted=["a@x.org"], permanent={"b@x.org": "550 gone"}))
     out = outbox().attempt(ok, EmailMessage, RCPTS, "alert 1")
     assert out.send.accepted == ["a@x.org"] and out.error is None and not out.permanent and ok.calls == [RCPTS]
-    assert any("b@x.org refused permanently (550 gone)" in r.getMessage() for r in caplog.records)
+    assert [r.getMessage() for r in caplog.records] == ["alert 1: b@x.org refused permanently (550 gone); not retried"]
     out = outbox().attempt(FakeMailer(MailPermanentError("554 refused")), EmailMessage, RCPTS, "alert 1")
     assert out.permanent and out.error == "554 refused"
     out = outbox().attempt(FakeMailer(MailTransportError("connection refused")), EmailMessage, RCPTS, "alert 1")
@@ -140,3 +150,47 @@ def test_no_recipients_left_sends_nothing() -> None:
     mailer = FakeMailer(SendResult(accepted=RCPTS))
     out = outbox().attempt(mailer, EmailMessage, [], "alert 1")
     assert mailer.calls == [] and out.send.accepted == [] and out.error is None
+
+
+def test_two_deferrals_and_the_outcome_error() -> None:
+    out = settle(Attempt(SendResult(temporary={"a@x.org": "451 a", "b@x.org": "452 b"})), recipients=RCPTS,
+                 delivered=[], rejected=[], attempts=1, delivery=DELIVERY, waiting=PENDING, now=NOW)
+    assert out.error == out.doc["last_error"] == "a@x.org: 451 a; b@x.org: 452 b"
+    out = settle(Attempt(SendResult(accepted=["a@x.org"], permanent={"b@x.org": "550"}), error="late 421"),
+                 recipients=RCPTS, delivered=[], rejected=[], attempts=1, delivery=DELIVERY, waiting=PENDING, now=NOW)
+    assert out.state == SENT and out.doc["last_error"] == "late 421; b@x.org: 550"
+
+
+def test_an_accepted_mail_is_in_the_sent_log_before_attempt_returns(tmp_path: Path) -> None:
+    log = SentLog(tmp_path / "sent")
+    mailer = FakeMailer(SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"}))
+    out = outbox(log).attempt(mailer, message, RCPTS, "alert 1", key="alert-1")
+    assert not out.replayed and mailer.calls == [RCPTS]
+    prior = log.get("alert-1")
+    assert prior is not None and prior.accepted == ["a@x.org"] and prior.temporary == {"b@x.org": "451"}
+    assert json.loads((tmp_path / "sent" / "alert-1.json").read_text())["message_id"] == "<alert-1@narcowatch>"
+
+
+def test_a_mail_in_the_sent_log_is_not_sent_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    log = SentLog(tmp_path / "sent")
+    log.record("alert-1", SendResult(accepted=RCPTS), "<alert-1@narcowatch>")
+    mailer = FakeMailer(SendResult(accepted=RCPTS))
+    out = outbox(log).attempt(mailer, message, RCPTS, "alert 1", key="alert-1")
+    assert out.replayed and out.send.accepted == RCPTS and mailer.calls == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "alert 1: accepted by the server before a crash (sent log); not sent again"]
+    # another key, or no key, is sent
+    assert outbox(log).attempt(mailer, message, RCPTS, "alert 2", key="alert-2").replayed is False
+    assert outbox(log).attempt(mailer, message, RCPTS, "alert 3").replayed is False
+    assert len(mailer.calls) == 2
+
+
+def test_nothing_accepted_or_no_key_leaves_the_sent_log_alone(tmp_path: Path) -> None:
+    log = SentLog(tmp_path / "sent")
+    outbox(log).attempt(FakeMailer(SendResult(temporary={"a@x.org": "451"})), message, RCPTS, "a", key="alert-1")
+    outbox(log).attempt(FakeMailer(SendResult(accepted=RCPTS)), message, RCPTS, "a")
+    outbox(log).attempt(FakeMailer(MailTransportError("down")), message, RCPTS, "a", key="alert-2")
+    assert log.get("alert-1") is None and log.get("alert-2") is None
+    assert not (tmp_path / "sent").exists() or list((tmp_path / "sent").iterdir()) == []
+    out = outbox(None).attempt(FakeMailer(SendResult(accepted=RCPTS)), message, RCPTS, "a", key="alert-1")
+    assert out.send.accepted == RCPTS and not out.replayed
