@@ -86,6 +86,9 @@ class Listing:
     evidence); None for listings read from their own page."""
     row: int | None = None
     """Position of the offer's row on ``source_page``, counted from 1 in page order."""
+    source_page_record: str | None = None
+    """WARC-Record-ID of ``source_page``'s response (the row's evidence, also when ``follow_listing`` gives
+    the listing its detail page's record)."""
 
     # -- derived (filled by pipelines)
     fingerprint: str | None = None

@@ -159,7 +159,8 @@ def listing_doc(listing: Listing, now: str) -> dict[str, Any]:
         "extra": dict(listing.extra),
     }
     if listing.source_page:  # an offer read as a row of a result page: that page's record, the row's place
-        doc["evidence"].update(page_url=listing.source_page, row=listing.row)
+        doc["evidence"].update(page_url=listing.source_page, row=listing.row,
+                               page_record_id=listing.source_page_record)
     return doc
 
 

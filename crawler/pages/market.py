@@ -233,6 +233,7 @@ class MarketRow(MarketListingPage):
         item = super().to_item()
         item.source_page = self.response.url
         item.row = self.position
+        item.source_page_record = item.warc_record_id
         return item
 
 
@@ -247,6 +248,7 @@ def merge_row(row: Listing, detail: Listing) -> Listing:
             detail.extra = {**row.extra, **detail.extra}
     detail.source_page = row.source_page
     detail.row = row.row
+    detail.source_page_record = row.source_page_record
     return detail
 
 

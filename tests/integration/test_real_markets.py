@@ -210,7 +210,10 @@ def test_rows_are_indexed_alerted_tracked_and_removed(
     assert first_row["url"] == f"{fresh_real_web.base_url}/apollon/listing.php?ls_id=43473"
     evidence = first_row["evidence"]
     assert evidence["page_url"].endswith("pg=1") and evidence["row"] == 1 and evidence["warc_record_id"]
-    assert docs["73431"]["ships_from_raw"] == "Netherlands" and docs["73431"]["evidence"]["row"] == 7
+    assert evidence["page_record_id"] == evidence["warc_record_id"]  # a row's record is its result page's
+    followed = docs["73431"]["evidence"]  # a followed row: the detail page's record and the result page's
+    assert docs["73431"]["ships_from_raw"] == "Netherlands" and followed["row"] == 7
+    assert followed["page_record_id"] == evidence["page_record_id"] != followed["warc_record_id"]
     assert "opioid" in first_row["substance_classes"]
     # alertable: the opioid offers raised alert mail
     assert smtp_sink.wait_for(1, timeout=30)

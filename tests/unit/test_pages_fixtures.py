@@ -28,7 +28,7 @@ PAGE_CLASSES = ["MarketCategoryPage", "MarketListingPage", "B2BProductPage", "Fo
                 "TelegramChannelPage", "RedditListing", "MastodonTimeline", "FeedPage"]
 # Evidence fields depend on the fetch, not on the page: left out of the expected JSON.
 EVIDENCE = {"fetched_at", "response_sha256", "response_status", "warc_file", "warc_record_id", "screenshot",
-            "source_page", "row"}
+            "source_page", "row", "source_page_record"}
 
 
 def cases() -> list[Any]:

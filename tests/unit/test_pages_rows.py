@@ -58,14 +58,16 @@ def test_rows_without_links_get_distinct_ids_from_their_content() -> None:
 
 def test_detail_values_win_and_row_values_fill_the_gaps() -> None:
     row = Listing(url="u", source="s", source_kind="market", title="Row title", vendor="rowvendor", views=5,
-                  price="1.00", source_page="http://x/results?pg=1", row=3, extra={"a": "row", "b": "row"})
+                  price="1.00", source_page="http://x/results?pg=1", row=3, extra={"a": "row", "b": "row"},
+                  warc_record_id="<urn:uuid:page>", source_page_record="<urn:uuid:page>")
     detail = Listing(url="u", source="s", source_kind="market", title="Detail title", price=None,
-                     ships_from_raw="Germany", extra={"b": "detail"})
+                     ships_from_raw="Germany", extra={"b": "detail"}, warc_record_id="<urn:uuid:detail>")
     merged = merge_row(row, detail)
     assert (merged.title, merged.vendor, merged.views, merged.price, merged.ships_from_raw) == (
         "Detail title", "rowvendor", 5, "1.00", "Germany")
     assert merged.extra == {"a": "row", "b": "detail"}
     assert (merged.source_page, merged.row) == ("http://x/results?pg=1", 3)
+    assert (merged.warc_record_id, merged.source_page_record) == ("<urn:uuid:detail>", "<urn:uuid:page>")
 
 
 @pytest.mark.parametrize(("message", "data"), [
