@@ -13,9 +13,9 @@ target's directory shows its diff). Not part of CI: a full run takes tens of min
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,9 +37,18 @@ class Target:
     tests: tuple[str, ...]
     select: str | None = None
     """A ``pytest -k`` expression: the smallest subset of the test files that covers the target."""
-    functions: str = r".*"
-    """Regex on the function part of mutant names (``x_find_shipping``, ``xǁCountryTableǁfind``): the part of
-    the module in scope; mutants of other functions are not counted."""
+    functions: tuple[str, ...] = ()
+    """The part of the module in scope: function names, ``Class.method`` or ``Class.*``; empty for all.
+    Only their mutants are run and counted."""
+
+    def globs(self) -> list[str]:
+        """mutmut name patterns of the functions in scope (``nlp.extractors.x_find_shipping__mutmut_*``)."""
+        mod = self.module.removesuffix(".py").replace("/", ".")
+        out = []
+        for f in self.functions:
+            cls, _, meth = f.rpartition(".")
+            out.append(f"{mod}.xǁ{cls}ǁ{meth}__mutmut_*" if cls else f"{mod}.x_{f}__mutmut_*")
+        return out
 
 
 def _delivery_target() -> Target:
@@ -50,7 +59,7 @@ def _delivery_target() -> Target:
     """
     if (ROOT / "crawler/alerting/outbox.py").exists():
         return Target("delivery", "crawler/alerting/outbox.py", ("tests/unit/test_alert_outbox.py",),
-                      functions=r"^x_settle|^x_backoff|ǁattempt$")
+                      functions=("settle", "backoff", "Outbox.attempt"))
     return Target("delivery", "crawler/alerting/engine.py", ("tests/unit/test_alert_outbox.py",))
 
 
@@ -64,8 +73,8 @@ TARGETS = [
             "tests/unit/test_nlp_patterns.py"),
            select="shipping or test_ships_from_to_and_exclusions or test_no_shipping_to_never_yields_ships_to or "
                   "test_carriers_stealth_domestic or test_lowercase_two_letter_words_are_not_countries",
-           functions=r"CountryTable|find_carriers|_clause_cues|_within_any|_is_gap|_fallback_role|_assign_roles|"
-                     r"_is_list_line|_heading_above|find_shipping"),
+           functions=("CountryTable.*", "find_carriers", "_clause_cues", "_within_any", "_is_gap", "_fallback_role",
+                      "_assign_roles", "_is_list_line", "_heading_above", "find_shipping")),
     Target("processing", "crawler/processing.py",
            ("tests/unit/test_processing.py", "tests/unit/test_processing_batches.py")),
     _delivery_target(),
@@ -108,7 +117,7 @@ def run(target: Target) -> int:
     work = prepare(target)
     env = {**os.environ, "NARCOWATCH_HYPOTHESIS_PROFILE": "mutation", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
-    cmd = ["nice", "-n", "15", str(mutmut), "run", "--max-children", "1"]
+    cmd = ["nice", "-n", "15", str(mutmut), "run", "--max-children", "1", *target.globs()]
     print(f"== {target.name}: mutmut over {target.module} with {' '.join(target.tests)}", flush=True)
     proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=False)
@@ -123,11 +132,11 @@ def results(target: Target) -> dict[str, list[str]] | None:
     if not meta.exists():
         return None
     codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-    keep = re.compile(target.functions)
-    out: dict[str, list[str]] = {"killed": [], "survived": [], "timeout": [], "no tests": [], "other": []}
+    globs = target.globs()
+    out: dict[str, list[str]] = {"killed": [], "survived": [], "timeout": [], "no tests": [], "not checked": [],
+                                 "other": []}
     for name, code in sorted(codes.items()):
-        func = name.rsplit(".", 1)[-1].split("__mutmut_")[0]
-        if not keep.search(func):
+        if globs and not any(fnmatch.fnmatchcase(name, g) for g in globs):
             continue
         if code in KILLED_CODES:
             out["killed"].append(name)
@@ -137,6 +146,8 @@ def results(target: Target) -> dict[str, list[str]] | None:
             out["timeout"].append(name)  # an endless loop: the tests noticed, a kill
         elif code in (5, 33):
             out["no tests"].append(name)
+        elif code is None:
+            out["not checked"].append(name)  # the run was stopped before it got there
         else:
             out["other"].append(f"{name} (exit {code})")
     return out
@@ -152,12 +163,13 @@ def report(targets: list[Target]) -> int:
         if res is None:
             lines.append(f"{t.name:<12} {t.module:<32} (not run)")
             continue
-        n = sum(len(v) for v in res.values())
+        n = sum(len(v) for k, v in res.items() if k != "not checked")
         surv = len(res["survived"]) + len(res["no tests"]) + len(res["other"])
         total, total_surv = total + n, total_surv + surv
         pct = 100.0 * surv / n if n else 0.0
         lines.append(f"{t.name:<12} {t.module:<32} {n:>7} {len(res['killed']):>7} {len(res['timeout']):>7} "
-                     f"{len(res['survived']):>8} {len(res['no tests']):>8} {pct:>9.1f}%")
+                     f"{len(res['survived']):>8} {len(res['no tests']):>8} {pct:>9.1f}%"
+                     + (f"  ({len(res['not checked'])} not checked)" if res["not checked"] else ""))
         for key in ("survived", "no tests", "other"):
             details += [f"  [{t.name}] {key}: {name}" for name in res[key]]
     if total:

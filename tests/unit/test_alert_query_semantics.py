@@ -15,6 +15,7 @@ from crawler.alerting.query import EU_MEMBERS, compile_condition, compile_rule, 
 from crawler.alerting.rules import Condition, load_alerts_config
 from crawler.paths import ROOT
 from tests.support.esquery import Unsupported, matches
+from tests.support.examples import examples
 
 COUNTRIES = sorted(EU_MEMBERS | {"US", "CA", "GB", "AU", "CN", "IN", "MX", "RU", "CH", "NO"})
 
@@ -85,7 +86,7 @@ def test_evaluator_refuses_what_it_does_not_know() -> None:
         matches({"query_string": {"query": "x"}}, doc())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data(), rule_countries=st.lists(st.sampled_from([*COUNTRIES, "EU", "WORLDWIDE"]), min_size=1,
                                                max_size=6, unique=True))
 def test_rule_with_n_countries_matches_a_listing_shipping_to_any_one(data: st.DataObject,

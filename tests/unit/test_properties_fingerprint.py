@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from crawler.fingerprint import _TRACKING, canonical_url, content_hash, fingerprint
 from crawler.items import Listing
+from tests.support.examples import examples
 
 CONTENT_FIELDS = ("title", "description", "price", "currency", "stock", "quantity")
 
@@ -20,7 +21,7 @@ paths = st.lists(st.text("abcXYZ019-_.~%", min_size=1, max_size=6), max_size=3).
     lambda parts: "/" + "/".join(quote(p, safe="") for p in parts))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(params=st.lists(st.tuples(keys, values), min_size=1, max_size=6), path=paths, data=st.data())
 def test_fingerprint_is_stable_under_query_parameter_order(params: list[tuple[str, str]], path: str,
                                                            data: st.DataObject) -> None:
@@ -32,7 +33,7 @@ def test_fingerprint_is_stable_under_query_parameter_order(params: list[tuple[st
     assert fingerprint(a) == fingerprint(b)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(params=st.lists(st.tuples(keys, values), min_size=1, max_size=4, unique_by=lambda kv: kv[0]), data=st.data())
 def test_fingerprint_changes_with_any_kept_parameter_value(params: list[tuple[str, str]], data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(params) - 1), label="the parameter that changes")
@@ -50,7 +51,7 @@ def _norm(value: str) -> str:
 field_values = st.text(max_size=30)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(base=st.fixed_dictionaries({f: field_values for f in CONTENT_FIELDS}), field=st.sampled_from(CONTENT_FIELDS),
        data=st.data())
 def test_content_hash_changes_with_any_listed_field(base: dict[str, str], field: str, data: st.DataObject) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from crawler.pages.base import parse_price
 from nlp import extractors
+from tests.support.examples import examples
 
 # text made of what prices are made of, so that the parsers' branches are reached, plus any text at all
 PRICE_ALPHABET = "0123456789.,' $€£¥₿₽₹฿Ƀɱ-+eE\u00a0\u2009" + "usdeurgbpbtcxmrUSDEURGBPBTCXMRrmbkgmlx"
@@ -20,7 +21,7 @@ price_like = st.text(PRICE_ALPHABET, max_size=40)
 any_text = st.text(max_size=120)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(text=price_like | any_text, default=st.sampled_from([None, "USD", "BTC"]))
 def test_page_price_parsing_never_raises(text: str, default: str | None) -> None:
     amount, currency = parse_price(text, default)
@@ -29,7 +30,7 @@ def test_page_price_parsing_never_raises(text: str, default: str | None) -> None
     assert currency is None or currency.isupper()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(text=price_like | any_text)
 def test_nlp_price_and_quantity_parsing_never_raises(text: str) -> None:
     prices, quantities = extractors.find_amounts(text)  # what the pipeline runs

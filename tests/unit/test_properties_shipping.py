@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from nlp import extractors
 from nlp.lexicon import Tokens
 from nlp.normalize import normalize
+from tests.support.examples import examples
 
 DATA = Path(__file__).resolve().parents[2] / "nlp" / "data"
 TABLE = extractors.CountryTable.from_tsv(DATA / "countries.tsv")
@@ -67,7 +68,7 @@ sentence = st.builds(
     st.sampled_from(NAMES))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(before=st.lists(sentence, max_size=3), neg=st.sampled_from(NEGATIONS), verb=st.sampled_from(VERBS),
        country=st.sampled_from(NAMES), after=st.lists(sentence, max_size=2),
        sep=st.sampled_from([". ", "\n", "; ", "! "]))
@@ -84,14 +85,14 @@ WORDS = ["ships", "ship", "shipping", "to", "from", "no", "not", "don't", "dont"
          "France", "Germany", "Canada", "China", "Netherlands", "Australia", "domestic", "stealth", "price", "10g"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(words=st.lists(st.sampled_from(WORDS) | st.sampled_from([n for n, _ in NAMES]), max_size=25))
 def test_ships_to_and_ships_not_to_are_disjoint_on_shipping_words(words: list[str]) -> None:
     res = ship(" ".join(words))
     assert not set(res["ships_to"]) & set(res["ships_not_to"]), res
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=st.text(max_size=200))
 def test_ships_to_and_ships_not_to_are_disjoint_on_any_text(text: str) -> None:
     res = ship(text)
