@@ -76,11 +76,10 @@ def bench_env(name: str, *, scale: int = 1) -> Iterator[BenchEnv]:
         sink.stop()
         web.stop()
         try:
-            from elasticsearch import Elasticsearch
-
+            from crawler.es.client import get_client
             from tests.plugins.es import delete_prefix
 
-            delete_prefix(Elasticsearch(es_url), prefix)
+            delete_prefix(get_client(es_url, check=False), prefix)
         except Exception as exc:  # cleaning up is best effort in a benchmark
             print(f"cleanup: {exc}")
         if node is not None and node_home is not None:

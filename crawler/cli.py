@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -66,6 +67,7 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Monitor online markets for fentanyl, other synthetic opioids and their precursors."""
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    os.umask(0o077)  # what narcowatch writes (mails, WARC, spool, node state) is its user's alone
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:

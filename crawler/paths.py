@@ -23,8 +23,33 @@ def state_home() -> Path:
     else:
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         path = Path(base) / "narcowatch"
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     return path
+
+
+def private_dir(path: Path) -> Path:
+    """Make sure ``path`` is a directory only its owner can enter (mails, WARC files, spool are evidence).
+
+    Created with umask 077 (new parents too); an existing one that we own is tightened to 0700, unless it is
+    a directory that is not narcowatch's to change (``/``, ``/tmp``, a home directory or one above it).
+    """
+    if not path.exists():
+        old = os.umask(0o077)
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        finally:
+            os.umask(old)
+        return path
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid() and not _shared_dir(path):
+        path.chmod(0o700)
+    return path
+
+
+def _shared_dir(path: Path) -> bool:
+    resolved = path.resolve()
+    home = Path.home().resolve()
+    return resolved in (Path("/"), Path("/tmp"), Path("/var/tmp")) or resolved == home or resolved in home.parents
 
 
 def cache_home() -> Path:

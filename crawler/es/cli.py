@@ -62,6 +62,25 @@ def es_start(port: int | None, heap: str, timeout: float, no_install: bool) -> N
         except MappingError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"Elasticsearch {info.version} running at {info.url} (pid {info.pid}, data in {info.data_dir})")
+    creds = node.credentials()
+    click.echo(f"security on: user {creds[0] if creds else '?'}, password in {node.credentials_file} "
+               "(narcowatch uses it automatically; `narcowatch es credentials`)")
+
+
+@es_group.command("credentials")
+@click.option("--show-password", is_flag=True, help="Print the password too (for Kibana or curl).")
+def es_credentials(show_password: bool) -> None:
+    """The managed node's generated user and where its password is kept (mode 0600)."""
+    from crawler.es.node import ManagedNode
+
+    node = ManagedNode()
+    found = node.credentials()
+    if not found:
+        raise click.ClickException("the managed node has no credentials yet: run `narcowatch es start`")
+    click.echo(f"user: {found[0]}")
+    click.echo(f"password file: {node.credentials_file}")
+    if show_password:
+        click.echo(f"password: {found[1]}")
 
 
 @es_group.command("stop")

@@ -1,4 +1,8 @@
-"""The one way narcowatch connects to Elasticsearch: environment (URL, auth, CA) or the managed node."""
+"""The one way narcowatch connects to Elasticsearch: environment (URL, auth, CA) or the managed node.
+
+The managed node runs with security on; its generated credentials (``state_home/es/credentials.json``)
+are used automatically, but only for that node's own URL: they are never sent to another cluster.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from elastic_transport import TransportError
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
-from crawler.es.node import read_node_info
+from crawler.es.node import read_credentials, read_node_info
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +60,17 @@ def resolve_url(url: str | None = None, state_home: Path | None = None) -> tuple
     )
 
 
-def client_options(url: str) -> dict[str, Any]:
-    """Auth and TLS options from the environment (API key, user/password, CA file)."""
+def managed_credentials(url: str, state_home: Path | None = None) -> tuple[str, str] | None:
+    """The managed node's ``(user, password)`` when ``url`` is that node's URL, else None."""
+    info = read_node_info(state_home)
+    if info is None or info.url.rstrip("/") != url.rstrip("/"):
+        return None
+    return read_credentials(state_home)
+
+
+def client_options(url: str, state_home: Path | None = None) -> dict[str, Any]:
+    """Auth and TLS options: from the environment (API key, user/password, CA file), else the managed node's
+    own credentials when ``url`` is the managed node of ``state_home``."""
     opts: dict[str, Any] = {}
     api_key = os.environ.get("NARCOWATCH_ES_API_KEY")
     user = os.environ.get("NARCOWATCH_ES_USER")
@@ -69,6 +82,10 @@ def client_options(url: str) -> dict[str, Any]:
         if password is None:
             raise EsUnavailable("NARCOWATCH_ES_USER is set but NARCOWATCH_ES_PASSWORD is not", redact_url(url))
         opts["basic_auth"] = (user, password)
+    else:
+        found = managed_credentials(url, state_home)
+        if found:
+            opts["basic_auth"] = found
     if ca:
         if not Path(ca).is_file():
             raise EsUnavailable(f"NARCOWATCH_ES_CA={ca} is not a readable file", redact_url(url))
@@ -82,12 +99,13 @@ def get_client(
     """An Elasticsearch client for narcowatch.
 
     ``url`` (else ``NARCOWATCH_ES_URL``, else the managed node's ``node.json``); auth and TLS from
-    ``NARCOWATCH_ES_API_KEY``, ``NARCOWATCH_ES_USER``/``NARCOWATCH_ES_PASSWORD``, ``NARCOWATCH_ES_CA``.
+    ``NARCOWATCH_ES_API_KEY``, ``NARCOWATCH_ES_USER``/``NARCOWATCH_ES_PASSWORD``, ``NARCOWATCH_ES_CA``, else
+    the managed node's generated credentials when the URL is that node's.
     Extra keyword arguments go to ``Elasticsearch()``. With ``check`` (default) the node is asked for
     its version once and ``EsUnavailable`` names the URL when it does not answer.
     """
     target, origin = resolve_url(url, state_home)
-    opts = {"request_timeout": 30, **client_options(target), **kw}
+    opts = {"request_timeout": 30, **client_options(target, state_home), **kw}
     shown = redact_url(target)
     try:
         client = Elasticsearch(target, **opts)

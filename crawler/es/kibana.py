@@ -8,6 +8,7 @@ import json
 import os
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -64,12 +65,19 @@ def with_prefix(text: str, prefix: str) -> str:
     return text
 
 
-def _auth_headers() -> dict[str, str]:
+def _auth_headers(kibana_url: str | None = None) -> dict[str, str]:
     api_key = os.environ.get("NARCOWATCH_KIBANA_API_KEY") or os.environ.get("NARCOWATCH_ES_API_KEY")
     user = os.environ.get("NARCOWATCH_KIBANA_USER") or os.environ.get("NARCOWATCH_ES_USER")
     password = os.environ.get("NARCOWATCH_KIBANA_PASSWORD") or os.environ.get("NARCOWATCH_ES_PASSWORD")
     if api_key:
         return {"Authorization": f"ApiKey {api_key}"}
+    if not user and kibana_url and urllib.parse.urlsplit(kibana_url).hostname in ("127.0.0.1", "localhost", "::1"):
+        # a Kibana on this machine, in front of the managed node: log in with the node's own credentials
+        from crawler.es.node import read_credentials
+
+        found = read_credentials()
+        if found:
+            user, password = found
     if user and password is not None:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
@@ -110,7 +118,7 @@ def import_saved_objects(
         headers = {
             "kbn-xsrf": "narcowatch",
             "Content-Type": f"multipart/form-data; boundary={boundary}",
-            **_auth_headers(),
+            **_auth_headers(kibana_url),
         }
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
+from crawler.es.client import get_client
 from tests.plugins.es import start_test_node, stop_test_node
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.elasticsearch, pytest.mark.browser]
@@ -31,7 +31,7 @@ def test_node_stopped_mid_demo_gives_clear_error_with_url(tmp_path: Path) -> Non
             [sys.executable, "-m", "crawler.cli", "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )
-        client = Elasticsearch(url)
+        client = get_client(url, check=False)
         deadline = time.monotonic() + 300
         indexed = 0
         while time.monotonic() < deadline and proc.poll() is None:
@@ -61,7 +61,7 @@ def test_node_stopped_mid_demo_gives_clear_error_with_url(tmp_path: Path) -> Non
                                text=True, timeout=900, check=False)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
         assert not list(spool.rglob("*.json*")), "the spool is empty after the replay"
-        client = Elasticsearch(url)
+        client = get_client(url, check=False)
         client.indices.refresh(index=f"{prefix}-listings,{prefix}-alerts")
         fingerprints = client.search(index=f"{prefix}-listings", size=0,
                                      aggs={"n": {"cardinality": {"field": "fingerprint"}}})

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
+from crawler.es.client import get_client
 from crawler.es.documents import listing_doc
 from crawler.es.indexer import IndexResult, ListingIndexer
 from crawler.es.names import IndexNames
@@ -32,7 +32,7 @@ def test_node_stopped_during_indexing_ends_with_every_listing_once(tmp_path: Pat
         info = node.info()
         assert info is not None
         port = int(info.url.rsplit(":", 1)[1])
-        client = Elasticsearch(info.url, request_timeout=20, max_retries=1, retry_on_timeout=True)
+        client = get_client(info.url, check=False, request_timeout=20, max_retries=1, retry_on_timeout=True)
         names = IndexNames("nwoutage")
         install(client, names)
         indexer = ListingIndexer(client, names, tmp_path / "spool", chunk_size=500, connect_retries=1,

@@ -10,6 +10,10 @@
 - ``es_env`` (function): sets ``NARCOWATCH_ES_URL`` and ``NARCOWATCH_INDEX_PREFIX`` for code (and child
   processes) that read the environment; returns ``es_names``.
 
+The managed test nodes run with security on, all with one user and password generated per test process
+(``TEST_CREDENTIALS``); ``start_test_node`` puts them in ``NARCOWATCH_ES_USER``/``_PASSWORD`` of this
+process, so ``get_client(url)`` and child processes that inherit the environment authenticate.
+
 Tests using any of these get the ``elasticsearch`` marker automatically.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -29,9 +34,11 @@ from elasticsearch import Elasticsearch, NotFoundError
 from crawler import paths
 from crawler.es.client import get_client
 from crawler.es.names import IndexNames
-from crawler.es.node import ManagedNode
+from crawler.es.node import ES_USER, ManagedNode
 
 _ES_FIXTURES = {"es_url", "es_client", "index_prefix", "es_names", "es_installed", "es_env"}
+TEST_CREDENTIALS = (ES_USER, secrets.token_urlsafe(18))
+"""User and password of every managed test node of this process."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,22 +53,24 @@ def start_test_node(http_port: int | None = None) -> tuple[ManagedNode, Path]:
 
     Returns the node and its state home; ``node.info().url`` is its URL.
     """
-    home = Path(tempfile.mkdtemp(prefix="narcowatch-es-test-"))
-    home.chmod(0o711)  # the node may run as the unprivileged narcowatch user: let it through
-    node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=http_port)
+    home = Path(tempfile.mkdtemp(prefix="narcowatch-es-test-"))  # 0700: the node's files live elsewhere as root
+    node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=http_port,
+                       password=TEST_CREDENTIALS[1])
+    os.environ["NARCOWATCH_ES_USER"], os.environ["NARCOWATCH_ES_PASSWORD"] = TEST_CREDENTIALS
+    os.environ.pop("NARCOWATCH_ES_API_KEY", None)
     try:
         node.start(timeout=300)
     except BaseException:
-        node.stop(timeout=20)
+        node.remove(timeout=20)
         shutil.rmtree(home, ignore_errors=True)
         raise
     return node, home
 
 
 def stop_test_node(node: ManagedNode, home: Path) -> None:
-    """Stop a node from ``start_test_node`` and delete its state home."""
+    """Stop a node from ``start_test_node`` and delete its files and its state home."""
     try:
-        node.stop(timeout=30)
+        node.remove(timeout=30)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -155,6 +164,9 @@ def es_env(es_url: str, es_names: IndexNames, monkeypatch: pytest.MonkeyPatch) -
     """Point code that reads the environment (and child processes) at the test node and prefix."""
     monkeypatch.setenv("NARCOWATCH_ES_URL", es_url)
     monkeypatch.setenv("NARCOWATCH_INDEX_PREFIX", es_names.prefix)
-    for var in ("NARCOWATCH_ES_API_KEY", "NARCOWATCH_ES_USER", "NARCOWATCH_ES_PASSWORD", "NARCOWATCH_ES_CA"):
-        monkeypatch.delenv(var, raising=False)
+    if not os.environ.get("NARCOWATCH_TEST_ES_URL"):  # an external test cluster brings its own auth
+        for var in ("NARCOWATCH_ES_API_KEY", "NARCOWATCH_ES_CA"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("NARCOWATCH_ES_USER", TEST_CREDENTIALS[0])
+        monkeypatch.setenv("NARCOWATCH_ES_PASSWORD", TEST_CREDENTIALS[1])
     return es_names
