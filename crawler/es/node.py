@@ -290,14 +290,28 @@ def write_file(path: Path, data: bytes, mode: int = 0o600, gid: int = -1) -> Non
     os.replace(tmp, path)
 
 
-def own_dir(path: Path, mode: int, uid: int = -1, gid: int = -1) -> Path:
+def own_dir(path: Path, mode: int, uid: int = -1, gid: int = -1, *, adopt: bool = True) -> Path:
     """Create (or take over) one directory narcowatch owns, with ``mode`` and owner; never through a symlink.
 
     An existing directory must be a real directory owned by us or by ``uid``; anything else (a symlink,
-    a file, someone else's directory) is an error, not something to chmod.
+    a file, someone else's directory) is an error, not something to chmod. With ``adopt=False`` an
+    existing directory is only checked (not writable by group or others), never changed.
     """
-    with contextlib.suppress(FileExistsError):
+    created = True
+    try:
         os.mkdir(path, 0o700)
+    except FileExistsError:
+        created = False
+    if not created and not adopt:
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            raise NodeError(f"{path}: {exc.strerror}") from None
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise NodeError(f"{path} must be a directory owned by uid {os.geteuid()} and not writable by others "
+                            "(narcowatch does not change a directory it did not create); fix it or set "
+                            "NARCOWATCH_NODE_ROOT elsewhere")
+        return path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
@@ -419,7 +433,7 @@ def ensure_distribution(cache_home: Path | None = None) -> Path:
             raise NodeError(f"Maven reported success but {zip_path} is missing (artifact {ARTIFACT})")
         verify_zip(zip_path)
         if _running_as_root():
-            own_dir(system_root(), 0o755)
+            own_dir(system_root(), 0o755, adopt=False)
             own_dir(home.parent, 0o755)
         else:
             home.parent.mkdir(parents=True, exist_ok=True)
@@ -587,6 +601,11 @@ class ManagedNode:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with _file_lock(self.dir / ".lock"):
             info = self.info()
+            if info and self._owned(info) and info.config_dir != str(self.config_dir):
+                # a node an older narcowatch started (other directories, security off): replace it
+                log.warning("stopping the node started by an older narcowatch (pid %s) to restart it", info.pid)
+                self._kill(info.pid, 60)
+                info = None
             if info and self._owned(info):
                 if self._answers(info.url):
                     self._wait_healthy(info.url, info.pid, timeout)
@@ -620,6 +639,7 @@ class ManagedNode:
             "ES_JAVA_HOME": str(java_home),
             "ES_PATH_CONF": str(self.config_dir),
             "ES_TMPDIR": str(self.tmp_dir),
+            "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
         }
@@ -696,7 +716,7 @@ class ManagedNode:
             for d in (self.dir, self.config_dir, self.data_dir, self.logs_dir, self.run_dir, self.tmp_dir):
                 own_dir(d, 0o700)
             return
-        own_dir(system_root(), 0o755)
+        own_dir(system_root(), 0o755, adopt=False)
         own_dir(self.node_dir.parent, 0o755)
         own_dir(self.node_dir, 0o750, 0, user.pw_gid)
         own_dir(self.config_dir, 0o750, 0, user.pw_gid)
