@@ -107,8 +107,11 @@ class FakeMailer:
     def __init__(self, result: SendResult | BaseException):
         self.result = result
         self.calls: list[list[str]] = []
+        self.messages: list[EmailMessage] = []
 
     def send(self, message: EmailMessage, recipients: list[str]) -> SendResult:
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
         self.calls.append(list(recipients))
         if isinstance(self.result, BaseException):
             raise self.result
@@ -137,13 +140,14 @@ def test_attempt_classifies_what_smtp_said(caplog: pytest.LogCaptureFixture) -> 
     assert not out.permanent and out.error == "connection refused"
 
 
-def test_a_rendering_bug_keeps_the_alert_for_a_retry() -> None:
+def test_a_rendering_bug_keeps_the_alert_for_a_retry(caplog: pytest.LogCaptureFixture) -> None:
     def broken() -> EmailMessage:
         raise KeyError("title")
 
     mailer = FakeMailer(SendResult(accepted=RCPTS))
     out = outbox().attempt(mailer, broken, RCPTS, "alert 1")
     assert out.error == "KeyError: 'title'" and not out.permanent and mailer.calls == []
+    assert [r.getMessage() for r in caplog.records] == ["alert 1: unexpected error while sending"]
 
 
 def test_no_recipients_left_sends_nothing() -> None:
@@ -166,6 +170,7 @@ def test_an_accepted_mail_is_in_the_sent_log_before_attempt_returns(tmp_path: Pa
     mailer = FakeMailer(SendResult(accepted=["a@x.org"], temporary={"b@x.org": "451"}))
     out = outbox(log).attempt(mailer, message, RCPTS, "alert 1", key="alert-1")
     assert not out.replayed and mailer.calls == [RCPTS]
+    assert mailer.messages[0]["Message-ID"] == "<alert-1@narcowatch>"  # the rendered message is what is sent
     prior = log.get("alert-1")
     assert prior is not None and prior.accepted == ["a@x.org"] and prior.temporary == {"b@x.org": "451"}
     assert json.loads((tmp_path / "sent" / "alert-1.json").read_text())["message_id"] == "<alert-1@narcowatch>"
