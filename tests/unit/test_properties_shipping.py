@@ -101,3 +101,24 @@ def test_ships_to_and_ships_not_to_are_disjoint_on_any_text(text: str) -> None:
 
 def test_the_name_list_is_not_trivially_small() -> None:
     assert len(NAMES) > 100
+
+
+@pytest.mark.parametrize(("text", "frm", "to"), [
+    ("China → USA", ["CN"], ["US"]),
+    ("China -> USA", ["CN"], ["US"]),
+    ("China => USA", ["CN"], ["US"]),
+    ("China > USA", ["CN"], ["US"]),
+    ("China to USA", ["CN"], ["US"]),
+    ("Netherlands - Germany", ["NL"], ["DE"]),
+    ("Spain →  France", ["ES"], ["FR"]),
+    ("Germany seller, fast", ["DE"], []),
+    ("China based vendor", ["CN"], []),
+    ("USA stock available", ["US"], []),
+    ("UK domestic", ["GB"], []),
+    ("Canada only", [], ["CA"]),
+    ("lab in China. Germany → Poland", ["DE"], ["PL"]),
+])
+def test_roles_from_the_words_after_a_mention_or_an_arrow(text: str, frm: list[str], to: list[str]) -> None:
+    """No cue before the mention: "X → Y", "X seller", "X only" decide (the fallback grammar)."""
+    res = ship(text)
+    assert (res["ships_from"], res["ships_to"], res["ships_not_to"]) == (frm, to, [])
