@@ -122,3 +122,26 @@ def test_roles_from_the_words_after_a_mention_or_an_arrow(text: str, frm: list[s
     """No cue before the mention: "X → Y", "X seller", "X only" decide (the fallback grammar)."""
     res = ship(text)
     assert (res["ships_from"], res["ships_to"], res["ships_not_to"]) == (frm, to, [])
+
+
+def test_mentions_without_a_role_spans_and_worldwide() -> None:
+    res = ship("we ship to Germany and France. We love Spain")
+    assert res["ships_to"] == ["DE", "FR"] and res["mentioned"] == ["ES"]
+    assert res["spans"] == [(11, 18, "DE", "to"), (23, 29, "FR", "to"), (39, 44, "ES", "mentioned")]
+    assert ship("Best price in Germany")["mentioned"] == ["DE"]
+    res = ship("Ships from worldwide warehouses")  # WORLDWIDE is never an origin, nor a mere mention
+    assert res["ships_from"] == [] and res["mentioned"] == [] and res["spans"] == [(11, 20, "WORLDWIDE", "from")]
+
+
+@pytest.mark.parametrize(("text", "carriers", "stealth", "domestic"), [
+    ("USA only", [], False, True),
+    ("Domestic only. Ships from USA", [], False, True),
+    ("we ship to Germany and France", [], False, False),
+    ("Worldwide shipping only", [], False, False),
+    ("Sent with royal mail", ["Royal Mail"], False, False),
+    ("vacuum sealed, tracked", [], True, False),
+    ("we ship to Germany", [], False, False),
+])
+def test_carriers_stealth_and_domestic_only(text: str, carriers: list[str], stealth: bool, domestic: bool) -> None:
+    res = ship(text)
+    assert (res["carriers"], res["stealth"], res["domestic_only"]) == (carriers, stealth, domestic)
