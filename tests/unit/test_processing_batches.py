@@ -163,7 +163,7 @@ def test_an_outage_spools_the_batch_with_its_events_and_the_next_batch_replays_i
     indexer.down = None
     rec.calls.clear()
     res = proc.process([listing(3)], "2026-01-02T00:00:00.000Z")
-    assert (res.replayed, res.indexed, res.spooled) == (2, 3, 0) and res.events == {"new": 3}
+    assert (res.replayed, res.indexed, res.spooled, res.alerts) == (2, 3, 0, 3) and res.events == {"new": 3}
     assert proc.spool.size() == 0
     # the replayed batch kept its decided events (no second lookup) and its own time
     assert indexer.lookups == [ids(listing(1), listing(2)), ids(listing(3))]
@@ -181,6 +181,7 @@ def test_a_replay_that_fails_again_spools_the_new_batch_behind_it(proc: BatchPro
     indexer.down = None
     res = proc.replay()
     assert res.replayed == 3 and proc.spool.size() == 0 and len(indexer.docs) == 3
+    assert indexer.docs[ids(listing(2))[0]]["last_seen"] == "2026-01-02T00:00:00.000Z"  # its own time, kept
 
 
 def test_actions_the_indexer_had_to_spool_make_the_batch_spool(proc: BatchProcessor) -> None:
@@ -348,3 +349,25 @@ def test_deliverer_is_a_daemon_thread_and_logs_failures(caplog: pytest.LogCaptur
     finally:
         d.close(timeout=30)
     assert any(r.getMessage() == "alert delivery failed, will retry: smtp down" for r in caplog.records)
+
+
+def test_events_carry_the_listing_they_are_about(tmp_path: Path) -> None:
+    seen: list[ListingEvent] = []
+
+    class Alerts:
+        def on_batch(self, events: list[ListingEvent]) -> SimpleNamespace:
+            seen.extend(events)
+            return SimpleNamespace(created=0)
+
+    p = BatchProcessor(indexer=MemoryIndexer(), analyzer=None, spool=BatchSpool(tmp_path / "a" / "b"),
+                       listing_doc=listing_doc, alerts=Alerts())
+    item = listing(1)
+    p.process([item], NOW)
+    assert seen == [ListingEvent(fingerprint=fp.fingerprint(item), kind="new", content_hash=fp.content_hash(item),
+                                 source="m", platform="m.example")]
+
+
+def test_an_unchanged_listing_does_not_stop_the_rest_of_the_batch(proc: BatchProcessor) -> None:
+    proc.process([listing(1)], NOW)
+    res = proc.process([listing(1), listing(2), listing(3)], "2026-01-02T00:00:00.000Z")
+    assert res.events == {"unchanged": 1, "new": 2} and len(proc.indexer.docs) == 3
