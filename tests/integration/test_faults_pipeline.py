@@ -182,7 +182,9 @@ def test_elasticsearch_stopped_mid_run_then_back(daemon: Daemon) -> None:
         client = get_client(url)
         names = IndexNames("nwdrill")
         install(client, names)
-        daemon.env.update(NARCOWATCH_ES_URL=url, NARCOWATCH_INDEX_PREFIX=names.prefix)
+        daemon.env.update(NARCOWATCH_ES_URL=url, NARCOWATCH_INDEX_PREFIX=names.prefix,  # the node's auth too
+                          NARCOWATCH_ES_USER=os.environ["NARCOWATCH_ES_USER"],
+                          NARCOWATCH_ES_PASSWORD=os.environ["NARCOWATCH_ES_PASSWORD"])
         daemon.start()
         wait(lambda: count(client, names.listings) > 0, 240, "the first listings", daemon)
         node.stop(timeout=60)  # Elasticsearch goes away mid-crawl

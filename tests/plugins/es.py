@@ -11,7 +11,7 @@
   processes) that read the environment; returns ``es_names``.
 
 The managed test nodes run with security on, all with one user and password generated per test process
-(``TEST_CREDENTIALS``); ``start_test_node`` puts them in ``NARCOWATCH_ES_USER``/``_PASSWORD`` of this
+(``TEST_CREDENTIALS``); loading this plugin puts them in ``NARCOWATCH_ES_USER``/``_PASSWORD`` of this
 process, so ``get_client(url)`` and child processes that inherit the environment authenticate.
 
 Tests using any of these get the ``elasticsearch`` marker automatically.
@@ -41,6 +41,16 @@ TEST_CREDENTIALS = (ES_USER, secrets.token_urlsafe(18))
 """User and password of every managed test node of this process."""
 
 
+def _export_test_credentials() -> None:
+    """Put the test nodes' credentials in this process's environment (before any fixture copies it)."""
+    if not os.environ.get("NARCOWATCH_TEST_ES_URL"):  # an external test cluster brings its own auth
+        os.environ["NARCOWATCH_ES_USER"], os.environ["NARCOWATCH_ES_PASSWORD"] = TEST_CREDENTIALS
+        os.environ.pop("NARCOWATCH_ES_API_KEY", None)
+
+
+_export_test_credentials()  # environments built by fixtures before the session node starts authenticate too
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that uses an Elasticsearch fixture with ``elasticsearch``."""
     for item in items:
@@ -56,8 +66,8 @@ def start_test_node(http_port: int | None = None) -> tuple[ManagedNode, Path]:
     home = Path(tempfile.mkdtemp(prefix="narcowatch-es-test-"))  # 0700: the node's files live elsewhere as root
     node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=http_port,
                        password=TEST_CREDENTIALS[1])
+    _export_test_credentials()
     os.environ["NARCOWATCH_ES_USER"], os.environ["NARCOWATCH_ES_PASSWORD"] = TEST_CREDENTIALS
-    os.environ.pop("NARCOWATCH_ES_API_KEY", None)
     try:
         node.start(timeout=300)
     except BaseException:
