@@ -160,7 +160,8 @@ def test_reload_keeps_old_config_on_error_then_applies_a_fix(
                              for x in env.log_lines()), 20, "the reload error")
     msg = next(str(x["message"]) for x in env.log_lines()
                if "keeping the previous configuration" in str(x.get("message")))
-    assert f"{sources}:18: sources[2].schedule: invalid cron 'bad cron'" in msg
+    line = next(n for n, text in enumerate(sources.read_text().splitlines(), 1) if "bad cron" in text)
+    assert f"{sources}:{line}: sources[2].schedule: invalid cron 'bad cron'" in msg
     n = len(es_runs(es_client, es_names.crawl_runs, "alpha"))
     t_broken = time.time()
     env.wait_for(lambda: len(es_runs(es_client, es_names.crawl_runs, "alpha")) >= n + 2, 30, "alpha to go on")
