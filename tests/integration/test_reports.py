@@ -54,8 +54,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, es_url: str, es_client: El
     prefix = f"nwtest-rep-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, NARCOWATCH_ES_URL=es_url, NARCOWATCH_INDEX_PREFIX=prefix,
                NARCOWATCH_HOME=str(work / "home"), NARCOWATCH_DEMO_URL=demo_web.rstrip("/"))
-    for var in ("NARCOWATCH_ES_API_KEY", "NARCOWATCH_ES_USER", "NARCOWATCH_ES_PASSWORD", "NARCOWATCH_ES_CA"):
-        env.pop(var, None)
+    # the test node's credentials stay in the environment (the ES test plugin exports them): security is on
     try:
         proc = narcowatch(env, "crawl", *SOURCES, "--config", str(work / "config"), "--log-level", "WARNING",
                           "-s", f"NARCOWATCH_ALERTS_FILE={work / 'config' / 'alerts.yaml'}",
