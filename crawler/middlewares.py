@@ -457,6 +457,18 @@ class SessionRedactingFilter(logging.Filter):
         return True
 
 
+def session_cookie_domain(host: str, domains: list[str]) -> str | None:
+    """The Domain of a session cookie sent to ``host``: the broadest of the source's ``domains`` holding it,
+    or None (a host-only cookie) for an IP literal or a single-label name, which have no subdomains."""
+    from crawler.addresses import host_in_domains, ip_of, normalise_host
+
+    name = normalise_host(host)
+    if ip_of(name) is not None or "." not in name:
+        return None
+    holding = [normalise_host(d) for d in domains if host_in_domains(name, [d])]
+    return min(holding, key=len) if holding else None
+
+
 class SessionMiddleware:
     """Per-source session cookies and headers from environment variables, and logout detection.
 
@@ -527,13 +539,25 @@ class SessionMiddleware:
         for name, value in self.session.headers.items():
             request.headers.setdefault(name, value)
         if self.session.cookies:
-            if isinstance(request.cookies, dict):
-                for name, value in self.session.cookies.items():
-                    request.cookies.setdefault(name, value)
-            else:
-                have = {c.get("name") for c in request.cookies if isinstance(c, dict)}
-                request.cookies.extend({"name": k, "value": v} for k, v in self.session.cookies.items()
-                                       if k not in have)
+            # One jar entry per cookie and source domain, so the jar sends it once. Without a path the jar
+            # stored it again per directory ("/item" for /item/a beside "/" of the start page), and a
+            # host-only cookie again per subdomain (the jar also offers a parent's host-only cookies to
+            # its subdomains): "Cookie: sid=...; sid=...". Domain is the broadest source domain holding
+            # the host, so the jar offers it to that domain and its subdomains only, all the source's.
+            from scrapy.http.request import VerboseCookie
+
+            cookies: list[VerboseCookie] = (
+                [VerboseCookie(name=k, value=v) for k, v in request.cookies.items()]
+                if isinstance(request.cookies, dict) else list(request.cookies))
+            have = {c.get("name") for c in cookies}
+            domain = session_cookie_domain(urlsplit(request.url).hostname or "", domains)
+            for name, value in self.session.cookies.items():
+                if name not in have:
+                    cookie = VerboseCookie(name=name, value=value, path="/")
+                    if domain is not None:
+                        cookie["domain"] = domain
+                    cookies.append(cookie)
+            request.cookies = cookies
         return None
 
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:

@@ -70,6 +70,8 @@ class EvilMarket:
         self.other = Capture("other", "127.0.0.2")
         self.hits: dict[str, int] = {}
         self.bytes_sent: dict[str, int] = {}
+        self.cookie_headers: list[tuple[str, list[str]]] = []
+        """(path, every Cookie header) of each request the market got."""
         self.market: ThreadingHTTPServer | None = None
         self.bomb = gzip.compress(b"<html><body>" + b" " * (16 * 1024 * 1024) + b"</body></html>", 6)
 
@@ -96,6 +98,7 @@ class EvilMarket:
         self.other.clear()
         self.hits.clear()
         self.bytes_sent.clear()
+        self.cookie_headers.clear()
 
     def captured(self) -> list[tuple[str, str, dict[str, str]]]:
         """Every request a capture server got: (server, path, headers)."""
@@ -176,6 +179,7 @@ class EvilMarket:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         routes = self.routes()
         hits = self.hits
+        cookie_headers = self.cookie_headers
 
         class Market(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -183,6 +187,7 @@ class EvilMarket:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 hits[path] = hits.get(path, 0) + 1
+                cookie_headers.append((self.path, self.headers.get_all("Cookie") or []))
                 handler = routes.get(path)
                 if handler is None:
                     _send(self, 404, _page("not found", "not found"))

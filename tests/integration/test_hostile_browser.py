@@ -70,6 +70,13 @@ def test_session_secrets_reach_no_other_host(crawl: tuple[EvilMarket, CrawlResul
         assert SESSION_TOKEN not in repr(headers) and SESSION_COOKIE not in repr(headers)
 
 
+def test_session_cookie_is_sent_exactly_once_to_the_source(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    market, _ = crawl
+    assert any(path.startswith("/item/") for path, _ in market.cookie_headers)
+    for path, headers in market.cookie_headers:
+        assert " ".join(headers).count(f"sid={SESSION_COOKIE}") == 1, (path, headers)
+
+
 def test_download_refused_and_never_read_whole(crawl: tuple[EvilMarket, CrawlResult]) -> None:
     market, result = crawl
     assert market.bytes_sent.get("download", 0) < 20 * 1024 * 1024  # Chromium hung up early

@@ -94,6 +94,17 @@ def test_session_secrets_reach_no_other_host_or_port(crawl: tuple[EvilMarket, Cr
         assert SESSION_TOKEN not in text and SESSION_COOKIE not in text
 
 
+def test_session_cookie_is_sent_exactly_once_to_the_source(crawl: tuple[EvilMarket, CrawlResult, list[str]]) -> None:
+    """The jar stored the session cookie once per directory (``/`` and ``/item``) and sent both:
+    ``Cookie: sid=...; sid=...`` on every listing page."""
+    market, _, _ = crawl
+    listings = [(path, headers) for path, headers in market.cookie_headers if path.startswith("/item/")]
+    assert len(listings) >= 8
+    for path, headers in market.cookie_headers:
+        assert len(headers) == 1, (path, headers)
+        assert " ".join(headers).count(f"sid={SESSION_COOKIE}") == 1, (path, headers)
+
+
 def test_oversize_attachment_and_page_are_cut_off_and_counted(
         crawl: tuple[EvilMarket, CrawlResult, list[str]]) -> None:
     market, result, _ = crawl
