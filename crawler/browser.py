@@ -18,6 +18,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy_playwright.page import PageMethod
 
+from crawler.common.redaction import redact_url
 from crawler.stats_helpers import CrawlerStatsMixin
 
 log = logging.getLogger(__name__)
@@ -522,11 +523,6 @@ class BrowserGuard:
             return headers
         drop = set(self.session_headers) | {"cookie", "authorization", "proxy-authorization"}
         return {k: v for k, v in headers.items() if k.lower() not in drop}
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs and errors)."""
-    return re.sub(r"(//[^/:@]+:)[^/@]*@", r"\1***@", url)
 
 
 def _safe_name(text: str, limit: int = 80) -> str:

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from crawler.common.redaction import redact_url
 from crawler.paths import CONFIG_DIR, state_home
 
 DEMO_CONFIG = CONFIG_DIR / "demo"
@@ -62,7 +63,7 @@ def demo_command(
             es_url = _es_url()
         except Exception as exc:  # node start failures carry their own clear message
             raise click.ClickException(f"Elasticsearch could not be started: {exc}") from None
-    console.print(f"[green]Elasticsearch[/green] {_redact(es_url)}")
+    console.print(f"[green]Elasticsearch[/green] {redact_url(es_url)}")
 
     from crawler.alerting.sink import MailSink
 
@@ -109,7 +110,7 @@ def demo_command(
     _print_summary(out, summary, time.monotonic() - t0)
     if summary["spooled"]:
         raise click.ClickException(
-            f"Elasticsearch at {_redact(es_url)} stopped answering during the run: "
+            f"Elasticsearch at {redact_url(es_url)} stopped answering during the run: "
             f"{summary['spooled']} listings were spooled to disk and will be indexed on the next run."
         )
     if any(o.outcome == "failed" for o in outcomes):
@@ -149,16 +150,6 @@ def _start_demo_web() -> Any:
     return web
 
 
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 def _summary(es_url: str, outcomes: list[Any], mail_dir: Path, mails_before: set[Path]) -> dict[str, Any]:
     from elastic_transport import TransportError
 
@@ -194,7 +185,7 @@ def _summary(es_url: str, outcomes: list[Any], mail_dir: Path, mails_before: set
 
         summary["example"] = search(client, names, "fentanyl", substance_class="fentanyl", size=3)
     except (TransportError, ConnectionError, EsUnavailable) as exc:
-        summary["summary_error"] = f"Elasticsearch at {_redact(es_url)} did not answer: {str(exc).split('. ')[0]}"
+        summary["summary_error"] = f"Elasticsearch at {redact_url(es_url)} did not answer: {str(exc).split('. ')[0]}"
     return summary
 
 
@@ -226,7 +217,7 @@ def _print_summary(out: Console, s: dict[str, Any], seconds: float) -> None:
         out.print(f"[red]Referral report ({DEMO_REPORT_PLATFORM}) failed: {report['error']}[/red] "
                   f"(retry: {report['command']})")
     if s.get("managed"):
-        out.print(f"Elasticsearch keeps running at {_redact(s['es_url'])} for your searches; stop it with "
+        out.print(f"Elasticsearch keeps running at {redact_url(s['es_url'])} for your searches; stop it with "
                   "`narcowatch es stop`.")
     out.print(
         f"Demo summary: {s['pages']} pages, {s['listings']} listings ({s['new']} new), "

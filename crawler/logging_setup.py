@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from crawler.common.redaction import redact_text
+
 SECRET_NAME_PARTS = ("PASSWORD", "KEY", "TOKEN", "SECRET")
-MASK = "***"
-# scheme://user:password@host -> scheme://user:***@host (the password part only; the user stays readable)
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)(?P<at>@)")
 # Values shorter than this are not masked by value: masking "1" or "on" everywhere would garble logs.
 _MIN_SECRET_LEN = 4
 
@@ -33,12 +31,8 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask URL passwords and the given secret values in ``text``."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('at')}", text)
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    """Mask URL passwords/tokens, secret query values and the given secret values in ``text``."""
+    return redact_text(text, secrets)
 
 
 class RedactingFilter(logging.Filter):

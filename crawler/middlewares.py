@@ -20,6 +20,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
 from twisted.internet import defer
 
+from crawler.common.redaction import mask_values, redact_url
+
 log = logging.getLogger(__name__)
 
 BAD_PAGE_STAT = "narcowatch/bad_page"
@@ -413,9 +415,7 @@ class SourceSession:
 
     def redact(self, text: str) -> str:
         """``text`` with every session value replaced by ``***``."""
-        for secret in sorted(self.secrets(), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return mask_values(text, self.secrets())
 
     def logout_match(self, response: TextResponse) -> str | None:
         """What shows the response is a logged-out page (the marker or text), or None."""
@@ -596,7 +596,6 @@ class SourceProxyMiddleware:
         if not proxy or request.meta.get("playwright"):
             return None
         if proxy.startswith("socks"):
-            from crawler.browser import redact_url
 
             raise IgnoreRequest(
                 f"source {spider.name}: {request.url} is a plain request but the source's proxy "

@@ -71,7 +71,8 @@ class NarcowatchPipeline:
     def spider_opened(self, spider: Spider) -> None:
         from elastic_transport import TransportError
 
-        from crawler.es.client import EsUnavailable, redact_url, resolve_url
+        from crawler.common.redaction import redact_url
+        from crawler.es.client import EsUnavailable, resolve_url
         from crawler.services import build_processor
 
         try:

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 from crawler.alerting.faults import crash_point
+from crawler.common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +28,6 @@ class MailTransportError(Exception):
 
 class MailPermanentError(Exception):
     """The server refused the message itself with a 5xx (sender or content): retrying will not help."""
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for logs and error messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{netloc[-1]}").geturl()
 
 
 @dataclass(frozen=True)

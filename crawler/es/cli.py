@@ -99,7 +99,8 @@ def es_status(as_json: bool) -> None:
     """Is the node running, which version, where, and how healthy; exit 1 when it is not reachable."""
     import os
 
-    from crawler.es.client import EsUnavailable, get_client, redact_url, server_version
+    from crawler.common.redaction import redact_url
+    from crawler.es.client import EsUnavailable, get_client, server_version
     from crawler.es.names import IndexNames
     from crawler.es.node import ManagedNode
     from crawler.es.templates import installed_versions

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from elastic_transport import TransportError
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
+from crawler.common.redaction import redact_url
 from crawler.es.node import read_credentials, read_node_info
 
 log = logging.getLogger(__name__)
@@ -28,20 +27,6 @@ class EsUnavailable(RuntimeError):
     def __init__(self, message: str, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
-
-
-def redact_url(url: str) -> str:
-    """The URL without any ``user:password@`` part, for logs and messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^@/]*@", "//***@", url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
-    return url
 
 
 def resolve_url(url: str | None = None, state_home: Path | None = None) -> tuple[str, str]:

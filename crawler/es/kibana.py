@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import paths
-from crawler.es.client import redact_url
+from crawler.common.redaction import redact_url
 from crawler.es.names import KINDS, IndexNames
 
 AGGREGATABLE = {"keyword", "long", "integer", "short", "byte", "double", "float", "half_float", "date", "boolean",

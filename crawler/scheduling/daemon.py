@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from crawler.common.redaction import redact_url
 from crawler.config import ConfigError
 from crawler.scheduling.jobs import CRAWL_PREFIX, DIGEST_PREFIX, JobSpec, build_job_specs, digest_job_specs
 from crawler.scheduling.settings import SchedulerSettings, config_root, load_settings, settings_path
@@ -177,7 +178,7 @@ class Daemon:
             log.info("metrics at %s", self.metrics_server.url)
         log.info(
             "scheduler started: %d job(s) from %s, job store %s", len(config.specs), self.config_path,
-            _redact(s.resolved_jobstore_url()),
+            redact_url(s.resolved_jobstore_url()),
         )
 
     def _sync(self, config: LoadedConfig) -> None:
@@ -309,12 +310,6 @@ class Daemon:
             self.loop()
         finally:
             self.shutdown()
-
-
-def _redact(url: str) -> str:
-    from crawler.logging_setup import redact
-
-    return redact(url)
 
 
 @click.command("schedule")

@@ -11,21 +11,20 @@ from typing import Any
 
 import click
 
+from crawler.common.redaction import redact_url
 from crawler.paths import state_home
 
 
 def node_status() -> dict[str, Any]:
     """The Elasticsearch node in use: URL (password masked), version, or why it cannot be reached."""
-    from crawler.logging_setup import redact
-
     try:
         from crawler.es.client import get_client, resolve_url, server_version
 
         url, _origin = resolve_url(None)
         client = get_client(check=False, request_timeout=5)
-        return {"url": redact(url), "version": server_version(client), "ok": True}
+        return {"url": redact_url(url), "version": server_version(client), "ok": True}
     except Exception as exc:
-        return {"url": os.environ.get("NARCOWATCH_ES_URL") and redact(os.environ["NARCOWATCH_ES_URL"]),
+        return {"url": os.environ.get("NARCOWATCH_ES_URL") and redact_url(os.environ["NARCOWATCH_ES_URL"]),
                 "ok": False, "error": str(exc)[:300]}
 
 

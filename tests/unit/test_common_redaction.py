@@ -1,0 +1,46 @@
+"""The one redaction rule (crawler.common.redaction) for URLs and free text."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.common.redaction import is_secret_param, mask_values, redact_text, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:secret@127.0.0.1:8118", "http://user:***@127.0.0.1:8118"),
+        ("smtps://u:secret@mx:465", "smtps://u:***@mx:465"),
+        ("smtp+starttls://user%40corp:p%40ss@mail.example.org", "smtp+starttls://user%40corp:***@mail.example.org"),
+        ("redis://:pw@host:6379/0", "redis://:***@host:6379/0"),
+        ("https://ghp_TOKEN@es.example:9200/", "https://***@es.example:9200/"),  # bare-token userinfo
+        ("https://es.example:9200/x?q=fentanyl&api_key=abc&keyword=k", "https://es.example:9200/x?q=fentanyl&api_key=***&keyword=k"),
+        ("http://[::1]:9200/?access_token=t#frag", "http://[::1]:9200/?access_token=***#frag"),
+        ("http://127.0.0.1:9200", "http://127.0.0.1:9200"),
+        ("sqlite:////var/lib/nw/jobs.sqlite", "sqlite:////var/lib/nw/jobs.sqlite"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_unparseable_url_is_masked_as_text() -> None:
+    assert redact_url("http://u:pw@[::1") == "http://u:***@[::1"
+
+
+def test_secret_param_names() -> None:
+    assert all(map(is_secret_param, ["token", "access_token", "api-key", "X-Auth", "client_secret", "sig", "PASSWORD"]))
+    assert not any(map(is_secret_param, ["q", "keyword", "monkey", "page", "signup", "author"]))
+
+
+def test_redact_text_masks_every_url_and_the_given_values() -> None:
+    text = "to https://u:pw@es:9200/x and https://tok@h/p?token=abc&page=2; cookie sid-1234 and host?q=a@b"
+    assert redact_text(text, ["sid-1234"]) == (
+        "to https://u:***@es:9200/x and https://***@h/p?token=***&page=2; cookie *** and host?q=a@b"
+    )
+    assert redact_text("plain https://es.example:9200/ no creds") == "plain https://es.example:9200/ no creds"
+
+
+def test_mask_values_longest_first() -> None:
+    assert mask_values("abc and abcdef", ["abc", "abcdef", ""]) == "*** and ***"
