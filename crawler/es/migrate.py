@@ -10,6 +10,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from crawler.es.indices import create_index
 from crawler.es.names import IndexNames
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,6 @@ def migrate(
     sources', and the alias moves in one ``_aliases`` call. The old indices are kept (write-blocked)
     unless ``delete_old``; a failure before the switch lifts the block and leaves the alias as it was.
     """
-    from crawler.es.templates import create_index
-
     alias = names.alias(kind)
     result = MigrationResult(kind=kind, alias=alias, sources=list(sources), target=target)
     started = time.monotonic()

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch
 
 from crawler import paths
+from crawler.es.indices import alias_targets, create_index
+from crawler.es.migrate import migrate
 from crawler.es.names import KINDS, IndexNames
 
 log = logging.getLogger(__name__)
@@ -68,25 +70,6 @@ def put_template(client: Elasticsearch, names: IndexNames, kind: str, spec: dict
     )
 
 
-def alias_targets(client: Elasticsearch, alias: str) -> list[str]:
-    """The concrete indices behind ``alias`` (empty when the alias does not exist)."""
-    try:
-        return sorted(client.indices.get_alias(name=alias).keys())
-    except NotFoundError:
-        return []
-
-
-def create_index(client: Elasticsearch, index: str) -> bool:
-    """Create ``index`` from its template; False when it already existed (another process was first)."""
-    try:
-        client.indices.create(index=index, wait_for_active_shards="1")
-        return True
-    except BadRequestError as exc:
-        if exc.error == "resource_already_exists_exception":
-            return False
-        raise
-
-
 def install(
     client: Elasticsearch,
     names: IndexNames | None = None,
@@ -99,8 +82,6 @@ def install(
     When an alias points at an older version's index, its documents are migrated (scan + bulk) first.
     Idempotent and safe to run from several processes. Returns ``{alias: concrete index}``.
     """
-    from crawler.es.migrate import migrate
-
     names = names or IndexNames()
     out: dict[str, str] = {}
     for kind in kinds:

@@ -10,8 +10,9 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from crawler import paths
+from crawler.es.indices import alias_targets
 from crawler.es.names import KINDS, IndexNames
-from crawler.es.templates import MappingError, alias_targets, install, mapping_version
+from crawler.es.templates import MappingError, install, mapping_version
 
 
 def test_install_creates_templates_indices_and_aliases(es_client: Elasticsearch, es_names: IndexNames) -> None:
