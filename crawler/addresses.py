@@ -106,14 +106,12 @@ class AddressPolicy:
     def for_source(cls, source: Any, spider: Any = None) -> AddressPolicy:
         """The policy of a configured source (a spider without one: its ``allowed_domains`` / attributes)."""
         if source is not None:
-            from crawler.sources.models import start_urls_of
-
             return cls(
                 source=str(getattr(source, "name", "?")),
                 domains=tuple(getattr(source, "domains", None) or ()),
                 allow_private=bool(getattr(source, "allow_private_addresses", False)),
                 proxied=bool(getattr(source, "proxy", None)),
-                private_origins=frozenset(origin_of(u) for u in _start_urls(source, start_urls_of)),
+                private_origins=frozenset(origin_of(u) for u in _start_urls(source)),
             )
         return cls(
             source=str(getattr(spider, "name", "?")),
@@ -223,9 +221,18 @@ def __getattr__(attr: str) -> Any:  # crawler.addresses.PublicOnlyResolver, buil
     raise AttributeError(attr)
 
 
-def _start_urls(source: Any, start_urls_of: Any) -> list[str]:
+def start_urls_of(src: Any) -> list[str]:
+    """The URLs a crawl of ``src`` starts from: a configured source's ``urls()``, else its ``start_urls``.
+
+    (Here rather than in crawler.sources.models, which imports this module: the policy needs them too.)
+    """
+    urls = getattr(src, "urls", None)
+    return list(urls()) if callable(urls) else list(src.start_urls)
+
+
+def _start_urls(source: Any) -> list[str]:
     try:
-        return list(start_urls_of(source))
+        return start_urls_of(source)
     except AttributeError:  # a stand-in source without start URLs
         return []
 

@@ -402,7 +402,7 @@ def judge_run(record: RunRecord, history: Sequence[Mapping[str, Any]], source: A
 
 
 def start_urls_of_source(source: Any) -> str | None:
-    from crawler.sources.models import start_urls_of
+    from crawler.addresses import start_urls_of
 
     urls = start_urls_of(source)
     return urls[0] if urls else None

@@ -45,7 +45,7 @@ class SourceSpiderLoader:
         return sorted(set(self._sources) | set(self._modules.list()))
 
     def find_by_request(self, request: Any) -> builtins.list[str]:
-        from crawler.sources.models import start_urls_of
+        from crawler.addresses import start_urls_of
 
         hits = [n for n, s in self._sources.items() if any(request.url.startswith(u) for u in start_urls_of(s))]
         return hits or self._modules.find_by_request(request)

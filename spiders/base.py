@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 import scrapy
 from scrapy.http import Request, Response, TextResponse
 
-from crawler.sources.models import SourceBase, start_urls_of
+from crawler.addresses import start_urls_of
+from crawler.sources.models import SourceBase
 
 # Request.meta keys the spiders set (other components may read them).
 META_SOURCE = "narcowatch_source"

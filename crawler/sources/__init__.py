@@ -1,5 +1,6 @@
 """Source configuration: pydantic models per source kind, loading with file/line errors, the JSON Schema."""
 
+from crawler.addresses import start_urls_of
 from crawler.sources.loader import check_sources, config_path, get_source, load_sources
 from crawler.sources.models import (
     B2BSource,
@@ -12,7 +13,6 @@ from crawler.sources.models import (
     SourceConfig,
     SourcesFile,
     TelegramSource,
-    start_urls_of,
 )
 
 __all__ = [

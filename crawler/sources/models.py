@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.addresses import private_hosts, start_urls_of
 from crawler.config.regexes import check_user_regex
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
@@ -432,8 +433,6 @@ class SourceBase(_Model):
             raise ValueError("proxy: socks proxies work only for the browser kind; put an HTTP proxy "
                              "(e.g. Privoxy) in front of Tor for plain requests")
         if not self.allow_private_addresses:
-            from crawler.addresses import private_hosts
-
             hosts = private_hosts([*start_urls_of(self), *(f"http://[{d}]/" if ":" in d else f"http://{d}/"
                                                            for d in self.allowed_domains or ())])
             if hosts:
@@ -713,9 +712,3 @@ class SourcesFile(_Model):
     """A sources file: ``sources: [...]``."""
 
     sources: list[SourceConfig] = Field(default_factory=list)
-
-
-def start_urls_of(src: Any) -> list[str]:
-    """The URLs a crawl of ``src`` starts from."""
-    urls = getattr(src, "urls", None)
-    return list(urls()) if callable(urls) else list(src.start_urls)
