@@ -19,6 +19,7 @@ from scrapy.http import Response
 from scrapy_playwright.page import PageMethod
 
 from crawler.common.redaction import redact_url
+from crawler.middlewares import BAD_PAGE_STAT, BadPageConfig, SessionEnvMissing, SourceSession
 from crawler.stats_helpers import CrawlerStatsMixin
 
 log = logging.getLogger(__name__)
@@ -351,8 +352,6 @@ def session_context_kwargs(source: Any, environ: dict[str, str] | None = None) -
     session = getattr(source, "session", None)
     if session is None:
         return {}
-    from crawler.middlewares import SessionEnvMissing, SourceSession
-
     try:
         values = SourceSession.from_source(source, environ)
     except SessionEnvMissing:
@@ -392,7 +391,6 @@ class BrowserGuard:
 
     def __init__(self, source: Any, *, abort_resources: bool = False, environ: dict[str, str] | None = None):
         from crawler.addresses import AddressPolicy
-        from crawler.middlewares import SessionEnvMissing, SourceSession
 
         self.source = str(getattr(source, "name", "?"))
         self.policy = AddressPolicy.for_source(source)
@@ -458,8 +456,6 @@ class BrowserGuard:
 
     def on_response(self, response: Any) -> None:
         """Page ``response`` event: a main-frame document that says it is over ``max_bytes`` is a bad page."""
-        from crawler.middlewares import BAD_PAGE_STAT
-
         if not self.max_bytes:
             return
         try:
@@ -654,8 +650,6 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
             guard.bind(self.crawler.stats)
             guard.abort_resources |= self.crawler.settings.getbool("NARCOWATCH_BROWSER_ABORT_RESOURCES")
             if not guard.max_bytes:
-                from crawler.middlewares import BadPageConfig
-
                 guard.max_bytes = BadPageConfig.from_settings(self.crawler.settings).max_bytes
         elif source is not None:
             self.unconfined = (
