@@ -388,6 +388,7 @@ def build_output(doc: Doc) -> dict[str, Any]:
     if not ships_from and ship["domestic_only"] and len(ship["ships_to"]) == 1 and ship["ships_to"][0] not in (
             "EU", "WORLDWIDE"):
         ships_from = ship["ships_to"][:1]  # "USA only", "domestic only": sent from inside the country
+    ships_to = extractors.domestic_destinations(ship, ships_from)
     for ns, ne, code, role in ship["spans"]:
         if role == "mentioned":
             if code not in ships_from:
@@ -410,13 +411,13 @@ def build_output(doc: Doc) -> dict[str, Any]:
     wallets = list({(w["kind"], w["value"]): {"kind": w["kind"], "value": w["value"]}
                     for w in st.get("wallets", [])}.values())
     classes = [s["class"] for s in substances.values()]
-    has_shipping = bool(ships_from or ship["ships_to"] or ship["stealth"] or ship["carriers"])
+    has_shipping = bool(ships_from or ships_to or ship["stealth"] or ship["carriers"])
     return {
         "entities": entities,
         "substances": list(substances.values()),
         "vendor": {"handles": handles, "contacts": contacts, "wallets": wallets},
         "ships_from": ships_from,
-        "ships_to": ship["ships_to"],
+        "ships_to": ships_to,
         "ships_not_to": ship["ships_not_to"],
         "shipping": {"carriers": ship["carriers"], "stealth": ship["stealth"],
                      "domestic_only": ship["domestic_only"]},

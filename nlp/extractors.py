@@ -478,9 +478,11 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"mail(?:ed|s)?|deliver(?:ed|s|y|ies)?)\s+(?:\w+\s+){0,2}?from\b|\bfrom\s*:|\borigin\b|"
                         r"\bships?\s+from\b|\blocated in\b|\bbased in\b|\bwarehouse(?:s)? in\b|\bstock in\b|"
                         r"\bfactory in\b|\bwe are (?:in|from)\b|\bcountry of origin\b|\bmade in\b|\bproduced in\b|"
-                        r"\bimported from\b|\bstraight from\b|\bdirect(?:ly)? from\b|"
+                        r"\b(?:ship|sen[dt]|post|mail|dispatch)\w*\s+out\s+of\b|"
                         r"\bfree (?:postage|shipping) from\b|"
-                        r"\baus\b|\bdesde\b|\bиз\b|从|\bwithin(?: all)?\b|\boutside of\b")),
+                        r"\baus\b|\bdesde\b|\bиз\b|从|\boutside of\b")),
+    # "ship within the US", "delivery within Europe": sent from there, to there
+    ("inside", re.compile(r"\bwithin(?:\s+all)?(?:\s+of)?\b")),
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
@@ -488,14 +490,15 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                       r"\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
     ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
 ]
-_CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1}  # where cues overlap, the higher rank wins
+_CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1, "inside": 1}  # where cues overlap, the higher rank wins
 # a cue regex can only match when one of its words is in the clause
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "within": ("out", "beyond"),
     "not": ("no", "n't", "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
             "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
-             "aus", "desde", "из", "从", "within", "outside"),
+             "aus", "desde", "из", "从", "out of", "outside"),
+    "inside": ("within",),
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "→", "->",
            "=>", "env", "发", "寄"),
 }
@@ -515,6 +518,14 @@ _STEALTH_KEYS = ("stealth", "vac", "mylar", "discre", "mbb", "decoy", "odo", "sm
 _DOMESTIC_KEYS = ("domestic", "international", "overseas", "export")
 _DOMESTIC_RE = re.compile(r"\bdomestic(?:\s+shipping)?\s+only\b|\bonly\s+domestic\b|\bno\s+international\b|"
                           r"\bdomestic\s+orders?\s+only\b|\bno\s+(?:overseas|export)\b")
+# "domestic" as a shipping option ("US Domestic with free USPS shipping", "Domestic: 2-8 days", "(Domestic)",
+# "DOMESTIC USA", "German/Domestic can order"), not "any other domestic price"
+_DOMESTIC_WORD_RE = re.compile(r"\bdomestic\b(?=\s*(?:[:)!*,.]|$)|\s+(?:and\s+international\s+)?(?:ship\w*|deliver\w*|"
+                               r"post\w*|mail\w*|track\w*|express|priority|orders?|parcels?|free|with|only|can|"
+                               r"customers|buyers|usa?|uk)\b)", re.M)
+# "NO DOMESTIC", "non-domestic", "domestic shipping are not accepted"
+_NO_DOMESTIC_RE = re.compile(r"\b(?:no|not|non|without)[\s\-]+(?:\w+\s+)?domestic\b"
+                             r"|\bdomestic\b(?:\s+\w+){0,2}\s+(?:are|is)\s+(?:not|no longer)\b")
 
 
 def find_carriers(tokens: Tokens) -> list[str]:
@@ -538,7 +549,7 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     clause = norm[start:end]
     found: list[tuple[int, int, str]] = []
     for role, pattern in _CUES:
-        if any(k in clause for k in _CUE_KEYS["to" if role == "to" else role]):
+        if any(k in clause for k in _CUE_KEYS[role]):
             found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause)
                          if m.end() > m.start())
     if not found:
@@ -582,15 +593,22 @@ def _is_gap(norm: str, start: int, end: int) -> bool:
     return end - start <= NOT_GAP and _LIST_GAP_RE.fullmatch(norm, start, end) is not None
 
 
+# the words right after a mention that no cue governs: "(DE) DOMESTIC only", "German/Domestic", "Dutch seller";
+# "US ONLY", "UK-NEXT DAY DELIVERY", "EU shipping"
+_AFTER_FROM_RE = re.compile(r"[\s\-–)\]:/]*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b")
+_AFTER_TO_RE = re.compile(r"[\s\-–)\]]*(?:(?:next|same)[\s\-]day\s+)?"
+                          r"(?:only|shipping|delivery|shipment|post(?:age)?)\b")
+
+
 def _fallback_role(norm: str, start: int, end: int, prev_end: int) -> str | None:
     """Role of a mention that no cue before it in its clause governs: the words right after it, or an arrow."""
-    after = norm[end:end + 12]
+    after = norm[end:end + 24]
     rest = after.lstrip()
     if _ARROW_RE.match(rest) or rest.startswith(("to ", "→", "->", "=>", ">")) or re.match(r" - \w", after):
         return "from"
-    if re.match(r"\s*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b", after):
+    if _AFTER_FROM_RE.match(after):
         return "from"
-    if re.match(r"\s*(?:only|shipping|delivery|shipment|post(?:age)?)\b", after):
+    if _AFTER_TO_RE.match(after):
         return "to"
     if prev_end >= 0 and start - prev_end <= 8 and norm[prev_end:start].strip() in ("→", "->", "=>", ">>", "-", ">",
                                                                                      "to"):
@@ -658,7 +676,7 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                         # Netherlands"; not "cocaine from Colombia" (where the product comes from)
                         role = "from"
                     elif cur is not None:
-                        if cur[2] == "not":
+                        if cur[2] in ("not", "inside"):
                             ok = _is_gap(norm, reach, s)
                         else:
                             ok = s - reach <= CUE_WINDOW
@@ -667,6 +685,13 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                             reach = e
                     if role is None:
                         role = _fallback_role(norm, s, e, prev_end)
+                        if role == "to":
+                            # "USA and Canada only", "UK & EU shipping": the list before the word shares it
+                            back = idx
+                            while (back > k and roles[back - 1] is None
+                                   and _is_gap(norm, mentions[back - 1][1], mentions[back][0])):
+                                back -= 1
+                                roles[back] = "to"
                     roles[idx] = role
                     prev_end = e
             k = m_end
@@ -743,12 +768,17 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
             ships_to.extend(codes)
         elif role == "not":
             ships_not.extend(codes)
+        elif role == "inside":  # "we only ship within the US": from there and to there
+            ships_from.extend(codes)
+            ships_to.extend(codes)
+            role = "to"
         if role is not None:
             spans.append((start, end, code, role))
         elif code not in ("WORLDWIDE", "EU") and "," not in code:
             unassigned.append(code)
             spans.append((start, end, code, "mentioned"))
     not_set = set(ships_not)
+    domestic_stated = any(k in norm for k in _DOMESTIC_KEYS) and bool(_DOMESTIC_RE.search(norm))
     return {
         "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
         "ships_to": list(dict.fromkeys(c for c in ships_to if c not in not_set)),
@@ -757,10 +787,32 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
         "spans": spans,
         "carriers": find_carriers(tokens if tokens is not None else Tokens(norm)),
         "stealth": any(k in norm for k in _STEALTH_KEYS) and bool(_STEALTH_RE.search(norm)),
-        "domestic_only": (any(k in norm for k in _DOMESTIC_KEYS) and bool(_DOMESTIC_RE.search(norm))) or (
-            len(set(ships_to) - {"WORLDWIDE", "EU"}) == 1 and bool(re.search(r"\bonly\b", norm))
-            and "WORLDWIDE" not in ships_to),
+        "domestic_only": domestic_stated or (
+            len(set(ships_to)) == 1 and ships_to[0] not in ("WORLDWIDE", "EU") and bool(re.search(r"\bonly\b", norm))),
+        # "domestic only" said in words (not inferred from "USA only"), and domestic shipping offered at all
+        "domestic_stated": domestic_stated,
+        "domestic_offered": "domestic" in norm and _DOMESTIC_WORD_RE.search(norm) is not None
+        and _NO_DOMESTIC_RE.search(norm) is None,
     }
+
+
+def domestic_destinations(ship: dict[str, Any], ships_from: list[str]) -> list[str]:
+    """``ships_to`` once the origin is known (``ship`` is ``find_shipping``'s result).
+
+    With one origin country, "domestic only" (in words: "(DE) DOMESTIC only", "only domestic shipping", "no
+    international") means that country and nothing else; domestic shipping offered ("US Domestic with free USPS
+    shipping", "Domestic: 2-8 days", "US- (Domestic)") adds it, unless the text ships worldwide (which covers it).
+    "no domestic", "domestic shipping is not accepted" add nothing. An excluded country is never added.
+    """
+    to: list[str] = ship["ships_to"]
+    origin = [c for c in ships_from if c not in ("EU", "WORLDWIDE")]
+    if len(origin) != 1 or origin[0] in ship["ships_not_to"]:
+        return to
+    if ship.get("domestic_stated"):
+        return origin
+    if ship.get("domestic_offered") and origin[0] not in to and "WORLDWIDE" not in to:
+        return [*to, origin[0]]
+    return to
 
 
 # ---------------------------------------------------------------- price and quantity
@@ -773,7 +825,7 @@ _CUR_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "e
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 _SYMS = "$€£¥₿₽₹"
 _SYM_PRICE_RE = re.compile(r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a>" + _NUM + r")")
-_NUM_CUR_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")\s?(?:(?P<sym>[$€£¥₿₽₹])|(?P<word>"
+_NUM_CUR_RE = re.compile(r"(?<![\w.])(?<!\d,)(?P<a>" + _NUM + r")\s?(?:(?P<sym>[$€£¥₿₽₹])|(?P<word>"
                          + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)", re.I)
 _CUR_NUM_RE = re.compile(r"\b(?P<word>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a>" + _NUM + r")\b", re.I)
 _UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "g", "gram": "g", "grams": "g",
@@ -816,7 +868,7 @@ def find_prices(text: str) -> list[dict[str, Any]]:
     return [found[k] for k in sorted(found)]
 
 
-_AMOUNT_RE = re.compile(r"(?<![\w.,])(?P<a>" + _NUM + r")\s?(?P<w>(?:" + "|".join(
+_AMOUNT_RE = re.compile(r"(?<![\w.])(?<!\d,)(?P<a>" + _NUM + r")\s?(?P<w>(?:" + "|".join(
     sorted({*_UNITS, *_CUR_WORD}, key=len, reverse=True)) + r")(?![a-zA-Zµ])|[$€£¥₿₽₹])", re.I)
 
 

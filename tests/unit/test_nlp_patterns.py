@@ -278,6 +278,29 @@ def test_prices_and_quantities() -> None:
         assert quantities == extractors.find_quantities(text), text
 
 
+@pytest.mark.parametrize("text", ["MDMA 1g,5g,10g", "1g,5g,10g available", "Heroin 1g, 5g, 10g"])
+def test_comma_lists_of_amounts(text: str) -> None:
+    """A number after a comma that follows a unit starts the next amount; after a digit it is a decimal."""
+    prices, quantities = extractors.find_amounts(text)
+    assert prices == [] == extractors.find_prices(text)
+    assert [(q["amount"], q["unit"]) for q in quantities] == [("1", "g"), ("5", "g"), ("10", "g")]
+    assert quantities == extractors.find_quantities(text)
+
+
+@pytest.mark.parametrize(("text", "prices", "quantities"), [
+    ("1,5g", [], [("1.5", "g")]),
+    ("20eur,50eur", [("20", "EUR"), ("50", "EUR")], []),
+    ("1g,2g = 30,50 usd", [("30.50", "USD")], [("1", "g"), ("2", "g")]),
+    ("1,000 usd for 10g", [("1000", "USD")], [("10", "g")]),
+])
+def test_commas_inside_and_between_amounts(text: str, prices: list[tuple[str, str]],
+                                            quantities: list[tuple[str, str]]) -> None:
+    found_p, found_q = extractors.find_amounts(text)
+    assert [(p["amount"], p["currency"]) for p in found_p] == prices
+    assert [(p["amount"], p["currency"]) for p in extractors.find_prices(text)] == prices
+    assert [(q["amount"], q["unit"]) for q in found_q] == quantities
+
+
 def test_lexicon_term_dataclass_is_hashable() -> None:
     t = Term("a", "a", "other", "", "", "strong", "x")
     assert {t: 1}[t] == 1

@@ -55,6 +55,22 @@ POSITIVE = [
     ("> We ship all our products from The Netherlands to Worldwide", ["NL"], ["WORLDWIDE"], []),
     ("We ship to the Nordic countries", [], ["DK", "FI", "IS", "NO", "SE"], []),
     ("Ships from China to USA and Canada", ["CN"], ["US", "CA"], []),
+    # domestic only: ships to the origin and nothing else (forms from saved market pages and Agora text)
+    ("Ships from:\n--Select Shipping Method--\n(DE) DOMESTIC only (KEIN Tracking), 1-5 Tage (3.33 USD)", ["DE"],
+     ["DE"], []),
+    ("Ships from Germany. Domestic only", ["DE"], ["DE"], []),
+    ("Shipping from the Netherlands, only domestic shipping", ["NL"], ["NL"], []),
+    ("Ships from: USA → Ships to: Worldwide\nDomestic only", ["US"], ["US"], []),
+    ("MDMA pills for Australian Domestic ONLY!", ["AU"], ["AU"], []),
+    ("Shipping: I am only willing to ship within the US", ["US"], ["US"], []),
+    ("All of my products are shipped out of Germany. Domestic: 2-8 days", ["DE"], ["DE"], []),
+    ("US Domestic with free USPS shipping", ["US"], ["US"], []),
+    # a list before "only": every country of it
+    ("USA and Canada only", [], ["US", "CA"], []),
+    ("ships to US & CA only", [], ["US", "CA"], []),
+    ("BC Bud Canada & US ONLY (If outside these countries PM)", [], ["CA", "US"], []),
+    ("UK & EU only", [], ["GB", "EU"], []),
+    ("250G COCAINE UK-NEXT DAY DELIVERY", [], ["GB"], []),
 ]
 
 
@@ -73,6 +89,33 @@ NEGATIVE = [
     ("WE CAN SHIP FAST, NO ESP NEEDED", ["CA", "ES"], ["CA", "ES"]),
     ("We don't ship to:\nPlease read our terms first. France is lovely in spring.", ["FR"], []),
 ]
+
+
+NOT_DOMESTIC = [
+    # (text, ships_from, ships_to): no "domestic only" / domestic shipping, or it names no single origin
+    ("Shipped from India  domestic shipping are not accepted", ["IN"], []),
+    ("NO SHIPPING TO ROMANIA or FINLAND and NO DOMESTIC. Ships from Germany", ["DE"], []),
+    ("We ship all our products from The Netherlands. We will match any other domestic price.", ["NL"], []),
+    ("Ships from: Germany → Ships to: Worldwide\nDomestic Tracked or International", ["DE"], ["WORLDWIDE"]),
+    ("Ships from China. USA only", ["CN"], ["US"]),  # "USA only" is no domestic shipping from China
+    ("Domestic only", [], []),  # no origin: nothing to ship to
+    ("Ships from Germany and Austria. Domestic only", ["DE", "AT"], []),  # two origins: which one?
+    # where the product comes from, not where the parcel is posted
+    ("Ketamine imported straight from India. Ships from: UK", ["GB"], []),
+    ("MDMA directly from the lab in the Netherlands. Ships from: Germany", ["DE"], []),
+    ("USA and then Canada only", ["CA"], ["CA"]),  # not a list: only the country before "only" (its origin too)
+]
+
+
+@pytest.mark.parametrize(("text", "frm", "to"), NOT_DOMESTIC)
+def test_domestic_only_needs_one_stated_origin(rules: Analyzer, text: str, frm: list[str], to: list[str]) -> None:
+    res = rules.analyze(text)
+    assert (res["ships_from"], res["ships_to"]) == (frm, to)
+
+
+def test_domestic_only_never_ships_to_an_excluded_origin(rules: Analyzer) -> None:
+    frm, to, not_to = ship(rules, "Ships from Germany. We do not ship to Germany. Domestic only")
+    assert (frm, to, not_to) == (["DE"], [], ["DE"])
 
 
 @pytest.mark.parametrize(("text", "not_excluded", "not_read"), NEGATIVE)
@@ -108,7 +151,7 @@ def _invariants(rules: Analyzer, texts: list[str]) -> None:
 
 
 def test_invariants_on_every_text_here(rules: Analyzer) -> None:
-    _invariants(rules, [t for t, *_ in POSITIVE] + [t for t, *_ in NEGATIVE])
+    _invariants(rules, [t for t, *_ in POSITIVE] + [t for t, *_ in NEGATIVE] + [t for t, *_ in NOT_DOMESTIC])
 
 
 def test_invariants_on_the_labelled_set(rules: Analyzer) -> None:
