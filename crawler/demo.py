@@ -106,7 +106,7 @@ def demo_command(
     summary["managed"] = managed
     if not summary.get("summary_error"):
         with console.status(f"Writing the referral report for the demo's {DEMO_REPORT_PLATFORM} platform..."):
-            summary["report"] = _referral_report(workdir / "reports" / DEMO_REPORT_PLATFORM)
+            summary["report"] = _referral_report(workdir / "reports" / DEMO_REPORT_PLATFORM, workdir / "evidence")
     _print_summary(out, summary, time.monotonic() - t0)
     if summary["spooled"]:
         raise click.ClickException(
@@ -117,7 +117,7 @@ def demo_command(
         sys.exit(1)
 
 
-def _referral_report(directory: Path) -> dict[str, Any]:
+def _referral_report(directory: Path, evidence: Path) -> dict[str, Any]:
     """``narcowatch report platform telegram -o DIR`` on the demo's data: where it went, or why it failed."""
     from crawler.es.client import get_client
     from crawler.es.names import IndexNames
@@ -128,7 +128,8 @@ def _referral_report(directory: Path) -> dict[str, Any]:
     try:
         client, names = get_client(), IndexNames()
         selection = platform_selection(client, names, DEMO_REPORT_PLATFORM, since="30d")
-        made = make_report(client, names, selection, directory, command=command)
+        made = make_report(client, names, selection, directory, command=command,
+                           evidence_dirs=[evidence])
     except Exception as exc:  # the crawl's results stand; say why the report is missing
         return {"error": f"{type(exc).__name__}: {str(exc)[:300]}", "command": " ".join(command)}
     return {"html": directory / "report.html", "listings": made.listings, "sections": made.sections,

@@ -91,11 +91,14 @@ def make_report(
     *,
     command: list[str],
     pdf: bool = True,
+    evidence_dirs: list[Path] | None = None,
 ) -> Made:
-    """Write report.html, report.pdf, listings.csv, evidence/ and custody.json for ``selection``."""
+    """Write report.html, report.pdf, listings.csv, evidence/ and custody.json for ``selection``.
+
+    Evidence files are read only inside ``evidence_dirs`` (default: the state home's ``evidence``)."""
     prepare_directory(directory)
     created_at = utc_now()
-    bundle = write_evidence(directory, selection.docs)
+    bundle = write_evidence(directory, selection.docs, evidence_dirs)
     offers = build_offers(selection, bundle, directory)
     changes = price_changes(client, names, [d.id for d in selection.docs]) if selection.kind == "vendor" else []
     html = render_html(selection, offers, created_at=created_at, command=shlex.join(command), changes=changes)

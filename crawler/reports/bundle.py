@@ -95,10 +95,58 @@ def copy_records(warc_file: Path, spans: list[tuple[int, int]], out: Path) -> No
             dst.write(src.read(length))
 
 
-def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
-    """Copy every cited page's WARC records and screenshot into ``directory/evidence`` and write its manifest."""
+class OutsideEvidence(ValueError):
+    """An evidence path of an index record that is not a file inside the evidence directories."""
+
+
+def default_evidence_dirs() -> list[Path]:
+    """Where crawls put WARC files and screenshots by default: ``<state home>/evidence``."""
+    from crawler.paths import state_home
+
+    return [state_home() / "evidence"]
+
+
+def evidence_file(path: str, roots: list[Path]) -> Path:
+    """``path`` (from an index record, so not trusted) resolved, when it is a regular file inside ``roots``.
+
+    An index record can be tampered with (or written by another tool): a report must not copy whatever
+    readable file it names (``/etc/passwd``, a key, ``/dev/zero``) into a bundle meant to be handed over.
+    Refused, with OutsideEvidence saying why: a relative path, any ``..`` component, a path that is not
+    inside one of ``roots`` once symlinks are resolved (of the path and of the roots), and anything but a
+    regular file.
+    """
+    import os
+    import stat
+
+    given = Path(path)
+    if not given.is_absolute():
+        raise OutsideEvidence(f"{path!r} is not an absolute path")
+    if ".." in given.parts:
+        raise OutsideEvidence(f"{path!r} has a '..' component")
+    real = Path(os.path.realpath(given))
+    inside = [r for r in roots if real.is_relative_to(os.path.realpath(r))]
+    if not inside:
+        where = ", ".join(str(r) for r in roots) or "none given"
+        raise OutsideEvidence(f"{path!r} is outside the evidence directories ({where})"
+                              + (f"; it resolves to {real}" if str(real) != path else ""))
+    try:
+        mode = os.stat(real).st_mode
+    except OSError as exc:
+        raise OutsideEvidence(f"{path!r}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise OutsideEvidence(f"{path!r} is not a regular file")
+    return real
+
+
+def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] | None = None) -> Bundle:
+    """Copy every cited page's WARC records and screenshot into ``directory/evidence`` and write its manifest.
+
+    Only files inside ``evidence_dirs`` (default ``default_evidence_dirs()``) are read: a record naming
+    another file is named in a WARNING and in the report's problems, and its evidence is left out.
+    """
     ev = directory / EVIDENCE_DIR
     ev.mkdir(parents=True, exist_ok=True)
+    roots = list(evidence_dirs) if evidence_dirs is not None else default_evidence_dirs()
     bundle = Bundle()
     by_record: dict[str, Capture] = {}
     indexes: dict[str, dict[str, list[tuple[int, int]]] | Exception] = {}
@@ -119,7 +167,10 @@ def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
             try:
                 if warc_file not in indexes:
                     try:
-                        indexes[warc_file] = index_warc(Path(warc_file))
+                        indexes[warc_file] = index_warc(evidence_file(warc_file, roots))
+                    except OutsideEvidence as exc:
+                        log.warning("listing %s (record %s): WARC file refused: %s", doc.id, record_id, exc)
+                        indexes[warc_file] = exc
                     except Exception as exc:  # read a damaged or missing run WARC once, not once per listing
                         indexes[warc_file] = exc
                 known = indexes[warc_file]
@@ -128,19 +179,22 @@ def write_evidence(directory: Path, docs: list[Doc]) -> Bundle:
                 spans = known.get(record_id)
                 if not spans:
                     raise KeyError(f"no WARC record {record_id} in {warc_file}")
-                copy_records(Path(warc_file), spans, target)
+                copy_records(evidence_file(warc_file, roots), spans, target)
                 cap.source_offset = spans[0][0]
                 cap.warc = f"{EVIDENCE_DIR}/{target.name}"
             except Exception as exc:  # unreadable or damaged run WARC: the report says so, per listing
                 target.unlink(missing_ok=True)
-                cap.problem = f"raw capture unavailable: {exc}"
+                cap.problem = f"raw capture {'refused' if isinstance(exc, OutsideEvidence) else 'unavailable'}: {exc}"
                 bundle.problems.append(f"listing {doc.id}: {cap.problem}")
             shot = evidence.get("screenshot")
             if shot:
                 shot_target = ev / f"{name}.png"
                 try:
-                    shutil.copyfile(shot, shot_target)
+                    shutil.copyfile(evidence_file(shot, roots), shot_target)
                     cap.screenshot = f"{EVIDENCE_DIR}/{shot_target.name}"
+                except OutsideEvidence as exc:
+                    log.warning("listing %s (record %s): screenshot refused: %s", doc.id, record_id, exc)
+                    bundle.problems.append(f"listing {doc.id}: screenshot refused: {exc}")
                 except OSError as exc:
                     bundle.problems.append(f"listing {doc.id}: screenshot {shot} unavailable: {exc}")
             by_record[record_id] = cap
@@ -270,6 +324,9 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
     files: dict[str, str] = custody.get("files") or {}
     for rel, recorded in sorted(files.items()):
         path = directory / rel
+        if not _in_report(directory, rel):
+            result.bad("OUTSIDE", f"{rel}: custody.json names a file outside the report directory")
+            continue
         if not path.is_file():
             result.bad("MISSING", rel)
             continue
@@ -316,7 +373,9 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
         key = (str(rel), str(record_id))
         if key not in checked:
             path = directory / str(rel)
-            if not path.is_file():
+            if not _in_report(directory, str(rel)) or not _in_report(directory, d.get("screenshot") or "x"):
+                checked[key] = "unreadable: custody.json names a file outside the report directory"
+            elif not path.is_file():
                 checked[key] = "missing"
             else:
                 try:
@@ -335,6 +394,14 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
         else:
             result.bad("MISMATCH", f"{rel}: record body sha256 {body} of listing {lid} != {against} {expected}")
     return result
+
+
+def _in_report(directory: Path, rel: str) -> bool:
+    """True when ``rel`` (read from custody.json, so not trusted) names a path inside the report directory."""
+    import os
+
+    return (not Path(rel).is_absolute() and ".." not in Path(rel).parts
+            and Path(os.path.realpath(directory / rel)).is_relative_to(os.path.realpath(directory)))
 
 
 def _verify_screenshot(

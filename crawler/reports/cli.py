@@ -49,6 +49,18 @@ def report_group() -> None:
     """Referral reports for a platform and vendor dossiers, with a verifiable evidence bundle."""
 
 
+def _evidence_dirs(given: tuple[Path, ...]) -> list[Path]:
+    from crawler.reports.bundle import default_evidence_dirs
+
+    return [*default_evidence_dirs(), *given]
+
+
+EVIDENCE_DIR_OPTION = click.option(
+    "--evidence-dir", "evidence_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+    help="Also read WARC files and screenshots here (repeatable; crawls run with -s NARCOWATCH_EVIDENCE_DIR=...). "
+         "Only files inside the state home's evidence/ and these are ever copied into a report.")
+
+
 @report_group.command("platform")
 @click.argument("platform")
 @click.option("--since", default="30d", show_default=True, help="Listings seen within this (24h, 30d, 2026-01-31).")
@@ -56,8 +68,9 @@ def report_group() -> None:
 @click.option("--min-risk", type=click.FloatRange(0, 1), default=None, help="Only listings with at least this risk.")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="Report directory.")
 @click.option("--no-pdf", is_flag=True, help="Skip report.pdf (no Chromium needed).")
+@EVIDENCE_DIR_OPTION
 def platform_command(platform: str, since: str, classes: tuple[str, ...], min_risk: float | None, output: Path,
-                     no_pdf: bool) -> None:
+                     no_pdf: bool, evidence_dirs: tuple[Path, ...]) -> None:
     """Referral report for PLATFORM's trust and safety team: offers by account, with evidence."""
     from crawler.reports.build import make_report
     from crawler.reports.data import platform_selection
@@ -66,7 +79,8 @@ def platform_command(platform: str, since: str, classes: tuple[str, ...], min_ri
     try:
         selection = platform_selection(client, names, platform, since=since or None,
                                        classes=list(classes), min_risk=min_risk)
-        made = make_report(client, names, selection, output, command=_command_line(), pdf=not no_pdf)
+        made = make_report(client, names, selection, output, command=_command_line(), pdf=not no_pdf,
+                           evidence_dirs=_evidence_dirs(evidence_dirs))
     except (ReportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _made(made)
@@ -76,7 +90,8 @@ def platform_command(platform: str, since: str, classes: tuple[str, ...], min_ri
 @click.argument("vendor")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="Report directory.")
 @click.option("--no-pdf", is_flag=True, help="Skip report.pdf (no Chromium needed).")
-def vendor_command(vendor: str, output: Path, no_pdf: bool) -> None:
+@EVIDENCE_DIR_OPTION
+def vendor_command(vendor: str, output: Path, no_pdf: bool, evidence_dirs: tuple[Path, ...]) -> None:
     """Dossier of one vendor (HANDLE, contact or VENDOR_ID) across every platform where it appears."""
     from crawler.reports.build import make_report
     from crawler.reports.data import vendor_selection
@@ -84,7 +99,8 @@ def vendor_command(vendor: str, output: Path, no_pdf: bool) -> None:
     client, names = _client()
     try:
         selection = vendor_selection(client, names, vendor)
-        made = make_report(client, names, selection, output, command=_command_line(), pdf=not no_pdf)
+        made = make_report(client, names, selection, output, command=_command_line(), pdf=not no_pdf,
+                           evidence_dirs=_evidence_dirs(evidence_dirs))
     except (ReportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _made(made)

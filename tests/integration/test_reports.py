@@ -70,7 +70,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, es_url: str, es_client: El
 def platform_report(crawled: dict[str, Any]) -> Path:
     out = crawled["work"] / "report-shop"
     proc = narcowatch(crawled["env"], "report", "platform", "painfree-pharmacy.example", "--since", "30d",
-                      "--class", "fentanyl", "--class", "opioid", "--min-risk", "0.5", "-o", str(out))
+                      "--class", "fentanyl", "--class", "opioid", "--min-risk", "0.5", "-o", str(out),
+                      "--evidence-dir", str(crawled["work"] / "evidence"))
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert f"Report written to {out}" in proc.stdout
     return out
@@ -79,7 +80,8 @@ def platform_report(crawled: dict[str, Any]) -> Path:
 @pytest.fixture(scope="module")
 def vendor_report(crawled: dict[str, Any]) -> Path:
     out = crawled["work"] / "report-chemking"
-    proc = narcowatch(crawled["env"], "report", "vendor", "@chemking_direct", "-o", str(out))
+    proc = narcowatch(crawled["env"], "report", "vendor", "@chemking_direct", "-o", str(out),
+                      "--evidence-dir", str(crawled["work"] / "evidence"))
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     return out
 
