@@ -53,24 +53,42 @@ def managed_credentials(url: str, state_home: Path | None = None) -> tuple[str, 
     return read_credentials(state_home)
 
 
+_IGNORED_WARNED: set[str] = set()
+
+
 def client_options(url: str, state_home: Path | None = None) -> dict[str, Any]:
-    """Auth and TLS options: from the environment (API key, user/password, CA file), else the managed node's
-    own credentials when ``url`` is the managed node of ``state_home``."""
+    """Auth and TLS options for ``url``.
+
+    Precedence: the managed node (``url`` is the URL in ``state_home``'s ``node.json``) is reached with its
+    own generated credentials, unless ``NARCOWATCH_ES_URL`` names that very URL, and only then do the
+    environment's credentials win there. Every other URL (a cluster of the user's own) gets the
+    environment's API key or user/password. So ``NARCOWATCH_ES_USER``/``_API_KEY`` left in a shell for
+    another cluster neither locks the managed node out (HTTP 401) nor reaches it; a WARNING says they were
+    not used. The managed credentials never go to any other URL.
+    """
     opts: dict[str, Any] = {}
     api_key = os.environ.get("NARCOWATCH_ES_API_KEY")
     user = os.environ.get("NARCOWATCH_ES_USER")
     password = os.environ.get("NARCOWATCH_ES_PASSWORD")
     ca = os.environ.get("NARCOWATCH_ES_CA")
+    managed = managed_credentials(url, state_home)
+    named = (os.environ.get("NARCOWATCH_ES_URL") or "").rstrip("/") == url.rstrip("/")
+    if managed is not None and not named:
+        given = [v for v, value in (("NARCOWATCH_ES_API_KEY", api_key), ("NARCOWATCH_ES_USER", user)) if value]
+        if given and url not in _IGNORED_WARNED:
+            _IGNORED_WARNED.add(url)
+            log.warning("%s set, but %s is the managed node and NARCOWATCH_ES_URL does not name it: using the "
+                        "node's own generated credentials (set NARCOWATCH_ES_URL to send yours to a cluster of "
+                        "your own)", " and ".join(given), redact_url(url))
+        api_key = user = None
     if api_key:
         opts["api_key"] = api_key
     elif user:
         if password is None:
             raise EsUnavailable("NARCOWATCH_ES_USER is set but NARCOWATCH_ES_PASSWORD is not", redact_url(url))
         opts["basic_auth"] = (user, password)
-    else:
-        found = managed_credentials(url, state_home)
-        if found:
-            opts["basic_auth"] = found
+    elif managed is not None:
+        opts["basic_auth"] = managed
     if ca:
         if not Path(ca).is_file():
             raise EsUnavailable(f"NARCOWATCH_ES_CA={ca} is not a readable file", redact_url(url))

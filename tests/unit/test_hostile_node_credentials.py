@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from crawler.es.client import client_options
+from crawler.es.client import EsUnavailable, client_options, get_client
 from crawler.es.kibana import _auth_headers
 
 URL = "http://127.0.0.1:9299"
@@ -21,6 +25,7 @@ def managed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                                                        "data_dir": "/x"}))
     (home / "es" / "credentials.json").write_text(json.dumps({"user": "narcowatch", "password": "gen-pw"}))
     monkeypatch.setenv("NARCOWATCH_HOME", str(home))
+    monkeypatch.setattr("crawler.es.client._IGNORED_WARNED", set())  # the warning is once per URL and process
     for var in ("NARCOWATCH_ES_URL", "NARCOWATCH_ES_USER", "NARCOWATCH_ES_PASSWORD", "NARCOWATCH_ES_API_KEY",
                 "NARCOWATCH_KIBANA_USER", "NARCOWATCH_KIBANA_PASSWORD", "NARCOWATCH_KIBANA_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -34,10 +39,57 @@ def test_client_uses_the_managed_password_for_the_managed_node_only(managed_home
     assert "basic_auth" not in client_options("http://127.0.0.1:9200")  # another node on this machine
 
 
-def test_environment_credentials_win(managed_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_credentials_go_to_the_users_own_cluster_not_the_managed_node(
+    managed_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Credentials left in the shell for another cluster used to win over the node's generated password
+    (the managed node then answered 401, and got the user's password)."""
     monkeypatch.setenv("NARCOWATCH_ES_USER", "analyst")
     monkeypatch.setenv("NARCOWATCH_ES_PASSWORD", "own")
+    with caplog.at_level(logging.WARNING, logger="crawler.es.client"):
+        assert client_options(URL)["basic_auth"] == ("narcowatch", "gen-pw")
+    assert "NARCOWATCH_ES_USER set, but http://127.0.0.1:9299 is the managed node" in caplog.text
+    assert client_options("https://cluster.example:9200")["basic_auth"] == ("analyst", "own")
+    monkeypatch.setenv("NARCOWATCH_ES_URL", "https://cluster.example:9200")  # the user's cluster, not the node
+    assert client_options(URL)["basic_auth"] == ("narcowatch", "gen-pw")
+    assert client_options("https://cluster.example:9200")["basic_auth"] == ("analyst", "own")
+    monkeypatch.setenv("NARCOWATCH_ES_URL", URL + "/")  # named explicitly: the user's own credentials win
     assert client_options(URL)["basic_auth"] == ("analyst", "own")
+    monkeypatch.delenv("NARCOWATCH_ES_USER")
+    monkeypatch.setenv("NARCOWATCH_ES_API_KEY", "key-1")
+    assert client_options(URL) == {"api_key": "key-1"}
+    monkeypatch.delenv("NARCOWATCH_ES_URL")
+    assert client_options(URL)["basic_auth"] == ("narcowatch", "gen-pw") and "api_key" not in client_options(URL)
+
+
+def test_what_the_managed_node_receives_on_the_wire(managed_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loopback server in the managed node's place records the Authorization header get_client sends."""
+    seen: list[str] = []
+
+    class Node(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization") or "")
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    node = json.loads((managed_home / "es" / "node.json").read_text())
+    (managed_home / "es" / "node.json").write_text(json.dumps({**node, "url": url}))
+    monkeypatch.setenv("NARCOWATCH_ES_USER", "analyst")
+    monkeypatch.setenv("NARCOWATCH_ES_PASSWORD", "own-SECRET")
+    try:
+        with pytest.raises(EsUnavailable):
+            get_client(max_retries=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen and all(h == "Basic " + base64.b64encode(b"narcowatch:gen-pw").decode() for h in seen), seen
 
 
 def test_kibana_import_falls_back_to_the_managed_password_on_loopback_only(managed_home: Path) -> None:
