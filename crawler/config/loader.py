@@ -63,7 +63,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type hints here: its classes are Any
     """SafeLoader that records, for every mapping, the 1-based line of each key.
 
     Aliases (``*name``) are refused: a few hundred bytes of nested aliases expand to gigabytes (the
@@ -110,7 +110,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-class _LineDict(dict):
+class _LineDict(dict[Any, Any]):
     """A dict that remembers where its keys were written."""
 
     def __init__(self) -> None:
