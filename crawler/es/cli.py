@@ -261,6 +261,21 @@ def kibana_import(kibana_url: str, space: str | None, index_prefix: str | None, 
     click.echo(f"imported {out['successCount']} saved objects")
 
 
+@kibana_group.command("generate")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only say whether kibana/saved_objects.ndjson is current (exit 1 when it is not).")
+def kibana_generate(check_only: bool) -> None:
+    """Write kibana/saved_objects.ndjson from crawler/es/dashboards.py (the saved objects as code)."""
+    from crawler.es.dashboards import OUT, render, write
+
+    if check_only:
+        if not OUT.exists() or OUT.read_text(encoding="utf-8") != render():
+            raise click.ClickException(f"{OUT} is stale: run `narcowatch kibana generate`")
+        click.echo(f"{OUT} is current")
+        return
+    click.echo(f"wrote {OUT}" if write() else f"{OUT} was already current")
+
+
 @kibana_group.command("check")
 def kibana_check() -> None:
     """Check that every field the saved objects use exists in the mappings with a suitable type."""

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import email.policy
-import importlib.util
 import json
 import threading
 from collections.abc import Iterator
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from crawler import paths
+from crawler.cli import main
+from crawler.es import dashboards
 from crawler.es.kibana import (
     KibanaError,
     check_fields,
@@ -25,11 +28,19 @@ from crawler.es.kibana import (
 
 
 def test_committed_ndjson_matches_generator() -> None:
-    spec = importlib.util.spec_from_file_location("kibana_generate", paths.KIBANA_DIR / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert (paths.KIBANA_DIR / "saved_objects.ndjson").read_text(encoding="utf-8") == mod.render()
+    assert dashboards.OUT == paths.KIBANA_DIR / "saved_objects.ndjson"
+    assert dashboards.OUT.read_text(encoding="utf-8") == dashboards.render()
+
+
+def test_kibana_generate_writes_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "saved_objects.ndjson"
+    monkeypatch.setattr(dashboards, "OUT", out)
+    stale = CliRunner().invoke(main, ["kibana", "generate", "--check"])
+    assert stale.exit_code == 1 and "stale" in stale.output
+    assert CliRunner().invoke(main, ["kibana", "generate"]).exit_code == 0
+    assert out.read_text(encoding="utf-8") == dashboards.render()
+    current = CliRunner().invoke(main, ["kibana", "generate", "--check"])
+    assert current.exit_code == 0 and "is current" in current.output
 
 
 def test_every_referenced_field_exists_with_a_suitable_type() -> None:

@@ -1,7 +1,8 @@
-"""Regenerate kibana/saved_objects.ndjson (data views, saved searches, visualizations, map, dashboard).
+"""The Kibana saved objects (data views, saved searches, visualizations, map, dashboard) as code.
 
-Run ``.venv/bin/python kibana/generate.py`` after changing it; the NDJSON is what gets imported and
-what tests/unit/test_es_kibana.py checks against the mappings.
+Their output, ``kibana/saved_objects.ndjson``, is what ``narcowatch kibana import`` sends and what
+tests/unit/test_es_kibana.py checks against the mappings: run ``narcowatch kibana generate`` after
+changing this module (``--check`` says whether the committed file is current).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from crawler import paths
+
 KIBANA_VERSION = "9.2.4"
 PREFIX = "narcowatch"
-OUT = Path(__file__).with_name("saved_objects.ndjson")
+OUT = paths.KIBANA_DIR / "saved_objects.ndjson"
 IDX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 
 DATA_VIEWS = {
@@ -253,6 +256,11 @@ def render() -> str:
     return "".join(json.dumps(o, sort_keys=True, ensure_ascii=False) + "\n" for o in build())
 
 
-if __name__ == "__main__":
-    OUT.write_text(render(), encoding="utf-8")
-    print(f"wrote {OUT}")
+def write(path: Path | None = None) -> bool:
+    """Write the saved objects to ``path`` (default ``OUT``); False when it already held exactly them."""
+    path = path or OUT
+    text = render()
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
