@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
@@ -19,6 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from crawler.common.clock import compact_utc, utc_now_iso
 from crawler.stats_helpers import CrawlerStatsMixin
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,6 @@ SECRET_RESPONSE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
 REDACTED = "[redacted]"
 
 
-def utc_now() -> str:
-    """Current time, UTC ISO 8601 with milliseconds (``2026-11-24T18:40:00.123Z``)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def sha256_hex(body: bytes) -> str:
     """SHA-256 of a body, lower-case hex."""
     return hashlib.sha256(body).hexdigest()
@@ -51,7 +45,7 @@ def sha256_hex(body: bytes) -> str:
 
 def new_run_id() -> str:
     """A crawl-run id like ``20261124T184000-1a2b3c`` (the runner's format)."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    return f"{compact_utc()}-{uuid.uuid4().hex[:6]}"
 
 
 def source_name(spider: Spider) -> str:
@@ -291,7 +285,7 @@ class EvidenceMiddleware(CrawlerStatsMixin):
         return run
 
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
-        fetched_at = utc_now()
+        fetched_at = utc_now_iso()
         digest = sha256_hex(response.body)
         rendered = "playwright" in response.flags
         screenshot = request.meta.get(META_SCREENSHOT)

@@ -6,10 +6,11 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from crawler.common.clock import utc_iso
 from crawler.common.redaction import redact_text
 
 SECRET_NAME_PARTS = ("PASSWORD", "KEY", "TOKEN", "SECRET")
@@ -73,8 +74,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": utc_iso(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -114,11 +114,11 @@ def _many(value: Any) -> list[float]:
 
 
 def _epoch(iso: str | None) -> float:
-    from datetime import datetime
+    from crawler.common.clock import parse_iso
 
     if not iso:
         return 0.0
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return parse_iso(iso).timestamp()
 
 
 _lock = threading.Lock()

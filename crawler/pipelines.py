@@ -13,8 +13,9 @@ from scrapy.exceptions import DropItem, NotConfigured
 from twisted.internet import defer, task, threads
 
 from crawler import fingerprint as fp
+from crawler.common.clock import utc_now_iso
 from crawler.items import Listing
-from crawler.processing import BatchProcessor, BatchResult, utc_now
+from crawler.processing import BatchProcessor, BatchResult
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class NarcowatchPipeline:
         self.lock = defer.DeferredLock()
         self.processor: BatchProcessor | None = None
         self.total = BatchResult()
-        self.started_at = utc_now()
+        self.started_at = utc_now_iso()
         self.loop: task.LoopingCall | None = None
 
     @classmethod

@@ -20,20 +20,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from crawler import fingerprint as fp
+from crawler.common.clock import utc_now_iso
 from crawler.events import EventKind, ListingEvent
 from crawler.items import Listing
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> str:
-    """Current time as UTC ISO 8601 with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Analyzer(Protocol):
@@ -207,7 +202,7 @@ class BatchProcessor:
     # -- public -------------------------------------------------------------------------------------
     def process(self, listings: list[Listing], now: str | None = None) -> BatchResult:
         """Process one batch; spooled batches from earlier failures go first, in order."""
-        now = now or utc_now()
+        now = now or utc_now_iso()
         with self._locked():
             return self._process(listings, now)
 

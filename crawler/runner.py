@@ -10,8 +10,6 @@ import json
 import logging
 import os
 import sys
-import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +68,7 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def outcome_from_stats(source: str, run_id: str, start: str, stats: dict[str, Any]) -> CrawlOutcome:
     """Read a crawl's Scrapy stats into its outcome."""
-    from crawler.processing import utc_now
+    from crawler.common.clock import utc_now_iso
 
     errors: dict[str, int] = {}
     for key, value in stats.items():
@@ -89,7 +87,7 @@ def outcome_from_stats(source: str, run_id: str, start: str, stats: dict[str, An
         source=source,
         run_id=run_id,
         start=start,
-        end=utc_now(),
+        end=utc_now_iso(),
         finish_reason=finish,
         elapsed_s=round(float(stats.get("elapsed_time_seconds", 0.0)), 3),
         pages=int(stats.get("response_received_count", 0)),
@@ -138,7 +136,8 @@ def run_crawls(
     """
     from scrapy.crawler import CrawlerProcess
 
-    from crawler.processing import utc_now
+    from crawler.common.clock import utc_now_iso
+    from crawler.evidence import new_run_id
     from crawler.sources import load_sources
 
     if config is not None:
@@ -172,7 +171,7 @@ def run_crawls(
                 "(or NARCOWATCH_RUN_ID)"
             )
         settings.setdict(settings_from_env({**os.environ, "NARCOWATCH_RUN_ID": run_id}), priority="cmdline")
-    run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     settings.set("NARCOWATCH_RUN_ID", run_id, priority="cmdline")
     if settings.get("LOG_LEVEL") != "DEBUG":
         from crawler.cli import quiet_noisy_loggers
@@ -186,7 +185,7 @@ def run_crawls(
             analyzer()  # load the NLP pipeline once, before the crawl clock starts
     _drop_cli_root_handlers()
     process = CrawlerProcess(settings, install_root_handler=True)
-    start = utc_now()
+    start = utc_now_iso()
     crawlers = []
     for source in selected:
         crawler = process.create_crawler(source.name)
@@ -221,11 +220,9 @@ def _preflight_elasticsearch() -> None:
 
 
 def _seconds(start: str, end: str) -> float:
-    from datetime import datetime
+    from crawler.common.clock import parse_iso
 
-    a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    b = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    return (b - a).total_seconds()
+    return (parse_iso(end) - parse_iso(start)).total_seconds()
 
 
 @click.command("crawl")

@@ -9,9 +9,11 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from crawler.common.clock import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +21,6 @@ Outcome = Literal["success", "empty", "failed", "timeout", "interrupted", "skipp
 # Outcomes that count towards a failure streak. "interrupted" is our own shutdown, "skipped" a run that
 # did not start because the previous one still held the source: neither says the source is broken.
 STREAK_OUTCOMES = frozenset({"empty", "failed", "timeout"})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and ``Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 @dataclass(kw_only=True)
@@ -188,8 +181,8 @@ def record_from_worker(
     rec = RunRecord(
         run_id=run_id,
         source=source,
-        start=iso(start),
-        end=iso(end),
+        start=utc_iso(start),
+        end=utc_iso(end),
         duration=round((end - start).total_seconds(), 3),
         pages=_int(stats.pop("pages", 0)),
         items=None if items is None else _int(items),

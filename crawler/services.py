@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 
+from crawler.common.clock import parse_iso, utc_iso
 from crawler.paths import state_home
 from crawler.processing import BatchProcessor, BatchSpool, Deliverer
 
@@ -105,5 +106,4 @@ def removal_cutoff(settings: Any, started_at: str, spider: Any = None) -> str | 
     grace = getattr(source, "removal_grace", timedelta(hours=48)) if source is not None else None
     if grace is None:
         return None
-    start = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-    return (start - grace).isoformat().replace("+00:00", "Z")
+    return utc_iso(parse_iso(started_at) - grace)

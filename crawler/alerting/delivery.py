@@ -8,11 +8,12 @@ import logging
 from collections.abc import Callable
 
 from crawler.alerting.outbox import Attempt, Claim, MailSender, Outbox, settle
-from crawler.alerting.records import PENDING, DeliveryResult, iso, parse_iso
+from crawler.alerting.records import PENDING, DeliveryResult, iso
 from crawler.alerting.render import render_alert
 from crawler.alerting.rules import Rule
 from crawler.alerting.rulestore import RuleStore
 from crawler.alerting.views import Views
+from crawler.common.clock import parse_iso
 
 log = logging.getLogger(__name__)
 

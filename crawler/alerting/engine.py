@@ -33,12 +33,12 @@ from crawler.alerting.records import (
     DeliveryResult,
     alert_id,
     default_owner,
-    utc_now,
 )
 from crawler.alerting.rules import AlertsConfig, Delivery, Rule, default_alerts_path, load_alerts_config
 from crawler.alerting.rulestore import RuleStore
 from crawler.alerting.sentlog import SentLog
 from crawler.alerting.views import Views
+from crawler.common.clock import utc_now
 from crawler.es.names import IndexNames
 from crawler.events import ListingEvent
 from crawler.paths import state_home

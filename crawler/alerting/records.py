@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.alerting.rules import Rule, format_duration
+from crawler.common.clock import utc_iso
 from crawler.events import ListingEvent
 
 # Listing fields copied into each alert record: the mail shows the listing as it was when it matched.
@@ -58,18 +59,9 @@ DESCRIPTION_CHARS = 4000
 PENDING, SENDING, SENT, FAILED, DIGEST = "pending", "sending", "sent", "failed", "digest"
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def iso(ts: dt.datetime) -> str:
-    return ts.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def parse_iso(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """An alert record's time: UTC, milliseconds, ``+00:00`` (the form alert documents have always had)."""
+    return utc_iso(ts, suffix="+00:00")
 
 
 def alert_id(rule: str, fingerprint: str, kind: str, content_hash: str) -> str:

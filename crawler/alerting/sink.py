@@ -21,6 +21,8 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from crawler.common.clock import utc_now
+
 TlsMode = Literal["none", "starttls", "implicit"]
 
 
@@ -263,7 +265,7 @@ def self_signed_context(directory: Path | str, host: str = "127.0.0.1") -> tuple
         san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         san = x509.DNSName(host)
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

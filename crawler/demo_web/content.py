@@ -12,6 +12,8 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from crawler.common.clock import utc_iso
+
 # The vendor that sells on the marketplace, the Telegram channel and the forum under related handles.
 CROSS_VENDOR = "chem_king_rc"
 CROSS_TELEGRAM = "chemking_direct"
@@ -91,7 +93,7 @@ class MarketListing:
 
 
 def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(when, timespec="seconds")
 
 
 def _clean_place(text: str) -> str:

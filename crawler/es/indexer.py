@@ -19,7 +19,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, helpers
 
+from crawler.common.clock import utc_iso, utc_now_iso
 from crawler.es.documents import change_id
 from crawler.es.names import IndexNames
 
@@ -72,18 +73,6 @@ class IndexResult:
         self.replayed += other.replayed
         self.pending += other.pending
         self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _as_iso(value: str | datetime) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return value
 
 
 class ActionSpool:
@@ -233,7 +222,7 @@ class ListingIndexer:
         if partial or doc_id in self._known:
             update = {k: v for k, v in body.items() if k not in _UPSERT_ONLY}
             return {"_op_type": "update", "_index": self.names.listings, "_id": doc_id, "doc": update}
-        body.setdefault("first_seen", body.get("last_seen") or _utc_now())
+        body.setdefault("first_seen", body.get("last_seen") or utc_now_iso())
         return {"_op_type": "create", "_index": self.names.listings, "_id": doc_id, "_source": body}
 
     def change_action(self, change: dict[str, Any]) -> dict[str, Any]:
@@ -406,8 +395,8 @@ class ListingIndexer:
         Search + bulk partial updates (no update_by_query scripts); a ``removed`` change record is
         written for each. Returns how many were marked.
         """
-        cutoff = _as_iso(not_seen_since)
-        now = now or _utc_now()
+        cutoff = utc_iso(not_seen_since) if isinstance(not_seen_since, datetime) else not_seen_since
+        now = now or utc_now_iso()
         query = {
             "bool": {
                 "filter": [{"term": {"source": source}}, {"range": {"last_seen": {"lt": cutoff}}}],
@@ -557,7 +546,7 @@ def _is_full(update: dict[str, Any]) -> bool:
 def _as_create(update: dict[str, Any]) -> dict[str, Any]:
     """A full listing update that found no document (deleted meanwhile): create it, first seen now."""
     body = dict(update["doc"])
-    body.setdefault("first_seen", body.get("last_seen") or _utc_now())
+    body.setdefault("first_seen", body.get("last_seen") or utc_now_iso())
     return {"_op_type": "create", "_index": update["_index"], "_id": update["_id"], "_source": body}
 
 

@@ -13,11 +13,11 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from crawler.common.clock import utc_now_iso
 from crawler.es.documents import WALLET_KINDS
 from crawler.es.geo import country_points
 from crawler.es.indexer import write_actions
@@ -98,10 +98,6 @@ def profile_id(idents: set[str]) -> str:
     strong = sorted(i for i in idents if not i.startswith("handle:"))
     key = strong[0] if strong else sorted(idents)[0]
     return "v-" + hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _union(*lists: Any) -> list[Any]:
@@ -244,7 +240,7 @@ def update_vendors(
     with optimistic concurrency; groups whose profiles changed meanwhile are folded again one by one.
     """
     result = VendorResult()
-    now = now or _now()
+    now = now or utc_now_iso()
     comps = _components(docs)
     if not comps:
         return result

@@ -12,6 +12,7 @@ from typing import Any
 from parsel import Selector
 from scrapy.http import Response
 
+from crawler.common.clock import utc_iso
 from crawler.config.regexes import user_search
 from crawler.items import Listing
 from crawler.sources.models import SelectorSpec
@@ -182,9 +183,7 @@ def parse_datetime(text: str | None) -> str | None:
                 continue
     if dt is None:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(dt, timespec="seconds")  # a date without a zone is taken as UTC
 
 
 def parse_count(text: str | None) -> int | None:
@@ -255,7 +254,7 @@ def _meta(response: Response) -> dict[str, Any]:
 def _header_date(response: Response) -> str:
     raw = response.headers.get(b"Date")
     parsed = parse_datetime(raw.decode("latin-1")) if raw else None
-    return parsed or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parsed or utc_iso(timespec="seconds")
 
 
 class Page:

@@ -9,8 +9,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from crawler.common.clock import utc_now_iso
 from crawler.es.names import IndexNames
-from crawler.evidence import utc_now
 from crawler.reports.bundle import CUSTODY, EVIDENCE_DIR, MANIFEST, write_custody, write_evidence
 from crawler.reports.data import PAGE, ReportError, Selection
 from crawler.reports.render import build_offers, render_html, write_csv
@@ -97,7 +97,7 @@ def make_report(
 
     Evidence files are read only inside ``evidence_dirs`` (default: the state home's ``evidence``)."""
     prepare_directory(directory)
-    created_at = utc_now()
+    created_at = utc_now_iso()
     bundle = write_evidence(directory, selection.docs, evidence_dirs)
     offers = build_offers(selection, bundle, directory)
     changes = price_changes(client, names, [d.id for d in selection.docs]) if selection.kind == "vendor" else []

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
-from crawler.evidence import sha256_hex, utc_now
+from crawler.common.clock import utc_now_iso
+from crawler.evidence import sha256_hex
 from crawler.reports.data import Doc, Selection
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def write_custody(
         })
     custody = {
         "format": "narcowatch-custody/1",
-        "created_at": created_at or utc_now(),
+        "created_at": created_at or utc_now_iso(),
         "narcowatch_version": __version__,
         "command": command,
         "report": {"kind": selection.kind, "subject": selection.subject, "parameters": selection.params},

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from crawler.common.clock import parse_iso
 
 CLASS_COLOURS = {
     "fentanyl": "#b2182b", "precursor": "#2166ac", "opioid": "#f4a582", "stimulant": "#4d9221",
@@ -52,10 +54,9 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_iso(str(value))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def week_start(dt: datetime) -> date:

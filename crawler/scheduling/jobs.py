@@ -11,6 +11,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.common.clock import utc_now
 from crawler.scheduling.settings import SchedulerSettings
 
 CRAWL_PREFIX = "crawl:"
@@ -56,7 +57,7 @@ def min_interval(trigger: CronTrigger, *, samples: int = 6, now: datetime | None
     """The shortest gap between the next few fire times of ``trigger`` (without jitter)."""
     saved, trigger.jitter = trigger.jitter, None
     try:
-        t = now or datetime.now(UTC)
+        t = now or utc_now()
         times: list[datetime] = []
         prev: datetime | None = None
         for _ in range(samples):

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from crawler.common.clock import utc_iso
 from crawler.common.redaction import redact_url
 from crawler.paths import state_home
 
@@ -88,7 +89,7 @@ def next_runs(jobstore_url: str) -> dict[str, str]:
         finally:
             db.close()
     return {
-        job_id: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts is not None else "paused"
+        job_id: utc_iso(datetime.fromtimestamp(ts, UTC), timespec="seconds") if ts is not None else "paused"
         for job_id, ts in rows
     }
 

@@ -25,18 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.common.clock import compact_utc, parse_iso, utc_iso, utc_now
 from crawler.paths import state_home
 from crawler.runs import (
     RunRecord,
     StreakTracker,
     default_ops_notifier,
     handle_streak,
-    iso,
     judge_run,
     parse_worker_stats,
     record_from_worker,
     record_run,
-    utcnow,
 )
 from crawler.scheduling.settings import SchedulerSettings, config_root, load_settings
 
@@ -186,10 +185,10 @@ def terminate_all(grace: float) -> int:
     for proc in procs:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
-    deadline = utcnow().timestamp() + grace
+    deadline = utc_now().timestamp() + grace
     for proc in procs:
         try:
-            proc.wait(timeout=max(0.0, deadline - utcnow().timestamp()))
+            proc.wait(timeout=max(0.0, deadline - utc_now().timestamp()))
         except subprocess.TimeoutExpired:
             log.warning("worker %s did not stop within %.0fs of SIGTERM; killing it", proc.pid, grace)
             with contextlib.suppress(ProcessLookupError):
@@ -200,7 +199,7 @@ def terminate_all(grace: float) -> int:
 def _write_marker(source: str, run_id: str, start: datetime, pid: int) -> None:
     path = marker_path(source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run_id": run_id, "source": source, "start": iso(start), "pid": pid}))
+    path.write_text(json.dumps({"run_id": run_id, "source": source, "start": utc_iso(start), "pid": pid}))
 
 
 class RunSink:
@@ -340,9 +339,9 @@ def recover_interrupted(sink: RunSink, source: str | None = None) -> list[RunRec
         with source_lock(name) if source is None else contextlib.nullcontext(0) as fd:
             if fd is None:
                 continue  # its worker is still running (an orphan of the dead daemon): not finished yet
-            start = datetime.fromisoformat(marker["start"].replace("Z", "+00:00"))
+            start = parse_iso(marker["start"])
             record = record_from_worker(
-                run_id=marker["run_id"], source=name, start=start, end=utcnow(), exit_code=None, stats=None,
+                run_id=marker["run_id"], source=name, start=start, end=utc_now(), exit_code=None, stats=None,
                 interrupted=True, trigger="recovery",
             )
             record.message = "the scheduler stopped (crashed or was killed) during this run; it resumes next run"
@@ -353,7 +352,7 @@ def recover_interrupted(sink: RunSink, source: str | None = None) -> list[RunRec
 
 
 def new_run_id(source: str) -> str:
-    return f"{_safe(source)}-{utcnow().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return f"{_safe(source)}-{compact_utc()}-{uuid.uuid4().hex[:6]}"
 
 
 def run_source(
@@ -410,7 +409,7 @@ def _run_locked(
     logfile.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, NARCOWATCH_RUN_ID=run_id, NARCOWATCH_JOBDIR=str(jobdir))
     _load_prctl()
-    start = utcnow()
+    start = utc_now()
     timed_out = interrupted = False
     with logfile.open("wb") as err:
         proc = subprocess.Popen(
@@ -441,7 +440,7 @@ def _run_locked(
                 _ACTIVE.pop(run_id, None)
             metrics().running.dec()
     interrupted = _STOPPING.is_set() and not timed_out
-    end = utcnow()
+    end = utc_now()
     stdout = out.decode("utf-8", "replace") if out else ""
     stats = parse_worker_stats(stdout)
     record = record_from_worker(

@@ -11,6 +11,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.common.clock import utc_now_iso as utc_now
 from crawler.evidence import (
     WarcRun,
     evidence_run_dir,
@@ -19,7 +20,6 @@ from crawler.evidence import (
     run_id_of,
     sha256_hex,
     source_name,
-    utc_now,
     warc_path,
 )
 
