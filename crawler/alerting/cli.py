@@ -54,7 +54,7 @@ def _engine(config: AlertsConfig) -> AlertEngine:
 
 
 def _duration(value: dt.timedelta | None) -> str:
-    from crawler.alerting.rules import format_duration
+    from crawler.common.durations import format_duration
 
     return format_duration(value) if value is not None else "-"
 
@@ -76,7 +76,7 @@ def alerts_group() -> None:
 @click.option("--no-es", is_flag=True, help="Do not ask Elasticsearch for alert counts.")
 def list_command(config_path: Path | None, as_json: bool, no_es: bool) -> None:
     """The configured rules, and per rule the alert records by state (from Elasticsearch)."""
-    from crawler.alerting.rules import format_duration
+    from crawler.common.durations import format_duration
 
     config = _config(config_path)
     counts: dict[str, dict[str, int]] = {}

@@ -12,9 +12,10 @@ from typing import Any
 from crawler.alerting.outbox import Attempt, Claim, MailSender, Outbox, settle
 from crawler.alerting.records import DIGEST, SENDING, DeliveryResult
 from crawler.alerting.render import render_digest
-from crawler.alerting.rules import Rule, format_duration, parse_period
+from crawler.alerting.rules import Rule, parse_period
 from crawler.alerting.rulestore import RuleStore
 from crawler.alerting.views import Views
+from crawler.common.durations import format_duration
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.alerting.rules import Rule, format_duration
+from crawler.alerting.rules import Rule
 from crawler.common.clock import utc_iso
+from crawler.common.durations import format_duration
 from crawler.events import ListingEvent
 
 # Listing fields copied into each alert record: the mail shows the listing as it was when it matched.

@@ -21,57 +21,20 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.common.durations import duration_schema, format_duration, parse_duration
 from crawler.config.loader import ConfigError, ConfigIssue, load_yaml_model
 from crawler.paths import CONFIG_DIR
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
 NAMED_PERIODS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(weeks=1)}
 _COUNTRY = re.compile(r"^([A-Z]{2}|EU|WORLDWIDE)$")
 
 
-def parse_duration(value: Any) -> dt.timedelta:
-    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"1w"`` or a number of seconds -> timedelta."""
-    if isinstance(value, dt.timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a duration such as 15m, 1h or 1d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration: write e.g. 90s, 15m, 1h, 1d or 1w")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return dt.timedelta(seconds=seconds)
-
-
-def format_duration(value: dt.timedelta) -> str:
-    """timedelta -> the shortest exact ``90s`` / ``15m`` / ``1h`` / ``1d`` spelling."""
-    seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
-        size = _UNIT_SECONDS[unit]
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 Duration = Annotated[
     dt.timedelta,
-    BeforeValidator(parse_duration),
+    BeforeValidator(parse_duration),  # the shared grammar (crawler.common.durations); zero is refused here
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(s|sec|m|min|h|d|w)?\s*$"},
-                {"type": "number", "exclusiveMinimum": 0},
-            ],
-            "description": "A duration: 90s, 15m, 1h, 1d, 1w, or a number of seconds.",
-        }
-    ),
+    WithJsonSchema(duration_schema()),
 ]
 
 def parse_period(value: Any) -> dt.timedelta:
@@ -92,8 +55,7 @@ Period = Annotated[
         {
             "anyOf": [
                 {"enum": list(NAMED_PERIODS)},
-                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(s|sec|m|min|h|d|w)?\s*$"},
-                {"type": "number", "exclusiveMinimum": 0},
+                *duration_schema()["anyOf"],
             ],
         }
     ),

@@ -17,7 +17,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from crawler.alerting.query import compile_rule
 from crawler.alerting.records import iso
-from crawler.alerting.rules import AlertsConfig, Rule, format_duration
+from crawler.alerting.rules import AlertsConfig, Rule
+from crawler.common.durations import format_duration
 from crawler.es.indexer import write_actions
 from crawler.es.names import IndexNames
 from crawler.es.templates import install

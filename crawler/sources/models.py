@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from crawler.addresses import private_hosts, start_urls_of
+from crawler.common.durations import duration_schema, parse_duration
 from crawler.config.regexes import check_user_regex
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
@@ -218,19 +219,6 @@ class BrowserOptions(_Model):
         return v
 
 
-def parse_duration(value: Any) -> Any:
-    """``"48h"``, ``"2d"``, ``"30m"``, ``"90s"`` or seconds -> timedelta."""
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)
-        if not m:
-            raise ValueError(f"invalid duration {value!r}: use a number with s, m, h, d or w (e.g. 48h)")
-        n, unit = float(m.group(1)), m.group(2) or "s"
-        return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    return value
-
-
 def check_cron(expr: str) -> str:
     """Validate a 5-field crontab expression (APScheduler's dialect)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -244,11 +232,12 @@ def check_cron(expr: str) -> str:
     return expr
 
 
-Duration = Annotated[
-    timedelta,
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$"},
-                              {"type": "number", "minimum": 0}]}),
-]
+def _duration_or_zero(value: Any) -> timedelta:
+    return parse_duration(value, allow_zero=True)
+
+
+# The shared grammar (crawler.common.durations); a source's durations may be zero (removal_grace: 0s).
+Duration = Annotated[timedelta, BeforeValidator(_duration_or_zero), WithJsonSchema(duration_schema(allow_zero=True))]
 
 
 GATE_KINDS = ("ddos", "login", "captcha")
@@ -421,11 +410,6 @@ class SourceBase(_Model):
         if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
             raise ValueError(f"{v!r} is not a proxy URL (http://host:port, https:// or socks5://)")
         return v
-
-    @field_validator("removal_grace", mode="before")
-    @classmethod
-    def _grace(cls, v: Any) -> Any:
-        return parse_duration(v)
 
     @model_validator(mode="after")
     def _base_checks(self) -> SourceBase:
