@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.common.clock import utc_now
+from crawler.common.cron import parse_cron
 from crawler.scheduling.settings import SchedulerSettings
 
 CRAWL_PREFIX = "crawl:"
@@ -20,37 +21,6 @@ RUN_SOURCE_REF = "crawler.scheduling.worker:run_source"
 RUN_DIGEST_REF = "crawler.scheduling.worker:run_digest"
 # A jitter above this share of the interval between two runs would let consecutive runs bunch together.
 JITTER_SHARE = 0.25
-
-
-def parse_cron(expr: str, *, jitter: float | None = None) -> CronTrigger:
-    """A UTC CronTrigger from a 5-field crontab (``*/5 * * * *``) or a 6-field one with seconds first.
-
-    Raises ValueError naming the expression when it does not parse.
-    """
-    fields = expr.split()
-    jit = int(jitter) if jitter else None
-    try:
-        if len(fields) == 5:
-            return CronTrigger.from_crontab(expr, timezone=UTC) if jit is None else _with_jitter(
-                CronTrigger.from_crontab(expr, timezone=UTC), jit
-            )
-        if len(fields) == 6:
-            second, minute, hour, day, month, dow = fields
-            return CronTrigger(
-                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow,
-                timezone=UTC, jitter=jit,
-            )
-    except ValueError as exc:
-        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
-    raise ValueError(
-        f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday) "
-        f"or 6 with seconds first, got {len(fields)}"
-    )
-
-
-def _with_jitter(trigger: CronTrigger, jitter: int) -> CronTrigger:
-    trigger.jitter = jitter
-    return trigger
 
 
 def min_interval(trigger: CronTrigger, *, samples: int = 6, now: datetime | None = None) -> timedelta:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crawler.common.cron import parse_cron
 from crawler.config import load_yaml_model
 from crawler.paths import CONFIG_DIR, state_home
 
@@ -52,8 +53,6 @@ class SchedulerSettings(BaseModel):
     @field_validator("schedules")
     @classmethod
     def _crons_parse(cls, value: dict[str, str]) -> dict[str, str]:
-        from crawler.scheduling.jobs import parse_cron
-
         for name, expr in value.items():
             try:
                 parse_cron(expr)

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from crawler.addresses import private_hosts, start_urls_of
+from crawler.common.cron import check_cron
 from crawler.common.durations import duration_schema, parse_duration
 from crawler.config.regexes import check_user_regex
 
@@ -217,19 +218,6 @@ class BrowserOptions(_Model):
         if v is not None:
             _check_css(v)
         return v
-
-
-def check_cron(expr: str) -> str:
-    """Validate a 5-field crontab expression (APScheduler's dialect)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    if len(expr.split()) != 5:
-        raise ValueError(f"invalid cron {expr!r}: expected 5 fields (minute hour day month day-of-week)")
-    try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"invalid cron {expr!r}: {exc}") from None
-    return expr
 
 
 def _duration_or_zero(value: Any) -> timedelta:
