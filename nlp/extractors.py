@@ -6,6 +6,7 @@ import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,10 @@ CONTACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 EMAIL_RE = re.compile(r"(?<![\w.+\-])([A-Za-z0-9][\w.+\-]{0,63}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})\b")
 PGP_RE = re.compile(r"\b((?:[0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4})\b")
 _PGP_CUE = re.compile(r"pgp|gpg|fingerprint|finger print|key id|public key", re.I)
-_PHONE_CANDIDATE = re.compile(r"(?<![\w])\+?\(?\d[\d \-().]{6,18}\d(?!\w)")
+# Patterns below that must not start inside a word test that with a lookbehind placed after their first character
+# (the "+", "(", digit or "x"), not before it: a pattern that starts with a character class lets the regex engine
+# jump from candidate to candidate, one that starts with a lookbehind tries it at every position of the text.
+_PHONE_CANDIDATE = re.compile(r"(?:\+(?<!\w\+)\(?\d|\((?<!\w\()\d|\d(?<!\w\d))[\d \-().]{6,18}\d(?!\w)")
 _PHONE_KEYS = ("phone", "call", "text", "sms", "tel", "mobile", "cell", "whatsapp", "signal", "viber", "contact",
                "wa", "+")
 
@@ -425,7 +429,7 @@ class CountryTable:
         words = tokens.words
         by_key, max_len, codes = self.by_key, self.max_len, self.codes
         keys = self._keys
-        cands = [i for i, w in enumerate(words) if w in keys]
+        cands = compress(range(len(words)), map(keys.__contains__, words))
         next_free = 0
         for i in cands:
             if i < next_free:
@@ -823,9 +827,12 @@ _CUR_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "e
              "xmr": "XMR", "monero": "XMR", "usdt": "USDT", "eth": "ETH", "ltc": "LTC", "cad": "CAD",
              "aud": "AUD", "rub": "RUB", "cny": "CNY", "rmb": "CNY", "inr": "INR", "mxn": "MXN"}
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
+# _NUM not inside a word or after a decimal point, and not after "digit," (inside "1,5"; "1g,5g" are two amounts);
+# the first digit comes first so that the scan jumps between digits
+_NUM_LEAD = r"\d(?<![\w.]\d)(?<!\d,\d)(?:\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d*(?:[.,]\d+)?)"
 _SYMS = "$€£¥₿₽₹"
 _SYM_PRICE_RE = re.compile(r"(?P<sym>[$€£¥₿₽₹])\s?(?P<a>" + _NUM + r")")
-_NUM_CUR_RE = re.compile(r"(?<![\w.])(?<!\d,)(?P<a>" + _NUM + r")\s?(?:(?P<sym>[$€£¥₿₽₹])|(?P<word>"
+_NUM_CUR_RE = re.compile(r"(?P<a>" + _NUM_LEAD + r")\s?(?:(?P<sym>[$€£¥₿₽₹])|(?P<word>"
                          + "|".join(sorted(_CUR_WORD, key=len, reverse=True)) + r")\b)", re.I)
 _CUR_NUM_RE = re.compile(r"\b(?P<word>usd|eur|gbp|btc|xmr|usdt)\s?(?P<a>" + _NUM + r")\b", re.I)
 _UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "g", "gram": "g", "grams": "g",
@@ -835,9 +842,9 @@ _UNITS = {"mg": "mg", "mcg": "mcg", "µg": "mcg", "ug": "mcg", "g": "g", "gr": "
           "l": "l", "liter": "l", "litre": "l", "bar": "pill", "bars": "pill", "blotter": "blotter",
           "blotters": "blotter", "cap": "capsule", "caps": "capsule", "capsule": "capsule", "capsules": "capsule",
           "ton": "t", "tons": "t", "tonnes": "t"}
-QTY_RE = re.compile(r"(?<![\w.])(?P<a>\d+(?:[.,]\d+)?)\s?(?P<u>" + "|".join(sorted(_UNITS, key=len, reverse=True))
+QTY_RE = re.compile(r"(?P<a>\d(?<![\w.]\d)\d*(?:[.,]\d+)?)\s?(?P<u>" + "|".join(sorted(_UNITS, key=len, reverse=True))
                     + r")(?![\w])", re.I)
-_COUNT_RE = re.compile(r"(?<![a-z0-9])[xX]\s?(?P<n>\d{1,5})\b")
+_COUNT_RE = re.compile(r"[xX](?<![a-z0-9][xX])\s?(?P<n>\d{1,5})\b")
 
 
 def _amount(raw: str) -> str:
@@ -868,7 +875,7 @@ def find_prices(text: str) -> list[dict[str, Any]]:
     return [found[k] for k in sorted(found)]
 
 
-_AMOUNT_RE = re.compile(r"(?<![\w.])(?<!\d,)(?P<a>" + _NUM + r")\s?(?P<w>(?:" + "|".join(
+_AMOUNT_RE = re.compile(r"(?P<a>" + _NUM_LEAD + r")\s?(?P<w>(?:" + "|".join(
     sorted({*_UNITS, *_CUR_WORD}, key=len, reverse=True)) + r")(?![a-zA-Zµ])|[$€£¥₿₽₹])", re.I)
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import TypeVar
 
@@ -230,7 +231,7 @@ class Lexicon:
         by_key, max_len, bigrams = self.by_key, self.max_len, self.bigrams
         n_tok = len(words)
         keys = self._match_keys
-        cands = [i for i, w in enumerate(words) if w in keys]
+        cands = compress(range(n_tok), map(keys.__contains__, words))  # the word positions that can start a term
         next_free = 0
         for i in cands:
             if i < next_free:

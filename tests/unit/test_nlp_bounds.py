@@ -97,3 +97,34 @@ def test_many_prices_and_contacts_do_not_double() -> None:
     assert len(contacts) == 400
     spans = sorted((c["start"], c["end"]) for c in contacts)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_analysis_adds_no_words_to_the_shared_vocabulary(rules: Analyzer) -> None:
+    """The components read the text itself: new words of a page must not grow spaCy's vocabulary (a daemon reads
+    millions of pages), and the output is the same."""
+    rules.analyze("warm up")
+    before = len(rules.nlp.vocab)
+    res = rules.analyze_many([f"zqxw{i} pure fentanyl 10g qwzx{i} ships from China" for i in range(50)])
+    assert len(rules.nlp.vocab) == before
+    assert res[0]["substances"] and res[0]["ships_from"] == ["CN"]
+
+
+def test_analysis_pauses_the_garbage_collector_and_restores_it(rules: Analyzer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = analyzer_mod.components.build_output
+    monkeypatch.setattr(analyzer_mod.components, "build_output", lambda d: (seen.append(gc.isenabled()), real(d))[1])
+    assert gc.isenabled()
+    rules.analyze_many(["heroin 1g", "fentanyl"])
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        rules.analyze("heroin 1g")
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+    with pytest.raises(TypeError):
+        rules.analyze_many(["heroin", 5])  # type: ignore[list-item]
+    assert gc.isenabled()  # also after an error
