@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -72,6 +73,11 @@ META_SCREENSHOT = "narcowatch_screenshot"
 BROWSER_EVENT_HANDLERS = {"request": "narcowatch_browser_request", "response": "narcowatch_browser_response",
                           "download": "narcowatch_browser_download"}
 """Page events -> the spider methods that receive them (BrowserSpider passes them to its BrowserGuard)."""
+META_GUARD = "narcowatch_guard"
+"""Request meta: the source whose BrowserGuard meters the page (``watch_page`` finds the guard by this name)."""
+PAGE_TOTAL_FACTOR = 4
+"""Everything a rendered page loads (document, scripts, images, fetches) may come to this many times the
+source's page limit; its main document alone, to the limit itself."""
 META_KEEP_PAGE = "narcowatch_keep_page"
 """Request meta flag: leave ``playwright_page`` open for the spider callback (it must close it)."""
 
@@ -377,6 +383,55 @@ CONFINED_CONTEXT_KWARGS: dict[str, Any] = {"accept_downloads": False, "service_w
 requests a page's routes do not see)."""
 
 
+@dataclass
+class PageMeter:
+    """Bytes a rendered page has received while loading, from Chromium's DevTools network events.
+
+    ``request`` sees ``Network.requestWillBeSent`` (to know which requests are the main frame's document,
+    redirect hops included); ``add`` sees each ``Network.dataReceived`` chunk and says, once, when a limit
+    is passed: ``limit`` for the main document (decoded bytes, so a compression bomb counts at its real
+    size), ``limit * PAGE_TOTAL_FACTOR`` for everything the page loads. No Content-Length is needed.
+    """
+
+    main_frame: str
+    limit: int
+    documents: set[str] = field(default_factory=set)
+    document_bytes: int = 0
+    total_bytes: int = 0
+    tripped: str | None = None
+
+    def request(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "Document" and event.get("frameId") == self.main_frame:
+            self.documents.add(str(event.get("requestId")))
+
+    def add(self, event: dict[str, Any]) -> str | None:
+        """Count one chunk; a description of the limit passed the first time one is, else None."""
+        if self.tripped is not None:
+            return None
+        decoded, wire = int(event.get("dataLength") or 0), int(event.get("encodedDataLength") or 0)
+        self.total_bytes += max(decoded, wire)
+        if str(event.get("requestId")) in self.documents:
+            self.document_bytes += max(decoded, wire)
+        if self.document_bytes > self.limit:
+            self.tripped = f"document over {self.limit} bytes while loading ({self.document_bytes} read)"
+        elif self.total_bytes > self.limit * PAGE_TOTAL_FACTOR:
+            self.tripped = (f"page and its resources over {self.limit * PAGE_TOTAL_FACTOR} bytes while loading "
+                            f"({self.total_bytes} read)")
+        return self.tripped
+
+
+_GUARDS: dict[str, BrowserGuard] = {}
+"""The BrowserGuard of each source crawled by this process, by source name (for ``watch_page``)."""
+
+
+async def watch_page(page: Any, request: Request) -> None:
+    """scrapy-playwright ``playwright_page_init_callback`` (set by BrowserPageMiddleware, by name so requests
+    stay serialisable): meter the new page's bytes with its source's BrowserGuard before it navigates."""
+    guard = _GUARDS.get(str(request.meta.get(META_GUARD)))
+    if guard is not None:
+        await guard.watch(page, request.url)
+
+
 class BrowserGuard:
     """The one filter every request of a source's browser pages goes through.
 
@@ -405,6 +460,7 @@ class BrowserGuard:
         """Largest rendered page announced by Content-Length (set from the crawl's settings when 0)."""
         self.refused: dict[str, str] = {}
         """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
+        self._stopping: set[Any] = set()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BrowserGuard:
         return self  # settings are copied; the guard and its state are one per crawl
@@ -478,8 +534,42 @@ class BrowserGuard:
             self.stats.inc_value(BAD_PAGE_STAT)
         log.warning("bad page skipped: %s (too_large): %d bytes announced, over %d [source %s]",
                     response.url, size, self.max_bytes, self.source)
-        # Closing the page here makes scrapy-playwright open it again; the page is dropped when its
-        # navigation ends (the source's timeout bounds it) and is not retried.
+        # Closing the page here makes scrapy-playwright open it again; ``watch`` stops its loading when the
+        # bytes pass the limit, and the page is dropped when its navigation ends, not retried.
+
+    async def watch(self, page: Any, url: str) -> None:
+        """Meter a new page's bytes while it loads, whatever its Content-Length says (PageMeter, fed by a
+        DevTools session of the page). Past a limit the page is a bad page (``too_large``, named in a
+        WARNING and counted) and its loading is stopped at once (network cut off, ``Page.stopLoading``):
+        BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's."""
+        if not self.max_bytes:
+            return
+        cdp = await page.context.new_cdp_session(page)
+        tree = await cdp.send("Page.getFrameTree")
+        meter = PageMeter(main_frame=str(tree["frameTree"]["frame"]["id"]), limit=self.max_bytes)
+
+        def received(event: dict[str, Any]) -> None:
+            detail = meter.add(event)
+            if detail is not None:
+                self.too_large(url, detail)
+                task = asyncio.ensure_future(_stop_loading(cdp))
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
+
+        cdp.on("Network.requestWillBeSent", meter.request)
+        cdp.on("Network.dataReceived", received)
+        await cdp.send("Network.enable")
+
+    def too_large(self, url: str, detail: str) -> None:
+        """Count and name a rendered page over the limit (once: a Content-Length may have said so already)."""
+        if url in self.refused:
+            return
+        self.refused[url] = "too_large"
+        if self.stats is not None:
+            self.stats.inc_value(f"{BAD_PAGE_STAT}/too_large")
+            self.stats.inc_value(BAD_PAGE_STAT)
+        log.warning("bad page skipped: %s (too_large): %s [source %s]",
+                    url, detail, self.source)
 
     def refuse(self, request: Any, reason: str, *, hop: bool = False) -> None:
         from crawler.addresses import REFUSED_STAT
@@ -519,6 +609,17 @@ class BrowserGuard:
             return headers
         drop = set(self.session_headers) | {"cookie", "authorization", "proxy-authorization"}
         return {k: v for k, v in headers.items() if k.lower() not in drop}
+
+
+async def _stop_loading(cdp: Any) -> None:
+    """Cut a page off the network (requests in flight fail) and stop its loading, through its DevTools session."""
+    for method, params in (("Network.emulateNetworkConditions",
+                            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+                           ("Page.stopLoading", {})):
+        try:
+            await cdp.send(method, params)
+        except Exception as exc:  # the page may be closing already
+            log.debug("%s: %s", method, exc)
 
 
 def _safe_name(text: str, limit: int = 80) -> str:
@@ -648,6 +749,7 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         if isinstance(guard, BrowserGuard):
             self.guard = guard
             guard.bind(self.crawler.stats)
+            _GUARDS[guard.source] = guard
             guard.abort_resources |= self.crawler.settings.getbool("NARCOWATCH_BROWSER_ABORT_RESOURCES")
             if not guard.max_bytes:
                 guard.max_bytes = BadPageConfig.from_settings(self.crawler.settings).max_bytes
@@ -675,6 +777,8 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
                 if hasattr(spider, method):
                     handlers.setdefault(event, method)
             request.meta["playwright_page_event_handlers"] = handlers
+            request.meta[META_GUARD] = self.guard.source  # watch_page meters its bytes while it loads
+            request.meta.setdefault("playwright_page_init_callback", "crawler.browser.watch_page")
         # A retried request comes back here: give it the current context, not a closed one.
         request.meta.pop("_narcowatch_context_gen", None)
         self.recycler.assign(request.meta)

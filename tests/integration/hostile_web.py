@@ -25,7 +25,8 @@ SERVER_COOKIE = "srv-c0ffee-SECRET"
 """Value of the cookie the market sets with Set-Cookie (must not reach a WARC file)."""
 BIG_BYTES = 50 * 1024 * 1024
 """Size of the attachment and of the oversize page, served lazily in 64 KiB chunks."""
-ATTACKS = ("to-trap", "to-other-host", "to-localhost", "chain", "js", "download", "big", "gzip-bomb", "cookie")
+ATTACKS = ("to-trap", "to-other-host", "to-localhost", "chain", "js", "download", "big", "stream", "gzip-bomb",
+           "cookie")
 """Listing pages of the market besides the harmless ``ok`` one."""
 
 
@@ -154,6 +155,24 @@ class EvilMarket:
                     pass  # the crawler hung up: what we want
             return serve
 
+        def chunked(req: BaseHTTPRequestHandler) -> None:
+            """An HTML page that never says how long it is (chunked, no Content-Length) and goes on and on."""
+            req.send_response(200)
+            req.send_header("Content-Type", "text/html; charset=utf-8")
+            req.send_header("Transfer-Encoding", "chunked")
+            req.end_headers()
+            chunk = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
+            sent = 0
+            try:
+                req.wfile.write(b"%x\r\n%s\r\n" % (len(HEAD), HEAD))
+                while sent < BIG_BYTES:
+                    req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent += len(chunk)
+                    self.bytes_sent["stream"] = sent
+                req.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass  # the crawler hung up: what we want
+
         def bomb(req: BaseHTTPRequestHandler) -> None:
             _send(req, 200, self.bomb, headers={"Content-Encoding": "gzip"})
 
@@ -172,6 +191,7 @@ class EvilMarket:
             "/item/download": stream("download", "application/octet-stream",
                                      {"Content-Disposition": 'attachment; filename="stock.zip"'}),
             "/item/big": stream("big", "text/html; charset=utf-8", {}),
+            "/item/stream": chunked,
             "/item/gzip-bomb": bomb,
             "/item/cookie": cookie,
         }
@@ -235,6 +255,9 @@ def _send(req: BaseHTTPRequestHandler, status: int, body: bytes, content_type: s
     except OSError:
         pass
 
+
+HEAD = b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Listing stream</title></head><body>"
+"""Start of the endless page: a document the browser begins to parse at once."""
 
 _MARKET: EvilMarket | None = None
 _LOCK = threading.Lock()

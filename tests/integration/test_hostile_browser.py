@@ -19,7 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_web import SESSION_COOKIE, SESSION_ENV, SESSION_TOKEN, EvilMarket, evil_market, hostile_source
+from hostile_web import (
+    BIG_BYTES,
+    SESSION_COOKIE,
+    SESSION_ENV,
+    SESSION_TOKEN,
+    EvilMarket,
+    evil_market,
+    hostile_source,
+)
 from test_browser_support import CrawlResult, run_crawl
 
 from crawler.browser import BROWSER_USER
@@ -86,13 +94,27 @@ def test_download_refused_and_never_read_whole(crawl: tuple[EvilMarket, CrawlRes
 
 def test_oversize_page_counted_and_not_retried(crawl: tuple[EvilMarket, CrawlResult]) -> None:
     market, result = crawl
-    assert result.stat("narcowatch/bad_page/too_large") == 1
+    # /item/big (announced), /item/stream and /item/gzip-bomb (counted while loading, decompressed)
+    assert result.stat("narcowatch/bad_page/too_large") == 3
+    assert "/item/gzip-bomb (too_large): document over" in result.log
     assert "bad page skipped: http://127.0.0.1:" in result.log and "/item/big (too_large)" in result.log
     assert market.hits.get("/item/big") == 1  # not retried
     warc = Path(result.stat("narcowatch/evidence/warc_file"))
     assert warc.stat().st_size < 5 * 1024 * 1024
     raw = gzip.decompress(warc.read_bytes())
     assert b"stock.zip" not in raw and SESSION_TOKEN.encode() not in raw and SESSION_COOKIE.encode() not in raw
+
+
+def test_endless_page_without_content_length_is_cut_off_and_counted(crawl: tuple[EvilMarket, CrawlResult]) -> None:
+    """A chunked page with no Content-Length used to be read by Chromium until it ended (here 50 MB; on the
+    web, never), past the 1 MB page limit: now its bytes are counted while it loads and it is stopped."""
+    market, result = crawl
+    # All 50 MB before; now the limit plus what passes while the stop travels through Playwright (Chromium
+    # reads loopback at hundreds of MB/s) and what sits in socket buffers: 7-16 MB here.
+    assert 0 < market.bytes_sent.get("stream", 0) < BIG_BYTES // 2
+    assert "/item/stream (too_large): document over 1048576 bytes while loading" in result.log
+    assert market.hits.get("/item/stream") == 1  # not retried
+    assert not [i for i in result.items if "stream" in str(i.get("url"))]
 
 
 def test_chromium_runs_sandboxed_and_never_as_root(crawl: tuple[EvilMarket, CrawlResult]) -> None:

@@ -108,15 +108,15 @@ def test_session_cookie_is_sent_exactly_once_to_the_source(crawl: tuple[EvilMark
 def test_oversize_attachment_and_page_are_cut_off_and_counted(
         crawl: tuple[EvilMarket, CrawlResult, list[str]]) -> None:
     market, result, _ = crawl
-    assert result.stat("narcowatch/bad_page/too_large") == 2  # the 50 MB attachment and the 50 MB page
-    for name in ("download", "big"):
+    assert result.stat("narcowatch/bad_page/too_large") == 3  # the 50 MB attachment and page, the endless page
+    for name in ("download", "big", "stream"):
         assert market.bytes_sent.get(name, 0) < BIG_BYTES // 2, name  # the crawler hung up early
 
 
 def test_gzip_bomb_is_counted_as_a_bad_page(crawl: tuple[EvilMarket, CrawlResult, list[str]]) -> None:
     _, result, _ = crawl
     assert result.stat("narcowatch/bad_page/decompression_bomb") == 1
-    assert result.stat("narcowatch/bad_page") == 3
+    assert result.stat("narcowatch/bad_page") == 4
     assert "bad page skipped:" in result.log and "/item/gzip-bomb (decompression_bomb)" in result.log
 
 

@@ -1,0 +1,42 @@
+"""PageMeter: the bytes of a rendered page counted from DevTools network events, with no Content-Length."""
+
+from __future__ import annotations
+
+from crawler.browser import PAGE_TOTAL_FACTOR, PageMeter
+
+
+def _doc(request_id: str, frame: str = "main") -> dict[str, str]:
+    return {"type": "Document", "frameId": frame, "requestId": request_id}
+
+
+def _chunk(request_id: str, n: int, wire: int = 0) -> dict[str, object]:
+    return {"requestId": request_id, "dataLength": n, "encodedDataLength": wire}
+
+
+def test_main_document_over_the_limit_trips_once() -> None:
+    meter = PageMeter(main_frame="main", limit=1000)
+    meter.request(_doc("doc"))
+    assert meter.add(_chunk("doc", 600)) is None
+    detail = meter.add(_chunk("doc", 600))
+    assert detail == "document over 1000 bytes while loading (1200 read)"
+    assert meter.add(_chunk("doc", 600)) is None  # said once; the page is being stopped
+
+
+def test_decoded_bytes_count_so_a_compressed_bomb_trips() -> None:
+    meter = PageMeter(main_frame="main", limit=1000)
+    meter.request(_doc("doc"))
+    assert meter.add(_chunk("doc", 5000, wire=50)) is not None
+
+
+def test_frames_and_resources_count_towards_the_page_total_only() -> None:
+    meter = PageMeter(main_frame="main", limit=1000)
+    meter.request(_doc("doc"))
+    meter.request(_doc("frame-doc", frame="child"))
+    meter.request({"type": "Script", "frameId": "main", "requestId": "js"})
+    assert meter.add(_chunk("frame-doc", 900)) is None
+    for _ in range(PAGE_TOTAL_FACTOR - 1):
+        assert meter.add(_chunk("js", 1000)) is None
+    assert meter.document_bytes == 0
+    total = 900 + 1000 * (PAGE_TOTAL_FACTOR - 1) + 200
+    limit = 1000 * PAGE_TOTAL_FACTOR
+    assert meter.add(_chunk("js", 200)) == f"page and its resources over {limit} bytes while loading ({total} read)"
