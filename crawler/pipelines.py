@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -17,7 +18,12 @@ from crawler.common.clock import utc_now_iso
 from crawler.items import Listing
 from crawler.processing import BatchProcessor, BatchResult
 
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
+
 log = logging.getLogger(__name__)
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class PipelineConfig:
     batch_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PipelineConfig:
+    def from_settings(cls, settings: BaseSettings) -> PipelineConfig:
         cfg = cls(
             enabled=settings.getbool("NARCOWATCH_PIPELINE_ENABLED", True),
             batch_size=settings.getint("NARCOWATCH_PIPELINE_BATCH_SIZE", 200),
@@ -92,7 +98,7 @@ class NarcowatchPipeline:
         self.loop = task.LoopingCall(self._tick)
         self.loop.start(min(1.0, self.config.batch_seconds), now=False)
 
-    def process_item(self, item: Any, spider: Spider) -> Any:
+    def process_item(self, item: _Item, spider: Spider) -> _Item | defer.Deferred[_Item]:
         if not isinstance(item, Listing):
             return item
         if self.processor is None:
@@ -109,11 +115,11 @@ class NarcowatchPipeline:
         if self.buffer and self.oldest is not None and time.monotonic() - self.oldest >= self.config.batch_seconds:
             self._flush()
 
-    def _flush(self) -> defer.Deferred[Any]:
+    def _flush(self) -> defer.Deferred[None]:
         batch, self.buffer, self.oldest = self.buffer, [], None
         return self.lock.run(self._process_in_thread, batch)
 
-    def _process_in_thread(self, batch: list[Listing]) -> defer.Deferred[Any]:
+    def _process_in_thread(self, batch: list[Listing]) -> defer.Deferred[None]:
         assert self.processor is not None
         d = threads.deferToThread(self.processor.process, batch)
         d.addCallback(self._record)
@@ -134,13 +140,13 @@ class NarcowatchPipeline:
             if value:
                 stats.inc_value(f"narcowatch/{name}", value)
 
-    def _failed(self, failure: Any, size: int) -> None:
+    def _failed(self, failure: Failure, size: int) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("narcowatch/errors/batch", 1)
         log.error("Batch of %d listings failed: %s", size, failure.getErrorMessage(), exc_info=failure.value)
 
     @defer.inlineCallbacks
-    def close_spider(self, spider: Spider) -> Any:
+    def close_spider(self, spider: Spider) -> Generator[defer.Deferred[Any], object, None]:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         if self.buffer:
@@ -151,7 +157,7 @@ class NarcowatchPipeline:
             # mails of this crawl's alerts go out before the crawl counts as done
             yield threads.deferToThread(self.processor.deliverer.drain)
 
-    def spider_closed(self, spider: Spider, reason: str) -> defer.Deferred[Any] | None:
+    def spider_closed(self, spider: Spider, reason: str) -> defer.Deferred[None] | None:
         """Mark removals once the crawl's close reason is known: only after a normal finish.
 
         (Scrapy closes the pipelines before it records ``finish_reason``: ``close_spider`` cannot tell a

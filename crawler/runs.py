@@ -11,7 +11,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from crawler.es.names import IndexNames
+    from crawler.sources.models import SourceBase
+
+OpsNotifier = Callable[[str, str], object]
+"""Sends one operational mail (subject, body); returns False when it did not (e.g. no ops address)."""
 
 from crawler.common.clock import utc_iso
 
@@ -224,7 +233,7 @@ def record_from_worker(
     return rec
 
 
-def _index_name(names: Any) -> str:
+def _index_name(names: IndexNames | str) -> str:
     if isinstance(names, str):
         return names
     alias = getattr(names, "crawl_runs", None)
@@ -233,7 +242,9 @@ def _index_name(names: Any) -> str:
     return str(alias() if callable(alias) else alias)
 
 
-def record_run(client: Any, names: Any, record: RunRecord, *, refresh: bool | str = False) -> str:
+def record_run(
+    client: Elasticsearch, names: IndexNames | str, record: RunRecord, *, refresh: bool | str = False
+) -> str:
     """Write ``record`` to the crawl-runs alias (``names.crawl_runs`` or an alias string); returns the alias.
 
     Idempotent: the document ``_id`` is the run id, so a retried write does not duplicate the run.
@@ -328,7 +339,7 @@ def streak_alert_text(record: RunRecord, count: int) -> tuple[str, str]:
     return subject, body
 
 
-def default_ops_notifier(alerts_path: Path | None = None) -> Callable[[str, str], Any] | None:
+def default_ops_notifier(alerts_path: Path | None = None) -> OpsNotifier | None:
     """alerting's ``send_ops_alert`` (to the ``ops`` addresses of ``alerts_path``), or None without it."""
     try:
         from crawler.alerting.ops import send_ops_alert
@@ -345,7 +356,7 @@ def default_ops_notifier(alerts_path: Path | None = None) -> Callable[[str, str]
 def handle_streak(
     tracker: StreakTracker,
     record: RunRecord,
-    notify: Callable[[str, str], Any] | None,
+    notify: OpsNotifier | None,
 ) -> bool:
     """Update the streak with ``record``; when it just reached the threshold, send the ops alert once.
 
@@ -371,7 +382,9 @@ def handle_streak(
     return True
 
 
-def judge_run(record: RunRecord, history: Sequence[Mapping[str, Any]], source: Any | None) -> tuple[str, str] | None:
+def judge_run(
+    record: RunRecord, history: Sequence[Mapping[str, Any]], source: SourceBase | None
+) -> tuple[str, str] | None:
     """Layout drift and gates of a finished run: marks ``record`` ``degraded`` when its fill rates or listing
     count fell sharply against ``history`` (the source's earlier runs, newest first), and returns the ops mail
     (subject, body) to send, or None. One mail per episode: none when the previous run was already degraded
@@ -394,7 +407,7 @@ def judge_run(record: RunRecord, history: Sequence[Mapping[str, Any]], source: A
     return None if previous == "degraded" else degraded_mail(record.source, record.to_document(), drops)
 
 
-def start_urls_of_source(source: Any) -> str | None:
+def start_urls_of_source(source: SourceBase) -> str | None:
     from crawler.addresses import start_urls_of
 
     urls = start_urls_of(source)

@@ -7,14 +7,18 @@ import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 
 from crawler.common.clock import parse_iso, utc_iso
 from crawler.paths import state_home
-from crawler.processing import BatchProcessor, BatchSpool, Deliverer
+from crawler.processing import Analyzer, BatchProcessor, BatchSpool, Deliverer
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.settings import BaseSettings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -22,17 +26,17 @@ _installed: set[tuple[str, str]] = set()
 
 
 @functools.lru_cache(maxsize=1)
-def analyzer() -> Any:
+def analyzer() -> Analyzer:
     """The NLP pipeline, loaded once per process (several crawlers in one process share it)."""
     from nlp.analyzer import Analyzer
 
     return Analyzer.load()
 
 
-_processors: dict[tuple[Any, ...], BatchProcessor] = {}
+_processors: dict[tuple[object, ...], BatchProcessor] = {}
 
 
-def build_processor(settings: Any, spider_name: str = "") -> BatchProcessor:
+def build_processor(settings: BaseSettings, spider_name: str = "") -> BatchProcessor:
     """The process's BatchProcessor for these settings: crawlers running side by side share it (one
     indexer, one spool, one alert engine), so their batches are processed one at a time, in order."""
     from crawler.es.client import resolve_url
@@ -52,7 +56,7 @@ def build_processor(settings: Any, spider_name: str = "") -> BatchProcessor:
         return _processors[key]
 
 
-def _build_processor(settings: Any) -> BatchProcessor:
+def _build_processor(settings: BaseSettings) -> BatchProcessor:
     """A BatchProcessor wired to the configured cluster, the trained NLP pipeline and the alert rules.
 
     Settings: ``NARCOWATCH_INDEX_PREFIX``, ``NARCOWATCH_SPOOL_DIR``, ``NARCOWATCH_ALERTS_FILE``,
@@ -96,7 +100,7 @@ def _build_processor(settings: Any) -> BatchProcessor:
     )
 
 
-def removal_cutoff(settings: Any, started_at: str, spider: Any = None) -> str | None:
+def removal_cutoff(settings: BaseSettings, started_at: str, spider: Spider | None = None) -> str | None:
     """Listings of the crawled source last seen before this instant are marked removed.
 
     The source's ``removal_grace`` (a timedelta; None disables removal marking) is counted back from

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,15 @@ from crawler.common.redaction import redact_url
 from crawler.config import ConfigError
 from crawler.scheduling.jobs import CRAWL_PREFIX, DIGEST_PREFIX, JobSpec, build_job_specs, digest_job_specs
 from crawler.scheduling.settings import SchedulerSettings, config_root, load_settings, settings_path
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    from apscheduler.job import Job
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from crawler.metrics import MetricsServer
+    from crawler.sources.models import SourceBase
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +36,7 @@ class LoadedConfig:
     """A validated configuration: the scheduler settings, the sources and the jobs they make."""
 
     settings: SchedulerSettings
-    sources: list[Any]
+    sources: list[SourceBase]
     specs: list[JobSpec]
     files: list[Path] = field(default_factory=list)
 
@@ -35,14 +44,14 @@ class LoadedConfig:
         return [s.name for s in self.sources]
 
 
-def load_sources(config_path: Path) -> list[Any]:
+def load_sources(config_path: Path) -> list[SourceBase]:
     """The configured sources (``crawler.sources.load_sources``); ConfigError names file, line and field."""
     from crawler.sources import load_sources as _load
 
     return list(_load(config_path))
 
 
-def _digest_periods(config_path: Path) -> list[Any]:
+def _digest_periods(config_path: Path) -> list[timedelta]:
     try:
         from crawler.alerting.rules import load_alerts_config
     except ImportError:
@@ -78,7 +87,7 @@ def files_fingerprint(files: list[Path]) -> str:
 def load_configuration(
     config_path: Path,
     *,
-    sources_loader: Callable[[Path], list[Any]] = load_sources,
+    sources_loader: Callable[[Path], list[SourceBase]] = load_sources,
     settings_override: dict[str, Any] | None = None,
 ) -> LoadedConfig:
     """Load and validate everything the daemon schedules. Raises ConfigError (file:line: field: message)."""
@@ -104,7 +113,7 @@ def load_configuration(
     return LoadedConfig(settings=settings, sources=sources, specs=specs, files=watched_files(config_path))
 
 
-def _job_signature(job: Any) -> str:
+def _job_signature(job: Job) -> str:
     return f"{job.func_ref}|{tuple(job.args)!r}|{job.trigger!s}|{getattr(job.trigger, 'jitter', None) or 0}"
 
 
@@ -122,7 +131,7 @@ class Daemon:
         metrics_port: int | None = None,
         metrics_addr: str = "127.0.0.1",
         settings_override: dict[str, Any] | None = None,
-        sources_loader: Callable[[Path], list[Any]] = load_sources,
+        sources_loader: Callable[[Path], list[SourceBase]] = load_sources,
     ) -> None:
         self.config_path = config_root(config_path).resolve()
         self.metrics_port = metrics_port
@@ -130,8 +139,8 @@ class Daemon:
         self.settings_override = settings_override or {}
         self.sources_loader = sources_loader
         self.config: LoadedConfig | None = None
-        self.scheduler: Any = None
-        self.metrics_server: Any = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.metrics_server: MetricsServer | None = None
         self.reloads = 0
         self.reload_errors: list[str] = []
         self._fingerprint = ""
@@ -184,6 +193,7 @@ class Daemon:
     def _sync(self, config: LoadedConfig) -> None:
         """Make the job store hold exactly the configured jobs; a job whose trigger and arguments did not
         change is left alone, so its next run time (and any misfire it is owed) survives the reload."""
+        assert self.scheduler is not None, "_sync runs on a started daemon"
         wanted = {spec.id: spec for spec in config.specs}
         s = config.settings
         for job in self.scheduler.get_jobs():
@@ -245,7 +255,7 @@ class Daemon:
         self.reload("configuration file changed")
         return True
 
-    def next_runs(self) -> dict[str, Any]:
+    def next_runs(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self.scheduler.get_jobs()} if self.scheduler else {}
 
     # -- running

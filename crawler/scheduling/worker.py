@@ -23,11 +23,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.common.clock import compact_utc, parse_iso, utc_iso, utc_now
 from crawler.paths import state_home
 from crawler.runs import (
+    OpsNotifier,
     RunRecord,
     StreakTracker,
     default_ops_notifier,
@@ -38,6 +39,9 @@ from crawler.runs import (
     record_run,
 )
 from crawler.scheduling.settings import SchedulerSettings, config_root, load_settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
 
@@ -210,8 +214,8 @@ class RunSink:
         self,
         settings: SchedulerSettings,
         *,
-        client_factory: Callable[[], Any] | None = None,
-        notify: Callable[[str, str], Any] | None = None,
+        client_factory: Callable[[], Elasticsearch] | None = None,
+        notify: OpsNotifier | None = None,
         config_path: str | Path | None = None,
     ) -> None:
         self.settings = settings
@@ -222,7 +226,7 @@ class RunSink:
         self.tracker = StreakTracker(scheduler_home() / "streaks.json", settings.failure_streak)
         self.config_path = config_path
 
-    def _client(self) -> Any:
+    def _client(self) -> Elasticsearch:
         if self.client_factory is not None:
             return self.client_factory()
         from crawler.es.client import get_client

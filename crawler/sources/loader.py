@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from crawler.config.loader import ConfigError, ConfigIssue, format_loc, line_of, load_yaml_with_lines
 from crawler.paths import CONFIG_DIR
-from crawler.sources.models import KINDS, SourceConfig
+from crawler.sources.models import KINDS, SourceBase, SourceConfig
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(SourceConfig)
 
@@ -42,7 +42,7 @@ def _strip_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return loc[1:] if loc and loc[0] in KINDS else loc
 
 
-def parse_sources_file(path: Path) -> tuple[list[Any], list[ConfigIssue]]:
+def parse_sources_file(path: Path) -> tuple[list[SourceBase], list[ConfigIssue]]:
     """Validate one file; returns the sources that are valid and every issue found (with lines)."""
     try:
         data = load_yaml_with_lines(path)
@@ -64,7 +64,7 @@ def parse_sources_file(path: Path) -> tuple[list[Any], list[ConfigIssue]]:
     if not isinstance(raw, list):
         issues.append(ConfigIssue(str(path), line_of(data, ("sources",)), "sources", "must be a list of sources"))
         return [], issues
-    out = []
+    out: list[SourceBase] = []
     for i, entry in enumerate(raw):
         try:
             out.append(_ADAPTER.validate_python(entry))
@@ -79,14 +79,14 @@ def parse_sources_file(path: Path) -> tuple[list[Any], list[ConfigIssue]]:
     return out, issues
 
 
-def check_sources(path: Path | str | None = None) -> tuple[list[Any], list[ConfigIssue]]:
+def check_sources(path: Path | str | None = None) -> tuple[list[SourceBase], list[ConfigIssue]]:
     """Every source and every issue under ``path`` (no exception): what ``config check`` prints."""
     root = config_path(path)
     try:
         files = source_files(root)
     except ConfigError as exc:
         return [], list(exc.issues)
-    sources: list[Any] = []
+    sources: list[SourceBase] = []
     issues: list[ConfigIssue] = []
     seen: dict[str, str] = {}
     for file in files:
@@ -108,7 +108,7 @@ def check_sources(path: Path | str | None = None) -> tuple[list[Any], list[Confi
     return sources, issues
 
 
-def load_sources(path: Path | str | None = None) -> list[Any]:
+def load_sources(path: Path | str | None = None) -> list[SourceBase]:
     """All configured sources under ``path`` (default NARCOWATCH_CONFIG or config/); any issue -> ConfigError."""
     sources, issues = check_sources(path)
     if issues:
@@ -116,7 +116,7 @@ def load_sources(path: Path | str | None = None) -> list[Any]:
     return sources
 
 
-def get_source(name: str, path: Path | str | None = None) -> Any:
+def get_source(name: str, path: Path | str | None = None) -> SourceBase:
     """One configured source by name; ConfigError naming the configured ones if it does not exist."""
     sources = load_sources(path)
     for src in sources:
