@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from crawler.common.clock import utc_iso
+
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
@@ -21,8 +23,6 @@ if TYPE_CHECKING:
 
 OpsNotifier = Callable[[str, str], object]
 """Sends one operational mail (subject, body); returns False when it did not (e.g. no ops address)."""
-
-from crawler.common.clock import utc_iso
 
 log = logging.getLogger(__name__)
 
