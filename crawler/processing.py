@@ -124,8 +124,9 @@ def classify(listing: Listing, existing: dict[str, Any] | None) -> EventKind:
 
 
 def _num(value: Any) -> float | None:
+    """The price as a number to eight decimals (the satoshi); None for no price (None, "" or not a number)."""
     try:
-        return None if value is None or value == "" else round(float(value), 8)
+        return round(float(value), 8)
     except (TypeError, ValueError):
         return None
 
@@ -222,7 +223,7 @@ class BatchProcessor:
                 result.add(self._replay())
             except ServiceUnavailable:
                 self.spool.put(listings, None, now)
-                result.spooled += len(listings)
+                result.spooled = len(listings)
                 return result
         result.add(self._run(listings, None, now))
         return result
@@ -251,45 +252,44 @@ class BatchProcessor:
         result = BatchResult(listings=len(listings))
         if not listings:
             return result
-        for item in listings:
-            if item.fingerprint is None or item.content_hash is None:
-                fp.apply(item)
-        listings = _dedupe(listings)
+        batch = _by_fingerprint(listings)
+        listings = list(batch.values())
         try:
             existing: dict[str, dict[str, Any]] = {}
             clock = time.perf_counter()
             if events is None:
-                existing = self.indexer.lookup([item.fingerprint or "" for item in listings])
+                existing = self.indexer.lookup(list(batch))
                 events = [
                     ListingEvent(
-                        fingerprint=item.fingerprint or "",
-                        kind=classify(item, existing.get(item.fingerprint or "")),
-                        content_hash=item.content_hash or "",
+                        fingerprint=key,
+                        kind=classify(item, existing.get(key)),
+                        content_hash=str(item.content_hash),  # str: _by_fingerprint filled it
                         source=item.source,
                         platform=item.platform,
                     )
-                    for item in listings
+                    for key, item in batch.items()
                 ]
-            kinds = {e.fingerprint: e.kind for e in events}
+            kinds = {e.fingerprint: e.kind for e in events}  # a spooled batch's events cover its listings
             clock = _lap(result, "lookup", clock)
-            self._analyze([item for item in listings if kinds.get(item.fingerprint or "") != "unchanged"])
+            self._analyze([item for key, item in batch.items() if kinds[key] != "unchanged"])
             clock = _lap(result, "nlp", clock)
-            docs, changes = [], []
-            for item in listings:
-                kind = kinds.get(item.fingerprint or "", "new")
+            docs, full_docs, changes = [], [], []
+            for key, item in batch.items():
+                kind = kinds[key]
                 if kind == "unchanged":
                     docs.append(self._seen_doc(item, now))
                     continue
-                docs.append(self.listing_doc(item, now))
+                doc = self.listing_doc(item, now)
+                docs.append(doc)
+                full_docs.append(doc)
                 if kind in ("price_change", "changed", "relisted") and self.change_doc is not None:
-                    changes.append(self.change_doc(item, existing.get(item.fingerprint or ""), kind, now))
+                    changes.append(self.change_doc(item, existing.get(key), kind, now))
             outcome = self.indexer.index_batch(docs, changes)
             clock = _lap(result, "index", clock)
             if outcome.spooled:
                 raise ServiceUnavailable(f"{outcome.spooled} actions could not reach Elasticsearch")
             result.indexed = outcome.indexed
             result.failed = outcome.failed
-            full_docs = [d for d in docs if "title" in d or "nlp" in d]
             if self.vendors is not None and full_docs:
                 self.vendors(full_docs)
             clock = _lap(result, "vendors", clock)
@@ -303,7 +303,7 @@ class BatchProcessor:
                     out = self.alerts.on_batch(alert_events)
                     if self.deliverer is not None:
                         self.deliverer.poke()
-                    result.alerts += out.created
+                    result.alerts = out.created
             _lap(result, "alerts", clock)
         except Exception as exc:
             if not isinstance(exc, (ServiceUnavailable, *self.unavailable)) and not _status_unavailable(exc):
@@ -335,8 +335,9 @@ class BatchProcessor:
 
 
 def _lap(result: BatchResult, stage: str, since: float) -> float:
+    """Record the time of one stage (each stage runs once per batch) and start the next."""
     now = time.perf_counter()
-    result.seconds[stage] = result.seconds.get(stage, 0.0) + now - since
+    result.seconds[stage] = now - since
     return now
 
 
@@ -346,12 +347,18 @@ def _status_unavailable(exc: BaseException) -> bool:
     return status in (429, 502, 503, 504)
 
 
-def _dedupe(listings: list[Listing]) -> list[Listing]:
-    """Keep the last sighting of each fingerprint within one batch."""
-    by_fp: dict[str, Listing] = {}
+def _by_fingerprint(listings: list[Listing]) -> dict[str, Listing]:
+    """The batch by fingerprint, keeping the last sighting of each.
+
+    Fingerprint and content hash are computed where a listing lacks one; a listing that has both (a
+    spooled batch, a caller that set them) keeps them, so a replayed batch matches its recorded events.
+    """
+    batch: dict[str, Listing] = {}
     for item in listings:
-        by_fp[item.fingerprint or ""] = item
-    return list(by_fp.values())
+        if item.fingerprint is None or item.content_hash is None:
+            fp.apply(item)
+        batch[str(item.fingerprint)] = item  # str: apply filled it
+    return batch
 
 
 class Deliverer:
@@ -362,13 +369,13 @@ class Deliverer:
     deliverer in each of several processes is safe.
     """
 
-    def __init__(self, engine: PendingMail, interval: float = 30.0):
+    def __init__(self, engine: PendingMail, interval: float):
         self.engine = engine
         self.interval = interval
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._stop = False
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="narcowatch-deliverer", daemon=True)
         self._thread.start()
 
@@ -377,7 +384,7 @@ class Deliverer:
         self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop:
+        while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
@@ -394,6 +401,6 @@ class Deliverer:
 
     def close(self, timeout: float = 120.0) -> None:
         self.drain(timeout)
-        self._stop = True
+        self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)

@@ -371,3 +371,83 @@ def test_an_unchanged_listing_does_not_stop_the_rest_of_the_batch(proc: BatchPro
     proc.process([listing(1)], NOW)
     res = proc.process([listing(1), listing(2), listing(3)], "2026-01-02T00:00:00.000Z")
     assert res.events == {"unchanged": 1, "new": 2} and len(proc.indexer.docs) == 3
+
+
+def test_a_batch_given_no_time_is_stamped_now_in_utc_to_the_millisecond(proc: BatchProcessor) -> None:
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
+    proc.process([listing(1)])
+    after = datetime.now(UTC)
+    stamp = proc.indexer.docs[ids(listing(1))[0]]["last_seen"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp  # what the index mapping parses
+    assert before <= datetime.fromisoformat(stamp) <= after
+
+
+def test_a_replayed_batch_keeps_its_change_records_dated_when_seen(proc: BatchProcessor) -> None:
+    indexer: MemoryIndexer = proc.indexer
+    proc.process([listing(1), listing(2)], NOW)
+    seen = "2026-01-02T00:00:00.000Z"
+    indexer.down = ConnectionError("node gone")
+    proc.process([listing(1, price="99"), listing(2, description="now vacuum sealed")], seen)
+    indexer.down = None
+    res = proc.replay()
+    assert res.replayed == 2 and res.events == {"price_change": 1, "changed": 1}
+    a, b = ids(listing(1), listing(2))
+    assert [(c["_id"], c["kind"]) for c in indexer.changes] == [(f"{a}-{seen}", "price_change"),
+                                                                (f"{b}-{seen}", "changed")]
+
+
+def test_an_outage_is_logged_with_its_cause_and_the_spool_file(proc: BatchProcessor,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    proc.indexer.spooled = 2
+    proc.process([listing(1), listing(2)], NOW)
+    [path] = proc.spool.pending()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"Elasticsearch unavailable (2 actions could not reach Elasticsearch); batch of 2 listings spooled to {path}"]
+
+
+def test_a_listing_keeps_the_fingerprint_and_hash_it_comes_with_and_gets_both_when_one_is_missing(
+        proc: BatchProcessor) -> None:
+    # a spooled batch's listings come back with theirs: the replay must match the events decided with them
+    given = listing(1, fingerprint="f-given", content_hash="h-given")
+    no_hash = listing(2, fingerprint="f-stale")
+    no_fingerprint = listing(3, content_hash="h-stale")
+    proc.process([given, no_hash, no_fingerprint], NOW)
+    docs = proc.indexer.docs
+    two, three = listing(2), listing(3)
+    assert set(docs) == {"f-given", fp.fingerprint(two), fp.fingerprint(three)}
+    assert docs["f-given"]["content_hash"] == "h-given"
+    assert docs[fp.fingerprint(two)]["content_hash"] == fp.content_hash(two)
+    assert docs[fp.fingerprint(three)]["content_hash"] == fp.content_hash(three)
+
+
+def test_vendor_profiles_get_the_new_and_changed_listings_not_the_unchanged(proc: BatchProcessor,
+                                                                          rec: Recorder) -> None:
+    proc.process([listing(1), listing(2)], NOW)
+    rec.calls.clear()
+    proc.process([listing(1), listing(2, price="99"), listing(3)], "2026-01-02T00:00:00.000Z")
+    assert rec.kinds("vendors") == [ids(listing(2), listing(3))]
+
+
+def test_drain_gives_up_after_its_timeout_while_a_delivery_hangs() -> None:
+    # a stuck SMTP server must not hold a crawl's close (which drains) forever
+    release = threading.Event()
+
+    class Stuck(Engine):
+        def deliver_pending(self) -> None:
+            self.rounds += 1
+            self.called.set()
+            release.wait(30)
+
+    engine = Stuck()
+    d = Deliverer(engine, interval=3600)
+    try:
+        d.poke()
+        assert engine.called.wait(30)
+        assert d.drain(timeout=0.05) is False
+    finally:
+        release.set()
+        d.close(timeout=30)
+    assert not d._thread.is_alive()
