@@ -39,11 +39,15 @@ def run_crawl(
     settings: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 240,
+    hosts: dict[str, str] | None = None,
 ) -> CrawlResult:
-    """Crawl ``source`` (a sources-file entry as a dict) in a subprocess; items, stats and log back."""
+    """Crawl ``source`` (a sources-file entry as a dict) in a subprocess; items, stats and log back.
+
+    ``hosts`` (name -> address) is a name table of the crawl process (``install_hosts``), for names an
+    attacker's DNS would answer."""
     out = tmp_path / f"crawl-{source['name']}"
     out.mkdir(parents=True, exist_ok=True)
-    spec = {"source": source, "settings": settings or {}, "out": str(out)}
+    spec = {"source": source, "settings": settings or {}, "out": str(out), "hosts": hosts or {}}
     spec_file = out / "spec.json"
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     environ = {**os.environ, "NARCOWATCH_HOME": str(tmp_path / "home"), **(env or {})}
@@ -113,6 +117,30 @@ def page(title: str, body: str) -> bytes:
 # ---------------------------------------------------------------- subprocess side
 
 
+def install_hosts(hosts: dict[str, str]) -> None:
+    """A name table for this process: ``socket.getaddrinfo`` and ``gethostbyname`` answer these names with
+    these addresses (as the DNS of a hostile domain would), every other name as before. Both the address
+    guard (crawler.addresses.resolve) and Scrapy's resolver look names up through them; Chromium does not,
+    but it is only reached once the guard let a name through."""
+    import socket
+
+    table = {name.lower().rstrip("."): address for name, address in hosts.items()}
+    real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+
+    def mapped(host: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        return table.get(name.lower().rstrip("."), host) if isinstance(name, str) else host
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real_getaddrinfo(mapped(host), *args, **kwargs)
+
+    def gethostbyname(host: str) -> str:
+        return real_gethostbyname(mapped(host))
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.gethostbyname = gethostbyname
+
+
 def _main(spec_file: str) -> None:
     from scrapy.crawler import CrawlerProcess
 
@@ -121,6 +149,8 @@ def _main(spec_file: str) -> None:
     from spiders.registry import spider_for
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
+    if spec.get("hosts"):
+        install_hosts(spec["hosts"])
     out = Path(spec["out"])
     source = SourcesFile.model_validate({"sources": [spec["source"]]}).sources[0]
     settings = project_settings({

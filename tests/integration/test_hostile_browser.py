@@ -154,21 +154,15 @@ asyncio.run(main())
 
 
 def test_host_name_resolving_to_a_private_address_is_not_rendered(tmp_path: Path) -> None:
-    """The machine's own host name resolves (through /etc/hosts) to a private address: the navigation is refused
-    before Chromium opens it (the address guard resolves names for rendered requests too)."""
-    import socket
-
-    from crawler.addresses import ip_of, is_private_address, resolve
-
-    name = socket.gethostname().lower()
-    found = [ip_of(a) for a in resolve(name)]
-    if not found or not all(ip is not None and is_private_address(ip) for ip in found):
-        pytest.skip(f"{name} does not resolve to private addresses only here")
+    """A name whose DNS answers with a loopback address (the market's): the navigation is refused before
+    Chromium opens it (the address guard resolves names for rendered requests too). The name is answered
+    by a name table of the crawl process (``run_crawl(hosts=...)``), so the test runs everywhere."""
     market = evil_market()
     port = market.base.rsplit(":", 1)[1]
+    name = "evil-market.test"
     source = {**_source(market), "name": "bynamejs", "start_urls": [f"http://{name}:{port}/"],
               "allow_private_addresses": False}
-    result = run_crawl(source, tmp_path, env=SESSION_ENV)
+    result = run_crawl(source, tmp_path, env=SESSION_ENV, hosts={name: "127.0.0.1"})
     assert result.items == [] and market.hits == {} and market.captured() == []
     assert result.stat("narcowatch/refused/private_address") >= 1
     assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed")  # no retry loop
