@@ -22,11 +22,17 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, signals
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.http import Response
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +104,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     )
 
 
-def _sync_redis(url: str) -> Any:
+def _sync_redis(url: str) -> redis.Redis:
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=30)
@@ -108,7 +114,7 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _redis_run(crawler: Any, missing: str) -> tuple[str, str]:
+def _redis_run(crawler: Crawler, missing: str) -> tuple[str, str]:
     """The crawl's ``NARCOWATCH_REDIS_URL`` and ``NARCOWATCH_RUN_ID``; ``NotConfigured(missing)`` unless both
     are set."""
     url = crawler.settings.get("NARCOWATCH_REDIS_URL")
@@ -123,19 +129,19 @@ class DistributedStartMiddleware:
     go through the shared duplicate filter (``dont_filter`` cleared) so a link back to them is not fetched
     again."""
 
-    def __init__(self, redis_url: str, run_id: str, crawler: Any = None) -> None:
+    def __init__(self, redis_url: str, run_id: str, crawler: Crawler | None = None) -> None:
         self.redis_url = redis_url
         self.run_id = run_id
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> DistributedStartMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> DistributedStartMiddleware:
         url, run_id = _redis_run(
             crawler, "NARCOWATCH_REDIS_URL and NARCOWATCH_RUN_ID are needed for distributed starts"
         )
         return cls(url, run_id, crawler)
 
-    def _first(self, spider: Any) -> bool:
+    def _first(self, spider: Spider) -> bool:
         key = run_keys(spider.name, self.run_id)["seeded"]
         client = _sync_redis(self.redis_url)
         try:
@@ -146,16 +152,17 @@ class DistributedStartMiddleware:
         return won
 
     @staticmethod
-    def _filtered(request: Any) -> Any:
+    def _filtered(request: object) -> object:
         return request.replace(dont_filter=False) if isinstance(request, Request) and request.dont_filter else request
 
-    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async def process_start(self, start: AsyncIterator[object]) -> AsyncIterator[object]:
+        assert self.crawler is not None and self.crawler.spider is not None
         first = self._first(self.crawler.spider)
         async for item_or_request in start:
             if first or not isinstance(item_or_request, Request):
                 yield self._filtered(item_or_request) if first else item_or_request
 
-    def process_start_requests(self, start_requests: Iterable[Any], spider: Any) -> Iterable[Any]:
+    def process_start_requests(self, start_requests: Iterable[object], spider: Spider) -> Iterable[object]:
         first = self._first(spider)
         for item_or_request in start_requests:
             if first or not isinstance(item_or_request, Request):
@@ -170,11 +177,11 @@ class RedisPolitenessMiddleware:
     def __init__(self, redis_url: str, delay: float) -> None:
         self.redis_url = redis_url
         self.delay_ms = max(1, int(delay * 1000))
-        self._client: Any = None
+        self._client: redis.asyncio.Redis | None = None
         self.waits = 0
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> RedisPolitenessMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> RedisPolitenessMiddleware:
         url = crawler.settings.get("NARCOWATCH_REDIS_URL")
         delay = crawler.settings.getfloat("NARCOWATCH_DOMAIN_DELAY", 0.0)
         if not url:
@@ -185,7 +192,7 @@ class RedisPolitenessMiddleware:
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
-    def _redis(self) -> Any:
+    def _redis(self) -> redis.asyncio.Redis:
         if self._client is None:
             import redis.asyncio
 
@@ -196,7 +203,7 @@ class RedisPolitenessMiddleware:
     def domain_key(url: str) -> str:
         return f"{KEY_PREFIX}:polite:{(urlsplit(url).hostname or '').lower()}"
 
-    async def process_request(self, request: Any, spider: Any = None) -> None:
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         key = self.domain_key(request.url)
         client = self._redis()
         while True:
@@ -206,7 +213,7 @@ class RedisPolitenessMiddleware:
             ttl = await client.pttl(key)
             await asyncio.sleep(max(ttl, 2) / 1000.0)
 
-    async def spider_closed(self, spider: Any) -> None:
+    async def spider_closed(self, spider: Spider) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -217,18 +224,18 @@ class SharedIdleExtension:
     ``NARCOWATCH_IDLE_GRACE`` seconds ago (another worker may still add links); the last worker of the
     run to close deletes the run's Redis keys."""
 
-    def __init__(self, crawler: Any, redis_url: str, run_id: str, grace: float) -> None:
+    def __init__(self, crawler: Crawler, redis_url: str, run_id: str, grace: float) -> None:
         self.crawler = crawler
         self.redis_url = redis_url
         self.run_id = run_id
         self.grace = grace
         self.worker = _worker_id()
         self.idle_since: float | None = None
-        self._client: Any = None
+        self._client: redis.Redis | None = None
         self._busy_written = 0.0
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> SharedIdleExtension:
+    def from_crawler(cls, crawler: Crawler) -> SharedIdleExtension:
         url, run_id = _redis_run(crawler, "not a distributed crawl")
         ext = cls(crawler, url, run_id, crawler.settings.getfloat("NARCOWATCH_IDLE_GRACE", 30.0))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -237,20 +244,20 @@ class SharedIdleExtension:
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         return ext
 
-    def _keys(self, spider: Any) -> dict[str, str]:
+    def _keys(self, spider: Spider) -> dict[str, str]:
         return run_keys(spider.name, self.run_id)
 
-    def _redis(self) -> Any:
+    def _redis(self) -> redis.Redis:
         if self._client is None:
             self._client = _sync_redis(self.redis_url)
         return self._client
 
-    def spider_opened(self, spider: Any) -> None:
+    def spider_opened(self, spider: Spider) -> None:
         keys = self._keys(spider)
         self._redis().sadd(keys["workers"], self.worker)
         self._redis().expire(keys["workers"], 7 * 86400)
 
-    def response_received(self, response: Any, request: Any, spider: Any) -> None:
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         # tell idle workers that this one is still finding links (at most once a second)
         self.idle_since = None
         now = time.time()
@@ -258,7 +265,7 @@ class SharedIdleExtension:
             self._busy_written = now
             self._redis().set(self._keys(spider)["last_busy"], str(now), ex=7 * 86400)
 
-    def spider_idle(self, spider: Any) -> None:
+    def spider_idle(self, spider: Spider) -> None:
         keys = self._keys(spider)
         client = self._redis()
         now = time.time()
@@ -272,7 +279,7 @@ class SharedIdleExtension:
         if now - max(self.idle_since, last_busy) < self.grace:
             raise DontCloseSpider
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
         keys = self._keys(spider)
         client = self._redis()
         try:

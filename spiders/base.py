@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import scrapy
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.addresses import start_urls_of
 from crawler.sources.models import SourceBase
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
+
+    from crawler.items import Listing
 
 # Request.meta keys the spiders set (other components may read them).
 META_SOURCE = "narcowatch_source"
@@ -45,7 +51,7 @@ class SourceSpider(scrapy.Spider):
     """Base of the generic spiders; ``for_source`` makes the per-source subclass Scrapy runs."""
 
     kind: ClassVar[str] = ""
-    source: ClassVar[Any]
+    source: ClassVar[SourceBase]
 
     @classmethod
     def for_source(cls, source: SourceBase) -> type[SourceSpider]:
@@ -69,7 +75,7 @@ class SourceSpider(scrapy.Spider):
         return {}
 
     # -- requests
-    def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
+    def request(self, url: str, callback: Callable[..., object], role: str, **meta: Any) -> Request:
         """A request of this source, tagged with source and role.
 
         Proxy, session cookies/headers and bad-page checks are applied by crawler.middlewares from
@@ -85,7 +91,7 @@ class SourceSpider(scrapy.Spider):
     def start_urls_list(self) -> list[str]:
         return start_urls_of(self.source)
 
-    async def start(self) -> AsyncIterator[Any]:
+    async def start(self) -> AsyncIterator[Request]:
         for url in self.start_urls_list():
             yield self.request(url, self.parse_start, "start")
 
@@ -97,14 +103,14 @@ class SourceSpider(scrapy.Spider):
 
     # -- accounting
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         from scrapy import signals
 
         crawler.signals.connect(spider.count_fields, signal=signals.item_scraped)
         return spider
 
-    def count_fields(self, item: Any, response: Any = None, spider: Any = None) -> None:
+    def count_fields(self, item: object, response: Response | None = None, spider: scrapy.Spider | None = None) -> None:
         """Per-field fill counts of the listings this crawl yielded (the run record's fill rates)."""
         from crawler.drift import count_fill
 
@@ -156,14 +162,15 @@ class SourceSpider(scrapy.Spider):
             return False
         return True
 
-    def on_error(self, failure: Any) -> None:
-        """Errback: count the failure by type; the crawl goes on."""
+    def on_error(self, failure: Failure) -> Iterator[Listing] | None:
+        """Errback: count the failure by type; the crawl goes on (kinds may yield what the page still gave)."""
         from scrapy.exceptions import IgnoreRequest
 
         request = getattr(failure, "request", None)
         if failure.check(IgnoreRequest):  # robots.txt, bad pages, sessions: counted by whoever dropped it
             self.logger.debug("request dropped: %s (%s)", getattr(request, "url", "?"), failure.value)
-            return
+            return None
         kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
         self.count(f"errors/{kind}")
         self.logger.warning("request failed: %s (%s: %s)", getattr(request, "url", "?"), kind, failure.value)
+        return None

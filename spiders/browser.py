@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from scrapy.http import Request
 
-from crawler.sources.models import SourceBase
+from crawler.sources.models import BrowserSource, SourceBase
 from spiders.market import MarketSpider
+
+if TYPE_CHECKING:
+    from playwright.async_api import Download
+    from playwright.async_api import Request as PageRequest
+    from playwright.async_api import Response as PageResponse
+    from scrapy.crawler import Crawler
+
+    from crawler.browser import BrowserGuard
 
 
 class BrowserSpider(MarketSpider):
@@ -18,6 +27,7 @@ class BrowserSpider(MarketSpider):
     """
 
     kind = "browser"
+    source: ClassVar[BrowserSource]
 
     @classmethod
     def extra_settings(cls, source: SourceBase) -> dict[str, Any]:
@@ -33,7 +43,7 @@ class BrowserSpider(MarketSpider):
         return settings
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         missing = crawler.settings.get("NARCOWATCH_BROWSER_MISSING")
         if missing:
             from crawler.browser import BrowserNotFound
@@ -41,28 +51,28 @@ class BrowserSpider(MarketSpider):
             raise BrowserNotFound(f"source {cls.name!r} needs a browser: {missing}")
         return super().from_crawler(crawler, *args, **kwargs)
 
-    def _guard(self) -> Any:
+    def _guard(self) -> BrowserGuard | None:
         from crawler.browser import BrowserGuard
 
         guard = self.crawler.settings.get("PLAYWRIGHT_ABORT_REQUEST") if self.crawler else None
         return guard if isinstance(guard, BrowserGuard) else None
 
-    def narcowatch_browser_request(self, request: Any) -> None:
+    def narcowatch_browser_request(self, request: PageRequest) -> None:
         """Every request event of a rendered page: redirect hops reach the source's BrowserGuard here."""
         if (guard := self._guard()) is not None:
             guard.on_request(request)
 
-    def narcowatch_browser_response(self, response: Any) -> None:
+    def narcowatch_browser_response(self, response: PageResponse) -> None:
         """Every response event of a rendered page (oversize documents are closed by the guard)."""
         if (guard := self._guard()) is not None:
             guard.on_response(response)
 
-    def narcowatch_browser_download(self, download: Any) -> None:
+    def narcowatch_browser_download(self, download: Download) -> None:
         """A page that turned out to be a download (refused by the context)."""
         if (guard := self._guard()) is not None:
             guard.on_download(download)
 
-    def request(self, url: str, callback: Any, role: str, **meta: Any) -> Request:
+    def request(self, url: str, callback: Callable[..., object], role: str, **meta: Any) -> Request:
         from crawler.browser import browser_meta
 
         options = self.source.browser

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy.http import Response
 
 from crawler.pages.social import ForumIndexPage, ForumThreadPage
+from crawler.sources.models import ForumSource
 from spiders.base import SourceSpider
 
 
@@ -15,6 +16,7 @@ class ForumSpider(SourceSpider):
     """Each post is one Listing; its author is the vendor candidate, its board the category."""
 
     kind = "forum"
+    source: ClassVar[ForumSource]
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

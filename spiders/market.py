@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.http import Response
 
@@ -16,7 +16,11 @@ from crawler.pages.market import (
     merge_row,
     missing_fields,
 )
+from crawler.sources.models import B2BSource, MarketSource
 from spiders.base import SourceSpider
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
 
 META_ROW = "narcowatch_row"
 """Request.meta key: the row listing a detail request enriches (``follow_listing``)."""
@@ -30,6 +34,7 @@ class MarketSpider(SourceSpider):
     """
 
     kind = "market"
+    source: ClassVar[MarketSource]
     listing_page: type[MarketListingPage] = MarketListingPage
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -100,7 +105,7 @@ class MarketSpider(SourceSpider):
             return
         yield item
 
-    def on_error(self, failure: Any) -> Any:
+    def on_error(self, failure: Failure) -> Iterator[Listing]:
         """Errback: a failed detail request still yields its row (the offer was listed)."""
         super().on_error(failure)
         request = getattr(failure, "request", None)
@@ -112,4 +117,5 @@ class B2BSpider(MarketSpider):
     """Product list pages -> product pages; CAS numbers verified by check digit."""
 
     kind = "b2b_chemicals"
+    source: ClassVar[B2BSource]
     listing_page = B2BProductPage

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from crawler.sources.models import SourceBase
 from spiders.base import SourceSpider
 
 
@@ -24,6 +23,6 @@ def spider_class(kind: str) -> type[SourceSpider]:
         raise ValueError(f"no spider for source kind {kind!r} (known: {', '.join(sorted(classes))})") from None
 
 
-def spider_for(source: Any) -> type[SourceSpider]:
+def spider_for(source: SourceBase) -> type[SourceSpider]:
     """The per-source spider class Scrapy runs for ``source``."""
     return spider_class(source.kind).for_source(source)

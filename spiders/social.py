@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy.http import Response
 
 from crawler.pages.social import FeedPage, MastodonTimeline, RedditListing, TelegramChannelPage
+from crawler.sources.models import FeedSource, MastodonSource, RedditSource, TelegramSource
 from spiders.base import SourceSpider
 
 META_PAGE = "narcowatch_page"
@@ -19,6 +20,7 @@ class TelegramSpider(SourceSpider):
     """``/s/<channel>``: the newest messages, then "load older" pages up to ``older_pages``."""
 
     kind = "telegram_public"
+    source: ClassVar[TelegramSource]
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not self.text_response(response):
@@ -63,6 +65,7 @@ class RedditSpider(_JsonPagedSpider):
     """Subreddit and search listings (``/r/<sub>/new.json``), following ``after`` for a few pages."""
 
     kind = "reddit"
+    source: ClassVar[RedditSource]
     max_pages_attr = "max_pages_per_listing"
     page_class = RedditListing
 
@@ -71,6 +74,7 @@ class MastodonSpider(_JsonPagedSpider):
     """Hashtag and account timelines, following ``Link: rel="next"`` for a few pages."""
 
     kind = "mastodon"
+    source: ClassVar[MastodonSource]
     max_pages_attr = "max_pages_per_timeline"
     page_class = MastodonTimeline
 
@@ -86,6 +90,7 @@ class FeedSpider(SourceSpider):
     """RSS 2.0 / Atom feeds: each entry is one Listing (the entry's link is its URL)."""
 
     kind = "feed"
+    source: ClassVar[FeedSource]
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not self.text_response(response):
