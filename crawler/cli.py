@@ -6,7 +6,6 @@ import importlib
 import logging
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -93,7 +92,7 @@ def is_quiet(ctx: click.Context | None = None) -> bool:
     return False
 
 
-def run(argv: list[str] | None = None) -> Any:
+def run(argv: list[str] | None = None) -> object:
     """Entry point for tests: run the CLI without exiting the interpreter."""
     return main.main(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
 

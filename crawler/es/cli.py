@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 def _quiet() -> bool:
@@ -19,7 +22,7 @@ def _quiet() -> bool:
     return is_quiet()
 
 
-def _client(url: str | None = None) -> Any:
+def _client(url: str | None = None) -> Elasticsearch:
     from crawler.es.client import EsUnavailable, get_client
 
     try:

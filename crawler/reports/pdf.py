@@ -9,7 +9,10 @@ never touches the network, whatever a hostile listing put in it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 
 def launch_options() -> dict[str, Any]:
@@ -21,7 +24,9 @@ def launch_options() -> dict[str, Any]:
     return opts
 
 
-def open_page(browser: Any, html: Path, *, timeout_ms: int = 60_000, **context: Any) -> tuple[Any, Any]:
+def open_page(
+    browser: Browser, html: Path, *, timeout_ms: int = 60_000, **context: Any
+) -> tuple[Page, BrowserContext]:
     """A JavaScript-less page of ``browser`` showing ``html`` (no request leaves it); returns (page, context)."""
     ctx = browser.new_context(java_script_enabled=False, offline=True, **context)
     page = ctx.new_page()
@@ -30,7 +35,7 @@ def open_page(browser: Any, html: Path, *, timeout_ms: int = 60_000, **context: 
     return page, ctx
 
 
-def _local_only(route: Any) -> None:
+def _local_only(route: Route) -> None:
     if route.request.url.startswith(("data:", "about:")):
         route.continue_()
     else:
