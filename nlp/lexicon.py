@@ -326,6 +326,32 @@ def _drop_class_conflicts(hits: list[Hit]) -> list[Hit]:
     return [h for h in hits if agrees(h, strong)] if strong else hits
 
 
+# Methamphetamine slang that is also an everyday word ("ice cream", "crystal clear", "glass shards on the floor"):
+# it counts only with drug context of its own, whatever the text is (see ``_everyday_in_context``).
+EVERYDAY_SLANG = frozenset({"ice", "crystal", "crystals", "shard", "shards"})
+# a weight or dose: "3.5g" (tokenised "3", "5g"), "1 g", "half oz", "10mg"
+_WEIGHT_WORDS = frozenset("mg mcg ug µg g gr gram grams gramm kg kilo kilos oz ounce ounces lb lbs qp hp".split())
+_WEIGHT_RE = re.compile(r"\d+(?:mg|mcg|ug|µg|g|gr|grams?|kg|oz|lbs?)")
+# drug vocabulary that an ice-cream, crystal or glass seller does not use (CUE_WORDS less trade and everyday words)
+_DRUG_CONTEXT = CUE_WORDS - frozenset("""sale sell selling sold buy buying order orders price prices stock quality
+sample samples bar bars bag bags line lines hit shot fix cut cutting press presses pressed connect session signal
+bundle bundles wholesale tab tabs ship shipping shipped ships tracking lab tested""".split())
+
+
+def _everyday_in_context(words: list[str], i: int, sale: bool, window: int) -> bool:
+    """Whether the everyday-word slang at ``words[i]`` has drug context. In a sale text: a weight or dose within
+    ``window`` words ("ice shards 3.5g"), drug vocabulary nearby ("pure shards, stealth shipping"; trade words such
+    as "for sale", "pcs", "bars" are not) or another such word beside it. In other text only two of them side by
+    side, near a weight or a drug or trade word ("crystal shards for sale")."""
+    lo, hi = max(0, i - window), min(len(words), i + window + 1)
+    near = words[lo:i] + words[i + 1:hi]
+    weight = not _WEIGHT_WORDS.isdisjoint(near) or any(_WEIGHT_RE.fullmatch(w) for w in near if w[:1].isdigit())
+    pair = (i > 0 and words[i - 1] in EVERYDAY_SLANG) or (i + 1 < len(words) and words[i + 1] in EVERYDAY_SLANG)
+    if sale:
+        return weight or pair or not _DRUG_CONTEXT.isdisjoint(near)
+    return pair and (weight or not CUE_WORDS.isdisjoint(near))
+
+
 def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:
     """Keep names; keep slang only in context.
 
@@ -349,6 +375,10 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
         i = h.token_index
         if 0 <= i < len(words) - 1 and words[i] in _STANDARD_WORDS and words[i + 1].isdigit():
             continue  # "ISO 9001", not isotonitazene
+        if 0 <= i < len(words) and words[i] in EVERYDAY_SLANG:
+            if _everyday_in_context(words, i, sale, window):
+                kept.append(h)
+            continue
         if sale and is_curated(h.term):
             kept.append(h)
             continue

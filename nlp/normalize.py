@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from functools import cache
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u034f\u180e"
-_ZW_RE = re.compile(f"[{ZERO_WIDTH}]")
+# Devanagari: the nukta (U+093C) is dropped and the letters precomposed with it (U+0958-U+095F: क़ ख़ ग़ ज़ ड़ ढ़ फ़ य़)
+# fold to their base letters, chandrabindu (U+0901) to anusvara (U+0902): Hindi writes loanwords (अल्प्राज़ोलम,
+# अल्प्राजोलम) both ways, and the tables hold the plain form
+NUKTA = "\u093c"
+_ZW_RE = re.compile(f"[{ZERO_WIDTH}{NUKTA}]")
 
 # Latin look-alikes from Cyrillic and Greek, applied only inside words that also hold Latin letters
 # (so Russian and Greek text stays as it is).
@@ -21,7 +25,8 @@ _CONFUSABLES = {
 }
 _CONFUSABLE_SET = frozenset(_CONFUSABLES)
 # characters _char_table() folds (fullwidth, mathematical letters, curly quotes, dashes, dotted capital I)
-_FOLD_RE = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2018\u2019\u201b\u2032\u2010-\u2014\u2212\u0130]")
+_FOLD_RE = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2018\u2019\u201b\u2032\u2010-\u2014\u2212\u0130"
+                      "\u0958-\u095f\u0901]")
 _MIXED_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # Leetspeak digits and symbols that stand for letters. Applied only where the result is a word the
@@ -56,6 +61,9 @@ def _char_table() -> dict[int, str]:
     for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212):
         table[cp] = "-"
     table[0x0130] = "i"  # 'İ'.lower() is two characters; keep lengths equal
+    for cp in range(0x0958, 0x0960):  # Devanagari letters with nukta: the base letter (NFD minus the nukta)
+        table[cp] = unicodedata.normalize("NFD", chr(cp))[0]
+    table[0x0901] = "\u0902"  # chandrabindu as anusvara
     return table
 
 

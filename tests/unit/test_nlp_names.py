@@ -50,6 +50,25 @@ def test_everyday_words_with_drug_context(rules: Analyzer) -> None:
     assert ("ice", "methamphetamine") in names(rules, "pure ice 5g, stealth shipping")
 
 
+@pytest.mark.parametrize("text", ["glass shards on the floor", "broken glass shards, sharp, 10 pcs for sale",
+                                  "ice cream for sale", "Ice cream bars for sale, $5", "a shard of pottery",
+                                  "crystal glasses, set of 6, for sale", "I love crystal clear lakes"])
+def test_shards_ice_crystal_need_drug_context(rules: Analyzer, text: str) -> None:
+    """Everyday words: trade words ("for sale", "pcs", "bars") are not drug context."""
+    assert names(rules, text) == []
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("ice shards 3.5g", ["ice", "shards"]),  # a weight
+    ("crystal shards for sale", ["crystal", "shards"]),  # two of them side by side, offered
+    ("Ice Shards 7g - Free Postage", ["Ice", "Shards"]),
+    ("crystal 1g", ["crystal"]),
+    ("Pure shards, stealth shipping from Australia", ["shards"]),  # drug vocabulary in a sale text
+])
+def test_shards_ice_crystal_with_drug_context(rules: Analyzer, text: str, words: list[str]) -> None:
+    assert names(rules, text) == [(w, "methamphetamine") for w in words]
+
+
 def _inn_rows() -> list[tuple[str, str, str]]:
     rows = []
     for line in INN_TABLE.read_text(encoding="utf-8").splitlines():
@@ -64,9 +83,42 @@ def test_inn_table_rows_name_their_language_and_source() -> None:
     langs = set()
     for _canonical, _term, source in _inn_rows():
         lang, _, where = source.partition(": ")
-        assert lang in {"de", "nl", "fr", "es", "it", "pl", "ru", "zh"} and len(where) > 20, source
+        assert lang in {"de", "nl", "fr", "es", "it", "pl", "ru", "zh", "hi"} and len(where) > 20, source
         langs.add(lang)
-    assert langs == {"de", "nl", "fr", "es", "it", "pl", "ru", "zh"}
+    assert langs == {"de", "nl", "fr", "es", "it", "pl", "ru", "zh", "hi"}
+
+
+HINDI_CORE = {"fentanyl", "carfentanil", "heroin", "morphine", "oxycodone", "hydrocodone", "hydromorphone", "tramadol",
+              "tapentadol", "codeine", "methadone", "buprenorphine", "tilidine", "cocaine", "methamphetamine",
+              "amphetamine", "methylphenidate", "mdma", "ketamine", "alprazolam", "diazepam", "clonazepam",
+              "lorazepam", "flunitrazepam", "npp", "4-anpp", "ephedrine", "pseudoephedrine", "acetic anhydride",
+              "safrole", "piperonal", "potassium permanganate", "phenylacetic acid"}
+
+
+def test_hindi_rows_cover_the_core_set_in_devanagari() -> None:
+    from nlp.normalize import normalize
+
+    hindi = [(c, t) for c, t, s in _inn_rows() if s.startswith("hi: ")]
+    assert {c for c, _t in hindi} == HINDI_CORE
+    for _c, term in hindi:
+        assert any("\u0900" <= ch <= "\u097f" for ch in term), term
+        assert normalize(term).text == term, term  # written as the pipeline normalises (no nukta): it can match
+
+
+@pytest.mark.parametrize(("text", "found", "canonical"), [
+    ("मेरे पास शुद्ध फेंटानिल बिक्री के लिए है, 10 ग्राम, टेलीग्राम पर संपर्क करें", "फेंटानिल", "fentanyl"),
+    ("अल्प्राज़ोलम 2mg की गोलियां बिक्री के लिए", "अल्प्राज़ोलम", "alprazolam"),  # nukta (combining) folded
+    ("अल्प्रा\u095bोलम 2mg", "अल्प्रा\u095bोलम", "alprazolam"),  # precomposed letter with nukta folded
+    ("फेँटानिल उपलब्ध", "फेँटानिल", "fentanyl"),  # chandrabindu read as anusvara
+    ("हम केटामाइन भेजते हैं", "केटामाइन", "ketamine"),
+    ("पोटेशियम परमैंगनेट 25 किलो उपलब्ध", "पोटेशियम परमैंगनेट", "potassium permanganate"),
+])
+def test_hindi_text_names_substances(rules: Analyzer, text: str, found: str, canonical: str) -> None:
+    assert (found, canonical) in names(rules, text)  # entity text is the original, also where normalisation folded
+
+
+def test_hindi_film_heroine_is_not_heroin(rules: Analyzer) -> None:
+    assert names(rules, "वह फिल्म की हीरोइन है") == []  # हीरोइन is the film heroine; heroin is हेरोइन
 
 
 @pytest.mark.parametrize(("canonical", "term"), [(c, t) for c, t, _s in _inn_rows()])
