@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.table import Table
 
 from crawler.common.redaction import redact_url
 from crawler.paths import CONFIG_DIR, state_home
+
+if TYPE_CHECKING:
+    from crawler.alerting.sink import MailSink
+    from crawler.demo_web import DemoWeb
 
 DEMO_CONFIG = CONFIG_DIR / "demo"
 DEMO_REPORT_PLATFORM = "telegram"
@@ -71,7 +75,7 @@ def demo_command(
     base_url = web.base_url
     os.environ["NARCOWATCH_DEMO_URL"] = base_url.rstrip("/")
     console.print(f"[green]Demo sites[/green] {base_url}")
-    sink: Any = None
+    sink: MailSink | None = None
     mail_dir = workdir / "mail"
     if smtp_url:
         os.environ["NARCOWATCH_SMTP_URL"] = smtp_url
@@ -136,7 +140,7 @@ def _referral_report(directory: Path, evidence: Path) -> dict[str, Any]:
             "command": " ".join(command)}
 
 
-def _start_demo_web() -> Any:
+def _start_demo_web() -> DemoWeb:
     """The demo sites on a stable port (NARCOWATCH_DEMO_PORT, default 8808), so that the ids of posts
     that carry their server's address (Mastodon) are the same in every demo run; any free port if taken."""
     from crawler.demo_web import DemoWeb

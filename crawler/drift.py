@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrapy.statscollectors import StatsCollector
+
+    from crawler.sources.models import Drift, SourceBase
 
 FILL_PREFIX = "narcowatch/fill/"
 """Stats keys: ``narcowatch/fill/listings`` (listings yielded), ``narcowatch/fill/<field>`` (how many had the
@@ -18,7 +23,7 @@ SOCIAL_FIELDS = ("title", "description", "vendor", "posted_at")
 _ITEM_NAME = {"ships_from": "ships_from_raw", "ships_to": "ships_to_raw"}
 
 
-def watched_fields(source: Any) -> list[str]:
+def watched_fields(source: SourceBase) -> list[str]:
     """The Listing attributes whose fill rate is recorded for ``source``: every configured field (listing
     kinds; constants excluded), else SOCIAL_FIELDS."""
     specs = [getattr(source, "fields", None), getattr(source, "detail_fields", None)]
@@ -37,7 +42,7 @@ def _filled(value: Any) -> bool:
     return value not in (None, "", [], {})
 
 
-def count_fill(stats: Any, source: Any, item: Any) -> None:
+def count_fill(stats: StatsCollector, source: SourceBase, item: object) -> None:
     """Add one yielded listing to the crawl's fill counts."""
     stats.inc_value(FILL_PREFIX + "listings")
     for name in watched_fields(source):
@@ -84,7 +89,7 @@ class Drop:
 def degraded(
     current: Mapping[str, Any],
     history: Iterable[Mapping[str, Any]],
-    options: Any,
+    options: Drift | None,
     *,
     start_url: str | None = None,
 ) -> list[Drop]:

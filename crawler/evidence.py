@@ -16,6 +16,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
 from crawler.common.clock import compact_utc, utc_now_iso
 from crawler.stats_helpers import CrawlerStatsMixin
@@ -54,7 +55,7 @@ def source_name(spider: Spider) -> str:
     return str(getattr(source, "name", None) or spider.name)
 
 
-def run_id_of(settings: Any, spider: Spider) -> str:
+def run_id_of(settings: BaseSettings, spider: Spider) -> str:
     """The crawl run's id: ``NARCOWATCH_RUN_ID``, else one made up once per spider and kept on it."""
     configured = settings.get("NARCOWATCH_RUN_ID")
     if configured:
@@ -66,7 +67,7 @@ def run_id_of(settings: Any, spider: Spider) -> str:
     return str(existing)
 
 
-def evidence_root(settings: Any) -> Path:
+def evidence_root(settings: BaseSettings) -> Path:
     """``NARCOWATCH_EVIDENCE_DIR``, else ``state_home()/evidence``."""
     configured = settings.get("NARCOWATCH_EVIDENCE_DIR")
     if configured:
@@ -76,12 +77,12 @@ def evidence_root(settings: Any) -> Path:
     return state_home() / "evidence"
 
 
-def evidence_run_dir(settings: Any, spider: Spider) -> Path:
+def evidence_run_dir(settings: BaseSettings, spider: Spider) -> Path:
     """``<evidence root>/<source>/<run id>``: where a run's screenshots go (beside its WARC file)."""
     return evidence_root(settings) / source_name(spider) / run_id_of(settings, spider)
 
 
-def warc_path(settings: Any, spider: Spider) -> Path:
+def warc_path(settings: BaseSettings, spider: Spider) -> Path:
     """``<evidence root>/<source>/<run id>.warc.gz``."""
     return evidence_root(settings) / source_name(spider) / f"{run_id_of(settings, spider)}.warc.gz"
 
@@ -243,7 +244,7 @@ class EvidenceConfig:
     enabled: bool
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EvidenceConfig:
+    def from_settings(cls, settings: BaseSettings) -> EvidenceConfig:
         return cls(enabled=settings.getbool("NARCOWATCH_EVIDENCE_ENABLED", True))
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+if TYPE_CHECKING:
+    from crawler.runs import RunRecord
 
 _DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
 _BATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf"))
@@ -61,7 +64,7 @@ class Metrics:
         )
         self.ops_alerts = Counter("narcowatch_ops_alerts", "Operational alerts raised", ["source"], registry=r)
 
-    def observe_run(self, record: Any) -> None:
+    def observe_run(self, record: RunRecord) -> None:
         """Count one finished run (a ``crawler.runs.RunRecord``) and the pipeline stats it carries."""
         src = record.source
         self.crawl_runs.labels(src, record.outcome).inc()

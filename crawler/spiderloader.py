@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
 
+from scrapy import Request
 from scrapy.interfaces import ISpiderLoader
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
@@ -44,7 +44,7 @@ class SourceSpiderLoader:
     def list(self) -> builtins.list[str]:
         return sorted(set(self._sources) | set(self._modules.list()))
 
-    def find_by_request(self, request: Any) -> builtins.list[str]:
+    def find_by_request(self, request: Request) -> builtins.list[str]:
         from crawler.addresses import start_urls_of
 
         hits = [n for n, s in self._sources.items() if any(request.url.startswith(u) for u in start_urls_of(s))]

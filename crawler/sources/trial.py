@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from scrapy import signals
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
 
 from crawler.config import ConfigError, ConfigIssue
 
@@ -27,12 +29,12 @@ class KeepPages:
     pages: list[tuple[str, bytes, dict[str, str]]] = []
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> KeepPages:
+    def from_crawler(cls, crawler: Crawler) -> KeepPages:
         ext = cls()
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         return ext
 
-    def response_received(self, response: Any, request: Any, spider: Any) -> None:
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         if len(KeepPages.pages) < MAX_KEPT_PAGES:
             headers = {"Content-Type": (response.headers.get(b"Content-Type") or b"").decode("latin-1")}
             KeepPages.pages.append((response.url, response.body, headers))
