@@ -19,6 +19,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy_playwright.page import PageMethod
 
+from crawler.common.durable import write_atomic
 from crawler.common.redaction import redact_url
 from crawler.middlewares import BAD_PAGE_STAT, BadPageConfig, SessionEnvMissing, SourceSession
 from crawler.stats_helpers import CrawlerStatsMixin
@@ -219,7 +220,6 @@ def sandboxed_executable(chromium: str, user: str = BROWSER_USER) -> str:
     if os.geteuid() != 0:
         return chromium
     import sys
-    import tempfile
 
     from crawler.paths import state_home
 
@@ -229,11 +229,7 @@ def sandboxed_executable(chromium: str, user: str = BROWSER_USER) -> str:
     launcher = directory / "chromium-launcher"
     text = LAUNCHER.format(python=sys.executable, chromium=chromium, user=account.pw_name)
     if not launcher.is_file() or launcher.read_text(encoding="utf-8") != text:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".launcher-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o700)
-        os.replace(tmp, launcher)
+        write_atomic(launcher, text, mode=0o700, durable=False)
     return str(launcher)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from crawler import fingerprint as fp
 from crawler.common.clock import utc_now_iso
+from crawler.common.durable import write_atomic
 from crawler.events import EventKind, ListingEvent
 from crawler.items import Listing
 
@@ -145,13 +146,7 @@ class BatchSpool:
             "events": [dataclasses.asdict(e) for e in events] if events is not None else None,
         }
         name = f"{time.time_ns():020d}-{os.getpid()}.json"
-        tmp = self.directory / (name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(payload, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.rename(self.directory / name)
-        return self.directory / name
+        return write_atomic(self.directory / name, json.dumps(payload, ensure_ascii=False))
 
     def pending(self) -> list[Path]:
         return sorted(self.directory.glob("*.json"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crawler.common.clock import utc_iso
+from crawler.common.durable import write_atomic
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -283,9 +283,7 @@ class StreakTracker:
 
     def _save(self, data: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     def get(self, source: str) -> int:
         with self._lock:

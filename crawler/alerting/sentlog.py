@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
 from crawler.alerting.mailer import SendResult
+from crawler.common.durable import write_atomic
 
 log = logging.getLogger(__name__)
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -41,7 +41,6 @@ class SentLog:
     def record(self, key: str, send: SendResult, message_id: str | None) -> None:
         """Write what the server accepted, durably (file and directory fsynced) before returning."""
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         payload = {
             "accepted": send.accepted,
             "temporary": send.temporary,
@@ -51,22 +50,11 @@ class SentLog:
         for tries in range(3):  # another process's clear() may remove the empty directory meanwhile
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                break
+                write_atomic(path, json.dumps(payload))
+                return
             except FileNotFoundError:
                 if tries == 2:
                     raise
-        try:
-            os.write(fd, json.dumps(payload).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def get(self, key: str) -> SendResult | None:
         """What the server accepted for ``key`` in an earlier attempt whose record update never landed."""

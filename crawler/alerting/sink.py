@@ -7,7 +7,6 @@ import datetime as dt
 import email
 import email.policy
 import itertools
-import os
 import socket
 import ssl
 import threading
@@ -22,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from crawler.common.clock import utc_now
+from crawler.common.durable import write_atomic
 
 TlsMode = Literal["none", "starttls", "implicit"]
 
@@ -218,10 +218,7 @@ class MailSink:
         with self._lock:
             name = f"{time.time_ns():020d}-{next(self._seq):06d}.eml"
         path = self.directory / name
-        tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(head + raw)
-        os.replace(tmp, path)
-        return path
+        return write_atomic(path, head + raw, durable=False)  # a test/demo inbox: atomic is enough
 
     def messages(self) -> list[SinkMessage]:
         """Every stored message, oldest first."""

@@ -28,6 +28,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, helpers
 
 from crawler.common.clock import utc_iso, utc_now_iso
+from crawler.common.durable import write_json_lines
 from crawler.es.documents import change_id
 from crawler.es.names import IndexNames
 
@@ -98,21 +99,7 @@ class ActionSpool:
         if not actions:
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{os.getpid()}"
-        tmp = self.directory / f"{name}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            for action in actions:
-                fh.write(json.dumps(action, ensure_ascii=False, separators=(",", ":")) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        final = self.directory / f"{name}.jsonl"
-        os.replace(tmp, final)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return final
+        return write_json_lines(self.directory / f"{time.time_ns():020d}-{os.getpid()}.jsonl", actions)
 
     @staticmethod
     def read(path: Path) -> list[dict[str, Any]]:
@@ -133,13 +120,7 @@ class ActionSpool:
         if not actions:
             path.unlink(missing_ok=True)
             return
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for action in actions:
-                fh.write(json.dumps(action, ensure_ascii=False, separators=(",", ":")) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_json_lines(path, actions)
 
 
 class ListingIndexer:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import paths
+from crawler.common.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -269,25 +270,9 @@ def write_file(path: Path, data: bytes, mode: int = 0o600, gid: int = -1) -> Non
     """Write a file without following symlinks: a new file (O_EXCL|O_NOFOLLOW) renamed over ``path``.
 
     A symlink planted at ``path`` is replaced, never written through. ``gid`` >= 0 sets its group.
+    (``crawler.common.durable.write_atomic``; the node's files are regenerated at each start, so no fsync.)
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if gid >= 0:
-            os.fchown(fd, -1, gid)
-        os.fchmod(fd, mode)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=mode, gid=gid, durable=False)
 
 
 def own_dir(path: Path, mode: int, uid: int = -1, gid: int = -1, *, adopt: bool = True) -> Path:
