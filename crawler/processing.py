@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from crawler import fingerprint as fp
 from crawler.common.clock import utc_now_iso
 from crawler.common.durable import write_atomic
+from crawler.common.results import Summable
 from crawler.events import EventKind, ListingEvent
 from crawler.items import Listing
 
@@ -85,7 +86,7 @@ class ServiceUnavailable(Exception):
 
 
 @dataclass
-class BatchResult:
+class BatchResult(Summable):
     """What one batch did; summed over a crawl into its run record."""
 
     listings: int = 0
@@ -97,17 +98,6 @@ class BatchResult:
     replayed: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     """Time spent per stage (lookup, nlp, index, vendors, alerts)."""
-
-    def add(self, other: BatchResult) -> None:
-        for stage, value in other.seconds.items():
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + value
-        self.listings += other.listings
-        self.events.update(other.events)
-        self.indexed += other.indexed
-        self.failed += other.failed
-        self.alerts += other.alerts
-        self.spooled += other.spooled
-        self.replayed += other.replayed
 
 
 def classify(listing: Listing, existing: dict[str, Any] | None) -> EventKind:

@@ -18,6 +18,7 @@ from typing import Any
 from crawler.alerting.rules import Rule
 from crawler.common.clock import utc_iso
 from crawler.common.durations import format_duration
+from crawler.common.results import Summable
 from crawler.events import ListingEvent
 
 # Listing fields copied into each alert record: the mail shows the listing as it was when it matched.
@@ -75,7 +76,7 @@ def default_owner() -> str:
 
 
 @dataclass
-class DeliveryResult:
+class DeliveryResult(Summable):
     """What one ``deliver_pending()`` or ``send_digests()`` call did."""
 
     sent: int = 0
@@ -91,11 +92,6 @@ class DeliveryResult:
     skipped: int = 0
     """Alerts another process claimed first."""
     errors: list[str] = field(default_factory=list)
-
-    def add(self, other: DeliveryResult) -> None:
-        for name in ("sent", "mails", "retry", "failed", "throttled", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors.extend(other.errors)
 
     def count(self, state: str, n: int = 1) -> None:
         """Count ``n`` alerts settled in ``state`` (sent, failed, or waiting for a retry)."""

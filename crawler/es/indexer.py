@@ -29,6 +29,7 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 
 from crawler.common.clock import utc_iso, utc_now_iso
 from crawler.common.durable import write_json_lines
+from crawler.common.results import Summable
 from crawler.es.documents import change_id
 from crawler.es.names import IndexNames
 
@@ -45,7 +46,7 @@ class IndexerUnavailable(ConnectionError):
 
 
 @dataclass
-class IndexResult:
+class IndexResult(Summable):
     """What one ``index_batch`` / ``flush`` / ``mark_removed`` call did."""
 
     indexed: int = 0
@@ -62,18 +63,8 @@ class IndexResult:
     """Actions from the spool confirmed during this call."""
     pending: int = 0
     """Actions waiting in the spool after this call (earlier ones included)."""
-    failures: list[str] = field(default_factory=list)
-    """The first reasons of failed actions (``index/_id: type: reason``)."""
-
-    def add(self, other: IndexResult) -> None:
-        self.indexed += other.indexed
-        self.created += other.created
-        self.changes += other.changes
-        self.failed += other.failed
-        self.spooled += other.spooled
-        self.replayed += other.replayed
-        self.pending += other.pending
-        self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+    failures: list[str] = field(default_factory=list, metadata={"keep": 20})
+    """The first reasons of failed actions (``index/_id: type: reason``); ``add()`` keeps 20."""
 
 
 class ActionSpool:
