@@ -15,7 +15,7 @@ from scrapy.http import Response
 from crawler.common.clock import utc_iso
 from crawler.config.regexes import user_search
 from crawler.items import Listing
-from crawler.sources.models import SelectorSpec
+from crawler.sources.models import SelectorSpec, SourceBase
 
 _WS = re.compile(r"\s+")
 _SKIP_TEXT = "not(ancestor-or-self::script) and not(ancestor-or-self::style) and not(ancestor-or-self::noscript)"
@@ -260,7 +260,7 @@ def _header_date(response: Response) -> str:
 class Page:
     """A page object: a response and the source's configuration; fields are methods."""
 
-    def __init__(self, response: Response, source: Any):
+    def __init__(self, response: Response, source: SourceBase):
         self.response = response
         self.source = source
 

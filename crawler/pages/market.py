@@ -23,6 +23,7 @@ from crawler.pages.base import (
     select_first,
     select_values,
 )
+from crawler.sources.models import MarketSource
 
 # Listing fields a page object fills from configured selectors (the rest come from the response).
 PAGE_FIELDS = ("native_id", "title", "description", "price_raw", "price", "currency", "quantity", "stock",
@@ -32,6 +33,8 @@ PAGE_FIELDS = ("native_id", "title", "description", "price_raw", "price", "curre
 
 class MarketCategoryPage(Page):
     """A start or category page: links to categories, to further pages and to listings."""
+
+    source: MarketSource
 
     def category_urls(self) -> list[str]:
         return absolute_links(self.response, self.response, self.source.links.category)
@@ -74,7 +77,9 @@ class MarketListingPage(Page):
     and which URL the listing gets (``item_url``).
     """
 
-    def __init__(self, response: Response, source: Any, spec: Any = None):
+    source: MarketSource
+
+    def __init__(self, response: Response, source: MarketSource, spec: Any = None):
         super().__init__(response, source)
         self.root: Any = response
         self.spec: Any = spec if spec is not None else source.fields
@@ -208,7 +213,7 @@ class MarketRow(MarketListingPage):
     result page's (its WARC record) plus the row's position on it.
     """
 
-    def __init__(self, response: Response, source: Any, node: Selector, position: int):
+    def __init__(self, response: Response, source: MarketSource, node: Selector, position: int):
         super().__init__(response, source)
         self.root = node
         self.position = position

@@ -19,6 +19,7 @@ from crawler.pages.base import (
     select_first,
     select_values,
 )
+from crawler.sources.models import ForumSource, RedditSource
 
 
 def html_text(html: str | None) -> str | None:
@@ -42,6 +43,8 @@ def with_query(url: str, **params: Any) -> str:
 
 class ForumIndexPage(Page):
     """Forum index or board page: links to boards, threads and further board pages."""
+
+    source: ForumSource
 
     def board_urls(self) -> list[str]:
         return absolute_links(self.response, self.response, self.source.links.board)
@@ -90,6 +93,8 @@ class ForumPost:
 
 class ForumThreadPage(Page):
     """A thread page: its title, board, posts (one Listing each) and the link to its next page."""
+
+    source: ForumSource
 
     def title(self) -> str | None:
         return select_first(self.response, self.source.thread_title)
@@ -221,6 +226,8 @@ class RedditPost:
 
 class RedditListing(Page):
     """A Reddit listing JSON (subreddit or search): posts and the next page (``after``)."""
+
+    source: RedditSource
 
     def _json(self) -> dict[str, Any]:
         data = json.loads(self.response.text)
