@@ -18,8 +18,9 @@ from crawler.common.clock import parse_iso
 log = logging.getLogger(__name__)
 
 
-class ImmediateDelivery:
-    """Sends the due alerts of immediate rules (``deliver_pending``)."""
+class AlertSender:
+    """What sending alert mail needs, shared by immediate delivery and digests: the outbox, the rules,
+    the listing views, an SMTP connection factory and the From address."""
 
     def __init__(
         self, outbox: Outbox, store: RuleStore, views: Views, mailer: Callable[[], MailSender], sender: str
@@ -29,6 +30,10 @@ class ImmediateDelivery:
         self.views = views
         self.mailer = mailer
         self.sender = sender
+
+
+class ImmediateDelivery(AlertSender):
+    """Sends the due alerts of immediate rules (``deliver_pending``)."""
 
     def deliver(self, *, limit: int = 500, max_passes: int = 20) -> DeliveryResult:
         """Work in passes of ``limit`` alerts while full passes keep finding work."""

@@ -6,31 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from crawler.alerting.outbox import Attempt, Claim, MailSender, Outbox, settle
+from crawler.alerting.delivery import AlertSender
+from crawler.alerting.outbox import Attempt, Claim, settle
 from crawler.alerting.records import DIGEST, SENDING, DeliveryResult
 from crawler.alerting.render import render_digest
 from crawler.alerting.rules import Rule, parse_period
-from crawler.alerting.rulestore import RuleStore
-from crawler.alerting.views import Views
 from crawler.common.durations import format_duration
 
 log = logging.getLogger(__name__)
 
 
-class Digests:
+class Digests(AlertSender):
     """Sends one digest mail per digest rule (``send_digests``)."""
-
-    def __init__(
-        self, outbox: Outbox, store: RuleStore, views: Views, mailer: Callable[[], MailSender], sender: str
-    ) -> None:
-        self.outbox = outbox
-        self.store = store
-        self.views = views
-        self.mailer = mailer
-        self.sender = sender
 
     def send(
         self, *, period: str | dt.timedelta | None = None, rule: str | None = None, due_only: bool = False
