@@ -368,11 +368,8 @@ def distribution_dir(cache_home: Path | None = None) -> Path:
 
 def sha512_of(path: Path) -> str:
     """Hex SHA-512 of a file."""
-    digest = hashlib.sha512()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha512").hexdigest()
 
 
 def verify_zip(zip_path: Path, expected: str = ES_ZIP_SHA512) -> None:

@@ -36,11 +36,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass
