@@ -183,7 +183,10 @@ def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: in
 _UNIT = (r"(?:mg|mgs|mcg|µg|ug|g|gm|gms|gr|grs|gram(?:s|m|me|mes|os|my)?|gramos|kg|kgs|kilo(?:s|gram(?:s|m)?)?|"
          r"oz|ozs?|ounces?|lbs?|pounds?|qp|hp|ml|l|pcs|pc|pieces?|pills?|tabs?|tablets?|tabletten|tabletki|tabletas|"
          r"comprim[ée]s?|caps?|capsules?|kapseln|blotters?|hits?|stück|stuck|stck|stk|st|шт|таблет\w*|грамм?\w*|"
-         r"гр|кг|克|公斤|片|粒)")
+         r"гр|кг|克|公斤|片|粒|"
+         # counted forms of a product: "11 doses", "1 Heroin Stamp" is named below, "5 joints", "10 seeds"
+         r"doses?|stamps?|joints?|pre-?rolls?|bars?|strips?|vials?|amps?|ampoules?|patch(?:es)?|squares?|chews?|"
+         r"seeds?)")
 _NUMBER = r"(?:\d+(?:[.,]\d+)?|[.,]\d+|\d+/\d+|½|¼|⅛)"
 _UNIT_END = r"(?![^\W\d_xX])"  # "25mg", "25mgx100", not "5 grandmas"
 _AMOUNT_UNIT_RE = re.compile(
@@ -192,8 +195,18 @@ _AMOUNT_UNIT_RE = re.compile(
     r"|^\W{0,3}\(\d{1,4}\)"  # "(10) Norco 10/325"
     r"|\b(?:quarter|half|eighth|an? eighth|zip|full|whole|one|two|three|four|five|ten)\s+(?:of\s+(?:an?\s+)?)?"
     r"(?:pound|ounce|oz|kilo|key|gram|g|lb|qp|zip)s?\b"
-    r"|\b(?:qp|hp|lbs?|zips?)\b",  # "QP OF BUBBLE HASH", "Caliconnects Purp Dream Full LB"
+    r"|\b(?:qp|hp|lbs?|zips?)\b"  # "QP OF BUBBLE HASH", "Caliconnects Purp Dream Full LB"
+    r"|(?<![\w.])\d{1,5}[\s-]?(?:ct|count|pack)\b"  # "10-ct THCookies", "5 pack"
+    r"|(?<![\w./])1/[48](?:th)?(?![\w/])",  # an eighth or a quarter (of an ounce): "Shrooms (Cubensis) 1/8th"
     re.IGNORECASE)
+# a bare number opening a short title that names a substance: "1 Heroin Stamp", "0.2 #3 GOOD BROWN HEROIN",
+# "3 Tan Dragonfly MDA" (a count or a weight whose unit the market's category implies)
+_BARE_NUMBER_FIRST_RE = re.compile(r"\W{0,3}(?!(?:19|20)\d\d\b)\d{1,5}(?:[.,]\d{1,3})?(?=\s+[#\w])(?!\s*%)")
+BARE_NUMBER_MAX_WORDS = 8
+# what else a number counts in a headline or a comment: "100 fentanyl deaths this year", "30 days clean off heroin"
+_COUNTED_NOT_PRODUCT = frozenset("""day days week weeks month months year years hour hours minute minutes time times
+death deaths dead died die dies overdose overdoses od ods people person persons men women kids teens cases arrests
+percent this last next ago since off per""".split())
 _AMOUNT_FIRST_RE = re.compile(r"\W{0,3}" + _NUMBER + r"\s?(?:x\s?)?" + _UNIT + _UNIT_END, re.I)
 _OWN_USE_RE = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|my|me|anyone|anybody|took|take|taking|taken|did|does|was|were|feel|felt|"
@@ -219,7 +232,9 @@ def title_offer(lower: str, words: list[str], hit_spans: list[tuple[int, int]]) 
     of news or of one's own use ("I took 10mg", "police seized 500 kg") and fewer than three function words
     (a sentence, not a title). Without a substance in it (``hit_spans``: offsets in ``lower``), the amount
     must come first ("250g FAB-144"), be a dose ("277ug") or in brackets ("(2g)"), or the line have at most
-    ``UNNAMED_MAX_WORDS`` words: new names and brands are offered like known ones.
+    ``UNNAMED_MAX_WORDS`` words: new names and brands are offered like known ones. A bare number counts as the
+    amount when it opens a title of at most ``BARE_NUMBER_MAX_WORDS`` words that names a substance and holds no
+    function word ("1 Heroin Stamp", "0.2 #3 GOOD BROWN HEROIN").
     """
     end = lower.find("\n")
     line = lower if end < 0 else lower[:end]
@@ -227,10 +242,14 @@ def title_offer(lower: str, words: list[str], hit_spans: list[tuple[int, int]]) 
         return False
     if len(line) > 300 or len(_WORD_RE.findall(line)) > TITLE_MAX_WORDS:
         return False
+    named = any(s < len(line) for s, _e in hit_spans)
     amount = _AMOUNT_UNIT_RE.search(line)
     if amount is None:
-        return False
-    named = any(s < len(line) for s, _e in hit_spans)
+        # a bare number first, a substance named, no small words of a sentence ("12 people died from ...")
+        line_words = _WORD_RE.findall(line)
+        if not (named and len(line_words) <= BARE_NUMBER_MAX_WORDS and _BARE_NUMBER_FIRST_RE.match(line)
+                and _FUNCTION_WORDS.isdisjoint(line_words) and _COUNTED_NOT_PRODUCT.isdisjoint(line_words)):
+            return False
     if not named and (len(_WORD_RE.findall(line)) > UNNAMED_MAX_WORDS and _AMOUNT_FIRST_RE.match(line) is None
                       and _DOSE_RE.search(line) is None):
         return False  # an amount with no name known: only in a short title, or first, or as a dose

@@ -37,6 +37,15 @@ OFFERS = [
     "Yellow Twitter 110+ mgs",
     "Parabolax 25mgx100kpl",
     "10 Stck. Zolpidem org. ratiopharm",
+    # counted forms, eighths, a bare number opening a short named title (Agora training-part misses)
+    "1 Heroin Stamp",
+    "0.2 #3 GOOD BROWN HEROIN",
+    "3 Tan Dragonfly MDA",
+    "10 Peyote seeds - Lophophora Williamsii",
+    "5 pre-rolled Cannabis joints|UK Vendor",
+    "Cookies And Cream BlueKudu Chocolate, 10 Doses!!!",
+    "Malabar Shrooms (Cubensis) 1/8th",
+    "10-ct THCookies - FRESHLY BAKED",
 ]
 
 
@@ -55,6 +64,12 @@ NOT_OFFERS = [
     "Heroin",  # a name alone is no offer
     "Heroin addiction and recovery: a guide for families",
     "The law defines small as this way: for methamphetamine and cocaine, it's less than 2 grams.",
+    # a bare number first is no amount in a headline or a comment
+    "12 people died from fentanyl overdose",
+    "100 fentanyl deaths this year",
+    "30 days clean off heroin",
+    "2020 fentanyl report",
+    "5 heroin ODs",
 ]
 
 
