@@ -441,9 +441,7 @@ class SessionRedactingFilter(logging.Filter):
         if not self.secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = mask_values(message, self.secrets)
         if redacted != message:
             record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:  # a traceback's text carries the exception's message
@@ -451,9 +449,7 @@ class SessionRedactingFilter(logging.Filter):
         for attr in ("exc_text", "stack_info"):
             text = getattr(record, attr)
             if text:
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                setattr(record, attr, text)
+                setattr(record, attr, mask_values(text, self.secrets))
         return True
 
 
