@@ -12,7 +12,7 @@ from typing import Any
 from parsel import Selector
 from scrapy.http import Response
 
-from crawler.common.clock import utc_iso
+from crawler.common.clock import parse_iso, utc_iso
 from crawler.config.regexes import user_search
 from crawler.items import Listing
 from crawler.sources.models import SelectorSpec, SourceBase
@@ -166,7 +166,7 @@ def parse_datetime(text: str | None) -> str | None:
         dt = datetime.fromtimestamp(float(s), UTC)
     if dt is None:
         try:
-            dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            dt = parse_iso(s)
         except ValueError:
             dt = None
     if dt is None:
