@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from crawler import __version__
 from crawler.common.clock import utc_now_iso
@@ -435,7 +435,7 @@ def _verify_manifest(directory: Path, result: Verification) -> None:
             result.bad("MISMATCH", f"{rel} != {MANIFEST}")
 
 
-def print_verification(result: Verification, out: Any = None) -> None:
+def print_verification(result: Verification, out: TextIO | None = None) -> None:
     """The per-check lines and a one-line verdict."""
     out = out or sys.stdout
     for line in result.lines:

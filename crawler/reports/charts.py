@@ -9,9 +9,13 @@ from __future__ import annotations
 import io
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from crawler.common.clock import parse_iso
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CLASS_COLOURS = {
     "fentanyl": "#b2182b", "precursor": "#2166ac", "opioid": "#f4a582", "stimulant": "#4d9221",
@@ -22,7 +26,7 @@ CLASS_COLOURS = {
 EXTRA_COLOURS = ("#8c510a", "#01665e", "#c51b7d", "#4d4d4d", "#fee08b", "#35978f")
 
 
-def _plt() -> Any:
+def _plt() -> ModuleType:
     import matplotlib
 
     matplotlib.use("svg", force=False)
@@ -38,7 +42,7 @@ def _label(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _svg(fig: Any) -> str:
+def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     import matplotlib.pyplot as plt
