@@ -66,7 +66,7 @@ class SubstanceMatcher:
         tokens = Tokens(norm.text)
         st["norm"] = norm
         st["tokens"] = tokens
-        st["hits"] = lex.match(norm.text, tokens)
+        st["hits"] = st["lex_hits"] = lex.match(norm.text, tokens)  # "hits" is filtered by context later
         return doc
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
@@ -287,6 +287,16 @@ opioid opioids opiate opiates stimulant stimulants substance substances""".split
 _NEWS_WORDS = ("police", "seized", "seizure", "arrested", "officials", "court", "sentenced", "law enforcement",
                "officers", "suspect", "charged", "recovered", "confiscat", "smuggl", "traffick", "investigat",
                "customs", "authorities")
+# News is told by those words at the start of a word ("charged", not "discharged") in a text that speaks of no
+# "I": a first-person comment that mentions the police or a seizure is still discussion, where class words count.
+_NEWS_RE = re.compile(r"\b(?:" + "|".join(w.replace(" ", r"\s+") for w in _NEWS_WORDS) + ")")
+_FIRST_PERSON_RE = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|my|me|myself)\b")
+
+
+def _news(lower: str) -> bool:
+    """A news-like text: a seizure or police word, and no first-person speaker (``lower`` is normalised)."""
+    return _NEWS_RE.search(lower) is not None and _FIRST_PERSON_RE.search(lower) is None
+
 
 # A sale title names its product right after the amount ("5g 4-HO-MET", "250g FAB-144", "1g DOC") or opens with
 # a code name ("MK-677 - 5 GRAMS"). A word there that no table knows and that is no English word, number or
@@ -336,7 +346,7 @@ def build_output(doc: Doc) -> dict[str, Any]:
     entities: list[dict[str, Any]] = []
     substances: dict[str, dict[str, Any]] = {}
     links = _link_spans(text) if st["intent"] != "sale" and "/" in text else []
-    no_class_words = st["intent"] == "sale" or any(w in norm.text for w in _NEWS_WORDS)
+    no_class_words = st["intent"] == "sale" or _news(norm.text)
     for h in st.get("hits", []):
         s, e = norm.to_original(h.start, h.end)
         t = h.term

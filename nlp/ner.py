@@ -17,7 +17,7 @@ from spacy.util import minibatch
 
 from nlp import datasets
 from nlp.components import state
-from nlp.lexicon import CUE_WORDS, TOKEN_RE
+from nlp.lexicon import CUE_WORDS, TOKEN_RE, Hit, is_list_slang
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +42,77 @@ NER_CONFIG = {
         },
     },
 }
+# The same network, with one more embedded token attribute: the lexicon's verdict on the token (see
+# ``lexicon_spans``), written into LEMMA, which nothing else in this blank pipeline uses. Table names and list
+# slang are told apart, so the model learns in which contexts annotators call a slang word a drug.
+LEX_ATTR = "LEMMA"
+NER_CONFIG_LEX = {
+    "model": {
+        **NER_CONFIG["model"],
+        "tok2vec": {
+            "@architectures": "spacy.Tok2Vec.v2",
+            "embed": {
+                "@architectures": "spacy.MultiHashEmbed.v2",
+                "width": 96,
+                "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE", LEX_ATTR],
+                "rows": [5000, 2500, 2500, 2500, 50],
+                "include_static_vectors": False,
+            },
+            "encode": {
+                "@architectures": "spacy.MaxoutWindowEncoder.v2",
+                "width": 96,
+                "window_size": 1,
+                "maxout_pieces": 2,
+                "depth": 3,
+            },
+        },
+    },
+}
 LABEL = "SUBSTANCE"
+# lexicon feature values: a name from the tables, or slang (any strength but learned: the learned terms come
+# from the very annotations the model is trained on, so they would teach it nothing but to copy them)
+LEX_NAME, LEX_SLANG = "lex_name", "lex_slang"
 # a dose alone ("10mgs", "0.5 ml") is not a substance, whatever the NER guesses
 _DOSE_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|ug|µg|g|ml|cc|mgs|grams?)s?", re.IGNORECASE)
 MAX_NER_CHARS = 20_000
 
 
-def _examples(nlp: Language, items: Iterable[datasets.NerExample]) -> list[Example]:
+def lexicon_spans(hits: Iterable[Hit],
+                  to_original: Callable[[int, int], tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(start, end, feature) in original-text offsets for raw lexicon hits (before any context filter)."""
+    out = []
+    for h in hits:
+        t = h.term
+        if t.strength == "learned" or t.source.startswith("drugs_training") or t.cls == "unknown":
+            continue
+        s, e = to_original(h.start, h.end)
+        out.append((s, e, LEX_NAME if t.strength == "strong" and not is_list_slang(t) else LEX_SLANG))
+    return out
+
+
+def set_lexicon_features(doc: Doc, spans: Iterable[tuple[int, int, str]]) -> Doc:
+    """Write the lexicon feature of each token into ``LEX_ATTR`` (tokens outside every hit keep none)."""
+    for s, e, value in spans:
+        span = doc.char_span(s, e, alignment_mode="expand")
+        if span is not None:
+            for tok in span:
+                tok.lemma_ = value
+    return doc
+
+
+def uses_lexicon_features(model_nlp: Language) -> bool:
+    """True when the NER embeds ``LEX_ATTR`` (a model trained with ``lexicon=...``)."""
+    cfg = model_nlp.config["components"]["ner"]["model"]["tok2vec"]
+    return LEX_ATTR in (cfg.get("embed") or {}).get("attrs", [])
+
+
+def _examples(nlp: Language, items: Iterable[datasets.NerExample],
+              features: Callable[[str], list[tuple[int, int, str]]] | None = None) -> list[Example]:
     out = []
     for ex in items:
         doc = nlp.make_doc(ex.text)
+        if features is not None:
+            set_lexicon_features(doc, features(ex.text))
         ents = []
         for s, e in ex.spans:
             span = doc.char_span(s, e, label=LABEL, alignment_mode="expand")
@@ -90,10 +151,12 @@ def augment(items: list[datasets.NerExample], names: list[str], copies: int,
 def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datasets.NerExample] = (),
               progress: Callable[[int, float], None] | None = None, augment_copies: int = 0,
               names: list[str] | None = None, base: list[datasets.NerExample] | None = None,
-              dropout: float = 0.2) -> Language:
+              dropout: float = 0.2,
+              features: Callable[[str], list[tuple[int, int, str]]] | None = None) -> Language:
     """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%).
 
     ``base`` replaces that split (model selection trains on the training split minus the dev split).
+    ``features`` gives the lexicon spans of a text (``lexicon_spans``): the model then embeds them too.
     """
     spacy.util.fix_random_seed(seed)
     rng = random.Random(seed)
@@ -102,9 +165,9 @@ def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datas
     if augment_copies and names:
         items += augment(train, names, augment_copies, rng)
     nlp = spacy.blank("en")
-    ner = cast(Any, nlp.add_pipe("ner", config=NER_CONFIG))
+    ner = cast(Any, nlp.add_pipe("ner", config=NER_CONFIG_LEX if features is not None else NER_CONFIG))
     ner.add_label(LABEL)
-    examples = _examples(nlp, items)
+    examples = _examples(nlp, items, features)
     optimizer = nlp.initialize(lambda: examples)
     optimizer.learn_rate = 0.002
     for epoch in range(epochs):
@@ -133,6 +196,7 @@ class NerGate:
         self.n_seen = 0
         self.n_run = 0
         self.stop: frozenset[str] = frozenset()
+        self.lex_features = False
 
     def _load_stop(self, path: Path) -> None:
         # words that are mostly not drug names in the training text: a NER guess on them alone is dropped
@@ -164,7 +228,19 @@ class NerGate:
         self.last_share = self.n_run / self.n_seen if self.n_seen else 0.0
         if not wanted:
             return docs
-        ner_docs = self.model_nlp.pipe(state(d).get("text") or d.text for d in wanted)
+        if self.lex_features:
+            model_nlp = self.model_nlp
+            inputs: list[Any] = []
+            for d in wanted:
+                st = state(d)
+                doc = model_nlp.make_doc(st.get("text") or d.text)
+                norm = st.get("norm")
+                if norm is not None:
+                    set_lexicon_features(doc, lexicon_spans(st.get("lex_hits") or (), norm.to_original))
+                inputs.append(doc)
+        else:
+            inputs = [state(d).get("text") or d.text for d in wanted]
+        ner_docs = self.model_nlp.pipe(inputs)
         for d, nd in zip(wanted, ner_docs, strict=True):
             state(d)["ner_spans_raw"] = [(e.start_char, e.end_char) for e in nd.ents
                                          if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop
@@ -186,6 +262,7 @@ class NerGate:
         self._load_stop(Path(path) / "stoplist.txt")
         model_dir = Path(path) / "model"
         self.model_nlp = spacy.load(model_dir) if (model_dir / "config.cfg").exists() else None
+        self.lex_features = self.model_nlp is not None and uses_lexicon_features(self.model_nlp)
         return self
 
 

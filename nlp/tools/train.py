@@ -142,12 +142,13 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
 
 def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 30,
           ner_from: Path | None = None, learn_from: list[datasets.NerExample] | None = None,
-          tables: Path = DATA_DIR) -> Path:
+          tables: Path = DATA_DIR, lex_features: bool = True) -> Path:
     """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``.
 
     ``learn_from`` replaces the training split of drugs_training.jsonl for every learned part (stoplists,
     learned terms, NER; the intent model leaves out the comments not in it) and ``tables`` is where the
     built tables go: model selection (nlp.tools.select) builds a dev pipeline this way from the fit part only.
+    ``lex_features``: the NER also embeds the lexicon's verdict on each token (``nlp.ner.lexicon_spans``).
     """
     random.seed(seed)
     stop_file, table = tables / "slang_stoplist.txt", tables / "substances.tsv"
@@ -173,13 +174,19 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
     if with_ner:
         import spacy
 
-        from nlp.ner import train_ner
+        from nlp.ner import lexicon_spans, train_ner, uses_lexicon_features
 
         gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
         # the seizure-news DRUG spans are added to the r/opiates training split (other register, same label)
         news = [x for x in datasets.seizure_news() if x.spans]
-        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(seed=seed, epochs=epochs, extra=news,
-                                                                         base=learn_from)
+
+        def features(text: str) -> list[tuple[int, int, str]]:
+            norm = normalize(text, is_known=lex.is_known, is_word=lex.vocabulary.__contains__)
+            return lexicon_spans(lex.match(norm.text), norm.to_original)
+
+        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(
+            seed=seed, epochs=epochs, extra=news, base=learn_from, features=features if lex_features else None)
+        gate.lex_features = uses_lexicon_features(gate.model_nlp)
         # weak list slang ("whack", "root") never counts in discussion text: a NER guess on it is not kept either
         names = [k for k, t in lex.by_key.items() if t.strength != "weak" or is_curated(t)]
         gate.stop = frozenset(ner_stoplist(learn_from, lexicon_keys=names))
