@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from parsel import Selector
+from parsel import Selector, SelectorList
 from scrapy.http import Response
 
 from crawler.common.clock import parse_iso, utc_iso
@@ -28,6 +28,9 @@ def clean(text: str | None) -> str | None:
     out = _WS.sub(" ", text).strip()
     return out or None
 
+Selectable = Response | Selector | SelectorList[Selector]
+"""What selectors run under: a whole page, one node of it (a listing row), or several nodes."""
+
 
 def _node_text(node: Selector) -> str:
     if isinstance(node.root, str):
@@ -35,7 +38,7 @@ def _node_text(node: Selector) -> str:
     return " ".join(node.xpath(f".//text()[{_SKIP_TEXT}]").getall())
 
 
-def select_values(sel: Any, spec: SelectorSpec | None) -> list[str]:
+def select_values(sel: Selectable, spec: SelectorSpec | None) -> list[str]:
     """Every value the spec selects under ``sel`` (a response, Selector or SelectorList): text or attribute,
     after regex and join."""
     if spec is None:
@@ -66,12 +69,12 @@ def select_values(sel: Any, spec: SelectorSpec | None) -> list[str]:
     return values
 
 
-def select_first(sel: Any, spec: SelectorSpec | None) -> str | None:
+def select_first(sel: Selectable, spec: SelectorSpec | None) -> str | None:
     values = select_values(sel, spec)
     return values[0] if values else None
 
 
-def link_values(sel: Any, spec: SelectorSpec) -> list[str]:
+def link_values(sel: Selectable, spec: SelectorSpec) -> list[str]:
     """Link targets a selector points at: its ``attr`` if given, else each element's href (or src)."""
     if spec.attr is not None or spec.value is not None:
         return select_values(sel, spec)
@@ -91,7 +94,7 @@ def link_values(sel: Any, spec: SelectorSpec) -> list[str]:
     return out
 
 
-def absolute_links(response: Response, sel: Any, specs: list[SelectorSpec]) -> list[str]:
+def absolute_links(response: Response, sel: Selectable, specs: list[SelectorSpec]) -> list[str]:
     """Absolute, de-duplicated http(s) URLs of the links the specs select (page order)."""
     seen: dict[str, None] = {}
     for spec in specs:
