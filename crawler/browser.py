@@ -76,6 +76,8 @@ BROWSER_EVENT_HANDLERS = {"request": "narcowatch_browser_request", "response": "
 """Page events -> the spider methods that receive them (BrowserSpider passes them to its BrowserGuard)."""
 META_GUARD = "narcowatch_guard"
 """Request meta: the source whose BrowserGuard meters the page (``watch_page`` finds the guard by this name)."""
+META_DEADLINE = "narcowatch_page_deadline"
+"""Request meta: seconds a rendered page may take from its creation to its response (``page_time_budget``)."""
 PAGE_TOTAL_FACTOR = 4
 """Everything a rendered page loads (document, scripts, images, fetches) may come to this many times the
 source's page limit; its main document alone, to the limit itself."""
@@ -422,10 +424,31 @@ _GUARDS: dict[str, BrowserGuard] = {}
 
 async def watch_page(page: Any, request: Request) -> None:
     """scrapy-playwright ``playwright_page_init_callback`` (set by BrowserPageMiddleware, by name so requests
-    stay serialisable): meter the new page's bytes with its source's BrowserGuard before it navigates."""
+    stay serialisable): its source's BrowserGuard meters the new page's bytes and time before it navigates."""
     guard = _GUARDS.get(str(request.meta.get(META_GUARD)))
     if guard is not None:
-        await guard.watch(page, request.url)
+        deadline = request.meta.get(META_DEADLINE)
+        await guard.watch(page, request.url, deadline=float(deadline) if deadline else None)
+
+
+def page_time_budget(meta: dict[str, Any], default_timeout: float = 180.0) -> float:
+    """Seconds a rendered page may take, creation to response: the navigation timeout (the source's download
+    timeout) twice (loading, then reading the page or its screenshot) plus every page method's own timeout
+    and wait. Past it the page is closed (``too_slow``): nothing else bounds a page whose script holds
+    Chromium's main thread after ``load`` (reading its HTML waits without a timeout)."""
+    timeout = float(meta.get("download_timeout") or default_timeout)
+    budget = 2 * timeout
+    for method in meta.get("playwright_page_methods") or []:
+        name = getattr(method, "method", "")
+        args = getattr(method, "args", ()) or ()
+        kwargs = getattr(method, "kwargs", {}) or {}
+        if name == "wait_for_timeout" and args:
+            budget += float(args[0]) / 1000
+        elif kwargs.get("timeout"):
+            budget += float(kwargs["timeout"]) / 1000
+        else:
+            budget += timeout
+    return budget
 
 
 class BrowserGuard:
@@ -457,6 +480,7 @@ class BrowserGuard:
         self.refused: dict[str, str] = {}
         """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
         self._stopping: set[Any] = set()
+        self._deadlines: dict[int, Any] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BrowserGuard:
         return self  # settings are copied; the guard and its state are one per crawl
@@ -533,14 +557,21 @@ class BrowserGuard:
         # Closing the page here makes scrapy-playwright open it again; ``watch`` stops its loading when the
         # bytes pass the limit, and the page is dropped when its navigation ends, not retried.
 
-    async def watch(self, page: Any, url: str) -> None:
+    async def watch(self, page: Any, url: str, *, deadline: float | None = None) -> None:
         """Meter a new page's bytes while it loads, whatever its Content-Length says (PageMeter, fed by a
         DevTools session of the page). Past a limit the page is a bad page (``too_large``, named in a
         WARNING and counted) and its loading is stopped at once (network cut off, ``Page.stopLoading``):
-        BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's."""
-        if not self.max_bytes:
+        BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's. A page that
+        has not given its response ``deadline`` seconds after this is closed (``too_slow``), likewise."""
+        if not (deadline or self.max_bytes):
             return
         cdp = await page.context.new_cdp_session(page)
+        if deadline:
+            task = asyncio.ensure_future(self._deadline(page, cdp, url, deadline))
+            self._deadlines[id(page)] = task
+            task.add_done_callback(lambda _: self._deadlines.pop(id(page), None))
+        if not self.max_bytes:
+            return
         tree = await cdp.send("Page.getFrameTree")
         meter = PageMeter(main_frame=str(tree["frameTree"]["frame"]["id"]), limit=self.max_bytes)
 
@@ -556,16 +587,38 @@ class BrowserGuard:
         cdp.on("Network.dataReceived", received)
         await cdp.send("Network.enable")
 
+    async def _deadline(self, page: Any, cdp: Any, url: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if page.is_closed():
+            return
+        self.bad_page(url, "too_slow", f"no response after {seconds:.0f} s (a page script may hold the browser)")
+        # Crash its renderer (DevTools Page.crash works on a renderer whose main thread is held): what waits on
+        # the page fails with "Page crashed" and BrowserPageMiddleware drops the request. Closing the page
+        # instead would make scrapy-playwright open it again (it retries a closed target three times).
+        try:
+            await cdp.send("Page.crash")
+        except Exception as exc:
+            log.debug("crashing slow page %s: %s", url, exc)
+
+    def settle(self, page: Any) -> None:
+        """The page gave its response (BrowserPageMiddleware): its deadline no longer applies."""
+        task = self._deadlines.pop(id(page), None)
+        if task is not None:
+            task.cancel()
+
     def too_large(self, url: str, detail: str) -> None:
         """Count and name a rendered page over the limit (once: a Content-Length may have said so already)."""
+        self.bad_page(url, "too_large", detail)
+
+    def bad_page(self, url: str, reason: str, detail: str) -> None:
+        """Mark a rendered page to be dropped (no retry), count and name it; once per page."""
         if url in self.refused:
             return
-        self.refused[url] = "too_large"
+        self.refused[url] = reason
         if self.stats is not None:
-            self.stats.inc_value(f"{BAD_PAGE_STAT}/too_large")
+            self.stats.inc_value(f"{BAD_PAGE_STAT}/{reason}")
             self.stats.inc_value(BAD_PAGE_STAT)
-        log.warning("bad page skipped: %s (too_large): %s [source %s]",
-                    url, detail, self.source)
+        log.warning("bad page skipped: %s (%s): %s [source %s]", url, reason, detail, self.source)
 
     def refuse(self, request: Any, reason: str, *, hop: bool = False) -> None:
         from crawler.addresses import REFUSED_STAT
@@ -773,7 +826,7 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
                 if hasattr(spider, method):
                     handlers.setdefault(event, method)
             request.meta["playwright_page_event_handlers"] = handlers
-            request.meta[META_GUARD] = self.guard.source  # watch_page meters its bytes while it loads
+            request.meta[META_GUARD] = self.guard.source  # watch_page meters its bytes and time
             request.meta.setdefault("playwright_page_init_callback", "crawler.browser.watch_page")
         # A retried request comes back here: give it the current context, not a closed one.
         request.meta.pop("_narcowatch_context_gen", None)
@@ -785,6 +838,9 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
             goto = dict(request.meta.get("playwright_page_goto_kwargs") or {})
             goto.setdefault("timeout", float(timeout) * 1000)
             request.meta["playwright_page_goto_kwargs"] = goto
+        if self.guard is not None:
+            request.meta[META_DEADLINE] = page_time_budget(
+                request.meta, self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180.0))
         return None
 
     def _refused(self, request: Request, response_url: str | None = None) -> str | None:
@@ -800,6 +856,8 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         page = request.meta.get("playwright_page")
         if page is None:
             return response
+        if self.guard is not None:
+            self.guard.settle(page)
         refused = self._refused(request, response.url) if "playwright" in response.flags else None
         if refused is not None:
             await self._release(request)

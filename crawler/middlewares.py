@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 BAD_PAGE_STAT = "narcowatch/bad_page"
 """Stats prefix: ``narcowatch/bad_page/<reason>`` counts skipped pages by reason, plus the total."""
-BAD_PAGE_REASONS = ("bad_encoding", "truncated", "too_large", "decompression_bomb", "binary", "empty")
+BAD_PAGE_REASONS = ("bad_encoding", "truncated", "too_large", "decompression_bomb", "binary", "empty", "too_slow")
 
 # File signatures of content that is never a web page.
 _BINARY_MAGIC = (

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile_web import (
@@ -28,7 +29,7 @@ from hostile_web import (
     evil_market,
     hostile_source,
 )
-from test_browser_support import CrawlResult, run_crawl
+from test_browser_support import CrawlResult, local_server, page, run_crawl, send
 
 from crawler.browser import BROWSER_USER
 
@@ -167,3 +168,31 @@ def test_host_name_resolving_to_a_private_address_is_not_rendered(tmp_path: Path
     assert result.stat("narcowatch/refused/private_address") >= 1
     assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed")  # no retry loop
     assert f"request refused: http://{name}:{port}/ (private_address)" in result.log
+
+
+HOLD = "<script>addEventListener('load', function () { setTimeout(function () { for (;;) {} }, 0); });</script>"
+"""A page script that holds Chromium's main thread for ever once the page has loaded."""
+
+
+def test_page_whose_script_holds_the_browser_is_closed_and_counted(tmp_path: Path) -> None:
+    """Reading a page's HTML (and scrolling it) waits on its main thread without a timeout: a page whose
+    script never yields used to stop the whole crawl for ever. Now it is given up after its time budget
+    (twice the source's timeout plus its page methods'), counted as too_slow, not reopened or retried."""
+    def listing(name: str, extra: str = "") -> Any:
+        body = f"<h1 class='title'>Fentanyl powder {name}</h1><div class='desc'>ships from CN</div>{extra}"
+        return lambda req: send(req, 200, page(name, body))
+
+    links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("ok", "hold"))
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/ok": listing("ok"),
+              "/item/hold": listing("hold", HOLD)}
+    with local_server(routes) as (base, hits):
+        source = {"name": "holder", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 2, "randomize": False},
+                  "retry": {"times": 1}, "timeout": 3, "links": {"listing": "a.item-link"},
+                  "fields": {"title": "h1.title", "description": "div.desc"}, "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path, timeout=120)  # for ever, before: the crawl's own timeout ends it
+    assert [i["title"] for i in result.items] == ["Fentanyl powder ok"]
+    assert result.stat("narcowatch/bad_page/too_slow") == 1
+    assert "/item/hold (too_slow): no response after 6 s" in result.log
+    assert hits.get("/item/hold") == 1  # neither reopened by scrapy-playwright nor retried
+    assert result.stat("finish_reason") == "finished"

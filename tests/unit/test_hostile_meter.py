@@ -40,3 +40,15 @@ def test_frames_and_resources_count_towards_the_page_total_only() -> None:
     total = 900 + 1000 * (PAGE_TOTAL_FACTOR - 1) + 200
     limit = 1000 * PAGE_TOTAL_FACTOR
     assert meter.add(_chunk("js", 200)) == f"page and its resources over {limit} bytes while loading ({total} read)"
+
+
+def test_page_time_budget_adds_the_page_methods_to_twice_the_timeout() -> None:
+    from crawler.browser import browser_meta, page_time_budget
+
+    meta = {
+        **browser_meta(wait_for="h1", wait_timeout_ms=3000, scroll_times=2, scroll_delay_ms=500),
+        "download_timeout": 10,
+    }
+    # 2 x 10 s, wait_for twice (3 s each), two scrolls (an evaluate: the timeout each) and their waits (0.5 s)
+    assert page_time_budget(meta) == 20 + 3 + 3 + 2 * 10 + 2 * 0.5
+    assert page_time_budget({}, default_timeout=30) == 60
