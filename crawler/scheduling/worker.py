@@ -53,7 +53,8 @@ _STOPPING = threading.Event()
 # Configuration path as scheduled -> snapshot of its last valid version (set by the daemon on each good load)
 _SNAPSHOTS: dict[str, str] = {}
 _PR_SET_PDEATHSIG = 1
-_prctl: Any = None
+_prctl: Callable[..., int] | None = None
+"""libc's prctl(2), loaded on Linux by ``_load_prctl`` (crawl workers die with the daemon)."""
 
 
 def _safe(name: str) -> str:
