@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.common.clock import utc_now
 from crawler.common.cron import parse_cron
+from crawler.common.durations import format_duration
 from crawler.scheduling.settings import SchedulerSettings
 
 CRAWL_PREFIX = "crawl:"
@@ -116,7 +117,7 @@ def digest_job_specs(periods: Iterable[Any], config_path: str) -> list[JobSpec]:
         if seconds <= 0 or seconds in seen:
             continue
         seen.add(seconds)
-        label = _period_label(seconds)
+        label = format_duration(timedelta(seconds=seconds))
         specs.append(
             JobSpec(
                 id=f"{DIGEST_PREFIX}{label}", func=RUN_DIGEST_REF, args=(label, config_path), cron=None,
@@ -124,11 +125,3 @@ def digest_job_specs(periods: Iterable[Any], config_path: str) -> list[JobSpec]:
             )
         )
     return specs
-
-
-def _period_label(seconds: float) -> str:
-    """``86400`` -> ``1d``, ``3600`` -> ``1h``, ``90`` -> ``90s`` (the alert rules' duration syntax)."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
