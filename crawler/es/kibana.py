@@ -66,12 +66,23 @@ def with_prefix(text: str, prefix: str) -> str:
 
 
 def _auth_headers(kibana_url: str | None = None) -> dict[str, str]:
-    api_key = os.environ.get("NARCOWATCH_KIBANA_API_KEY") or os.environ.get("NARCOWATCH_ES_API_KEY")
-    user = os.environ.get("NARCOWATCH_KIBANA_USER") or os.environ.get("NARCOWATCH_ES_USER")
-    password = os.environ.get("NARCOWATCH_KIBANA_PASSWORD") or os.environ.get("NARCOWATCH_ES_PASSWORD")
+    local = bool(kibana_url) and urllib.parse.urlsplit(kibana_url or "").hostname in ("127.0.0.1", "localhost", "::1")
+    # The same precedence as the Elasticsearch client (crawler.es.client.client_options): NARCOWATCH_ES_*
+    # credentials belong to a cluster of the user's own (NARCOWATCH_ES_URL set); a Kibana on this machine in
+    # front of the managed node gets the node's generated credentials even when ES_* are left in the shell.
+    # NARCOWATCH_KIBANA_* always win: they are given for Kibana itself.
+    own_cluster = bool(os.environ.get("NARCOWATCH_ES_URL"))
+    es_env = own_cluster or not local
+    api_key = os.environ.get("NARCOWATCH_KIBANA_API_KEY") or (
+        os.environ.get("NARCOWATCH_ES_API_KEY") if es_env else None
+    )
+    user = os.environ.get("NARCOWATCH_KIBANA_USER") or (os.environ.get("NARCOWATCH_ES_USER") if es_env else None)
+    password = os.environ.get("NARCOWATCH_KIBANA_PASSWORD") or (
+        os.environ.get("NARCOWATCH_ES_PASSWORD") if es_env else None
+    )
     if api_key:
         return {"Authorization": f"ApiKey {api_key}"}
-    if not user and kibana_url and urllib.parse.urlsplit(kibana_url).hostname in ("127.0.0.1", "localhost", "::1"):
+    if not user and local and not own_cluster:
         # a Kibana on this machine, in front of the managed node: log in with the node's own credentials
         from crawler.es.node import read_credentials
 

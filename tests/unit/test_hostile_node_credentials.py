@@ -96,3 +96,23 @@ def test_kibana_import_falls_back_to_the_managed_password_on_loopback_only(manag
     assert _auth_headers("http://127.0.0.1:5601")["Authorization"].startswith("Basic ")
     assert _auth_headers("http://localhost:5601")["Authorization"].startswith("Basic ")
     assert _auth_headers("https://kibana.example.org") == {}
+
+
+def test_kibana_on_loopback_keeps_the_managed_password_when_es_user_is_left_in_the_shell(
+    managed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    managed = _auth_headers("http://127.0.0.1:5601")["Authorization"]
+    monkeypatch.setenv("NARCOWATCH_ES_USER", "analyst")
+    monkeypatch.setenv("NARCOWATCH_ES_PASSWORD", "own-SECRET")
+    monkeypatch.delenv("NARCOWATCH_ES_URL", raising=False)
+    # the managed node's Kibana: the shell's ES credentials (for another cluster) neither win nor leak there
+    assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == managed
+    # a cluster of the user's own: its credentials go to its Kibana, the node's password does not
+    monkeypatch.setenv("NARCOWATCH_ES_URL", "https://es.example.org:9200")
+    own = "Basic " + base64.b64encode(b"analyst:own-SECRET").decode()
+    assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == own
+    assert _auth_headers("https://kibana.example.org")["Authorization"] == own
+    # Kibana's own credentials always win
+    monkeypatch.setenv("NARCOWATCH_KIBANA_USER", "kib")
+    monkeypatch.setenv("NARCOWATCH_KIBANA_PASSWORD", "kib-pw")
+    assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == "Basic " + base64.b64encode(b"kib:kib-pw").decode()
