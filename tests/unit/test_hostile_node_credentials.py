@@ -115,4 +115,5 @@ def test_kibana_on_loopback_keeps_the_managed_password_when_es_user_is_left_in_t
     # Kibana's own credentials always win
     monkeypatch.setenv("NARCOWATCH_KIBANA_USER", "kib")
     monkeypatch.setenv("NARCOWATCH_KIBANA_PASSWORD", "kib-pw")
-    assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == "Basic " + base64.b64encode(b"kib:kib-pw").decode()
+    kib = "Basic " + base64.b64encode(b"kib:kib-pw").decode()
+    assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == kib
