@@ -1,0 +1,136 @@
+"""The edges of the shipping grammar (nlp.extractors.find_shipping): how far a cue, a negation and a heading
+reach, which lines belong to a list, where each evidence span lies. Each case is a text an analyst could meet
+with the countries it must (and must not) yield; the boundary cases sit exactly on a window's edge and one past it.
+Killed the surviving mutants of ``make mutation`` (docs/testing.md); no spaCy pipeline, hand-built texts only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlp import extractors
+from nlp.lexicon import Tokens
+from nlp.normalize import normalize
+
+TABLE = extractors.CountryTable.from_tsv(Path(__file__).resolve().parents[2] / "nlp" / "data" / "countries.tsv")
+
+
+def ship(text: str) -> dict[str, Any]:
+    norm = normalize(text)
+    tokens = Tokens(norm.text)
+    return extractors.find_shipping(norm.text, TABLE.find(norm.text, lambda s, e: text[s:e], tokens), tokens)
+
+
+def roles(text: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    res = ship(text)
+    return res["ships_from"], res["ships_to"], res["ships_not_to"], res["mentioned"]
+
+
+# ---------------------------------------------------------------- lists under a heading
+
+REMARK_40 = " (customs seize all parcels, sorry folk)"  # a remark after the country: 40 characters
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a numbered or bulleted list under the heading, with a long remark on a bulleted line
+    ("Countries we don't ship to:\n1. Australia\n2. Norway", ([], [], ["AU", "NO"], [])),
+    ("Countries we don't ship to:\na) Australia\nb) Norway", ([], [], ["AU", "NO"], [])),
+    ("We do NOT ship to:\n- Australia (customs seize everything there, so please do not ask)\n- Norway",
+     ([], [], ["AU", "NO"], [])),
+    # an unbulleted line belongs to the list with a remark of up to 40 characters after its country ...
+    ("We don't ship to:\nFrance" + REMARK_40 + "\nNorway", ([], [], ["FR", "NO"], [])),
+    # ... one character more and it is prose, which ends the list: nothing below is carried either
+    ("We don't ship to:\nFrance" + REMARK_40 + "!\nNorway", ([], [], [], ["FR", "NO"])),
+    # an indented line is no bullet: prose all the same
+    ("We don't ship to:\n   France, we love our customers there, they are the very best\nNorway",
+     ([], [], [], ["FR", "NO"])),
+])
+def test_which_lines_belong_to_a_list_under_a_heading(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+def test_the_remark_is_forty_characters() -> None:
+    assert len(REMARK_40) == 40
+
+
+@pytest.mark.parametrize(("blank_lines", "excluded"), [(0, ["AU"]), (1, ["AU"]), (2, ["AU"]), (3, [])])
+def test_a_heading_reaches_its_list_over_at_most_two_blank_lines(blank_lines: int, excluded: list[str]) -> None:
+    assert ship("We don't ship to:\n" + "\n" * blank_lines + "Australia")["ships_not_to"] == excluded
+
+
+@pytest.mark.parametrize(("heading", "excluded"), [
+    ("We do not ship to the following countries:", ["AU", "NO"]),  # up to three words after the cue
+    ("We do not ship to the following four countries:", []),  # four: prose, not a heading
+    ("We do NOT ship to: - - - -", ["AU", "NO"]),  # punctuation after the cue is no word
+])
+def test_a_heading_ends_in_its_cue_and_at_most_three_words(heading: str, excluded: list[str]) -> None:
+    assert ship(heading + "\n- Australia\n- Norway")["ships_not_to"] == excluded
+
+
+def test_a_heading_is_one_line_of_at_most_300_characters() -> None:
+    cue = "we don't ship to:"
+    for length, excluded in [(300, ["AU"]), (301, [])]:
+        heading = "Please read. " + "x" * (length - len(cue) - 14) + " " + cue
+        assert len(heading) == length
+        assert ship(heading + "\nAustralia")["ships_not_to"] == excluded, length
+
+
+def test_a_heading_that_keeps_parcels_inside_a_region_ships_to_it() -> None:
+    assert roles("We never ship outside of:\n- Europe") == ([], ["EU"], [], [])
+
+
+# ---------------------------------------------------------------- how far a cue reaches
+
+@pytest.mark.parametrize(("gap", "to", "mentioned"), [(100, ["FR"], []), (101, [], ["FR"])])
+def test_a_ships_to_cue_reaches_100_characters(gap: int, to: list[str], mentioned: list[str]) -> None:
+    """Counted from the end of the cue (or of its last country) to the next country."""
+    res = ship("We ship to" + " " * gap + "France")
+    assert (res["ships_to"], res["mentioned"]) == (to, mentioned)
+
+
+@pytest.mark.parametrize(("gap", "excluded"), [(40, ["AU", "NO"]), (41, ["AU"])])
+def test_a_negation_reaches_over_a_list_gap_of_40_characters(gap: int, excluded: list[str]) -> None:
+    """"We don't ship to Australia, Norway": the negation carries on over separators only, at most 40 of them."""
+    assert ship("We don't ship to Australia," + " " * (gap - 1) + "Norway")["ships_not_to"] == excluded
+
+
+def test_arrows_between_two_countries() -> None:
+    assert roles("China >> USA") == (["CN"], ["US"], [], [])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # an arrow's origin is the country right before it: at most 8 characters between the two
+    ("China    >   USA", (["CN"], ["US"], [], [])),
+    ("China    >    USA", (["CN"], [], [], ["US"])),
+])
+def test_an_arrow_links_a_country_right_before_it(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+# ---------------------------------------------------------------- cues: where they lie, which one governs
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # labels written without a space: the cue ends where the country begins
+    ("From:China To:USA", (["CN"], ["US"], [], [])),
+    # a negation and a ships-to cue in one clause after the first: each governs its own country
+    ("Ships from Germany. We don't ship to France, we ship to Spain", (["DE"], ["ES"], ["FR"], [])),
+    # "ship only from": the cue that ends last before the country governs it ("only" alone would say "to")
+    ("We ship only from our lab in Spain", (["ES"], [], [], [])),
+    # "AUS" is Australia here, not the German "from" inside it; it does not make NZ an origin
+    ("We ship to AUS, NZ", ([], ["AU", "NZ"], [], [])),
+])
+def test_which_cue_governs_a_country(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a cue never reaches over a line break: the next line is another statement
+    ("We ship to France\nWe love Norway\nThanks", ([], ["FR"], [], ["NO"])),
+    # a country name wrapped over two lines (saved pages wrap their text) is still governed by its cue
+    ("We don't ship to New\nZealand", ([], [], ["NZ"], [])),
+])
+def test_lines_bound_the_grammar(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
