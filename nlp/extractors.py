@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from itertools import compress
@@ -554,34 +555,31 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     found: list[tuple[int, int, str]] = []
     for role, pattern in _CUES:
         if any(k in clause for k in _CUE_KEYS[role]):
-            found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause)
-                         if m.end() > m.start())
-    if not found:
-        return found
-    if mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
+            found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
+    if found and mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
         spans = sorted((m[0], m[1]) for m in mentions)
         found = [c for c in found if not _within_any(spans, c[0], c[1])]
+    if not found:
+        return found
     found.sort()
     keep: list[tuple[int, int, str]] = []
-    group: list[tuple[int, int, str]] = []
-    group_end = -1
-    for c in [*found, None]:  # runs of overlapping cues: only the highest-ranked cues of a run stay
+    group, group_end = [found[0]], found[0][1]
+    for c in [*found[1:], None]:  # runs of overlapping cues: only the highest-ranked cues of a run stay
         if c is not None and c[0] < group_end:
             group.append(c)
             group_end = max(group_end, c[1])
             continue
-        if group:
-            top = max(_CUE_RANK[g[2]] for g in group)
-            keep.extend(g for g in group if _CUE_RANK[g[2]] == top)
+        top = max(_CUE_RANK[g[2]] for g in group)
+        keep.extend(g for g in group if _CUE_RANK[g[2]] == top)
         if c is not None:
             group, group_end = [c], c[1]
-    keep.sort(key=lambda c: (c[1], c[0]))
+    keep.sort(key=lambda c: c[1])  # by end; cues ending together stay in order of start (a stable sort)
     return keep
 
 
 def _within_any(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     """Whether [start, end) lies inside one of the sorted, non-overlapping spans (bisection)."""
-    k = bisect.bisect_right(spans, (start, float("inf"))) - 1
+    k = bisect.bisect_right(spans, (start, math.inf)) - 1
     return k >= 0 and spans[k][0] <= start and end <= spans[k][1]
 
 
@@ -604,18 +602,19 @@ _AFTER_TO_RE = re.compile(r"[\s\-–)\]]*(?:(?:next|same)[\s\-]day\s+)?"
                           r"(?:only|shipping|delivery|shipment|post(?:age)?)\b")
 
 
-def _fallback_role(norm: str, start: int, end: int, prev_end: int) -> str | None:
-    """Role of a mention that no cue before it in its clause governs: the words right after it, or an arrow."""
+def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str | None:
+    """Role of a mention that no cue before it in its clause governs: the words right after it, or an arrow
+    (also one that ends the line above: "France →" / "EU")."""
     after = norm[end:end + 24]
     rest = after.lstrip()
-    if _ARROW_RE.match(rest) or rest.startswith(("to ", "→", "->", "=>", ">")) or re.match(r" - \w", after):
+    if _ARROW_RE.match(rest) or rest.startswith(("to ", ">")) or re.match(r" - \w", after):
         return "from"
     if _AFTER_FROM_RE.match(after):
         return "from"
     if _AFTER_TO_RE.match(after):
         return "to"
-    if prev_end >= 0 and start - prev_end <= 8 and norm[prev_end:start].strip() in ("→", "->", "=>", ">>", "-", ">",
-                                                                                     "to"):
+    if prev_end is not None and start - prev_end <= 8 and norm[prev_end:start].strip() in ("→", "->", "=>", ">>", "-",
+                                                                                            ">", "to"):
         return "to"  # "China → USA": only the mention right before can be the origin
     return None
 
@@ -632,10 +631,10 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
     """
     roles: list[str | None] = [None] * len(mentions)
     n = len(norm)
-    heading_role: str | None = None  # role carried down a list from its heading
-    carry_until = -1  # offset where the carried list must continue (the end of the last list line)
+    # the role carried down a list from its heading, and where the list must continue (the end of its last line)
+    carry: tuple[str, int] | None = None
     i = 0
-    prev_end = -1
+    prev_end: int | None = None  # end of the last mention
     while i < len(mentions):
         line_start = norm.rfind("\n", 0, mentions[i][0]) + 1
         line_end = norm.find("\n", mentions[i][0])
@@ -646,12 +645,11 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
             j += 1
         line_mentions = mentions[i:j]
         # a heading above this line (only blank lines between), or the list it belongs to continues
-        carried: str | None = None
-        if heading_role is not None and not norm[carry_until:line_start].strip():
-            carried = heading_role
+        if carry is not None and not norm[carry[1]:line_start].strip():
+            carried: str | None = carry[0]
         else:
             carried = _heading_above(norm, line_start, mentions[i - 1][1] if i else -1)
-        heading_role = None
+        carry = None
         # clauses of the line
         clause_start = line_start
         k = i
@@ -707,7 +705,7 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
             for idx in range(i, j):
                 if roles[idx] is None or not own_cue:
                     roles[idx] = carried
-            heading_role, carry_until = carried, line_end
+            carry = (carried, line_end)
         i = j
     return roles
 
@@ -715,11 +713,9 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
 def _is_list_line(norm: str, start: int, end: int, line_mentions: list[tuple[int, int, str]]) -> bool:
     """A line of a list: a bullet before the first country and separators between the countries, or a
     bulleted line of a few words ("- Australia (no exceptions)")."""
-    if not line_mentions:
-        return False
     b = _BULLET_RE.match(norm, start)
     first = b.end() if b is not None else start
-    bulleted = first > start and norm[start:first].strip() != ""
+    bulleted = norm[start:first].strip() != ""
     pos = first
     for s, e, _c in line_mentions:
         if not _is_gap(norm, pos, s):

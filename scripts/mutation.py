@@ -70,7 +70,7 @@ TARGETS = [
            ("tests/unit/test_alert_query.py", "tests/unit/test_alert_query_semantics.py")),
     Target("shipping", "nlp/extractors.py",
            ("tests/unit/test_properties_shipping.py", "tests/unit/test_nlp_shipping_grammar.py",
-            "tests/unit/test_nlp_patterns.py"),
+            "tests/unit/test_nlp_shipping_edges.py", "tests/unit/test_nlp_patterns.py"),
            select="shipping or test_ships_from_to_and_exclusions or test_no_shipping_to_never_yields_ships_to or "
                   "test_carriers_stealth_domestic or test_lowercase_two_letter_words_are_not_countries",
            functions=("CountryTable.*", "find_carriers", "_clause_cues", "_within_any", "_is_gap", "_fallback_role",

@@ -97,8 +97,10 @@ def test_a_negation_reaches_over_a_list_gap_of_40_characters(gap: int, excluded:
     assert ship("We don't ship to Australia," + " " * (gap - 1) + "Norway")["ships_not_to"] == excluded
 
 
-def test_arrows_between_two_countries() -> None:
-    assert roles("China >> USA") == (["CN"], ["US"], [], [])
+@pytest.mark.parametrize("arrow", [">>", "→", "->", "=>"])
+def test_arrows_between_two_countries_also_at_the_end_of_a_line(arrow: str) -> None:
+    assert roles(f"China {arrow} USA") == (["CN"], ["US"], [], [])
+    assert roles(f"France {arrow}\nEU") == (["FR"], ["EU"], [], [])
 
 
 @pytest.mark.parametrize(("text", "expected"), [
