@@ -26,10 +26,29 @@ FIELDS = {
 
 
 def _ships_to_clause(code: str) -> dict[str, Any]:
-    """Ships to ``code``: named explicitly, or covered by WORLDWIDE / EU and not excluded."""
-    covering = ["WORLDWIDE"] + (["EU"] if code in EU_MEMBERS else [])
-    if code in ("WORLDWIDE", "EU"):
+    """Ships to ``code``: named explicitly, or covered by WORLDWIDE / EU and not excluded.
+
+    A rule's ``EU`` stands for the Union: a listing shipping to EU, to any member state, or WORLDWIDE
+    (unless it excludes EU) ships there; an analyst watching the EU wants the vendor who ships to France.
+    """
+    if code == "WORLDWIDE":
         return {"term": {FIELDS["ships_to"]: code}}
+    if code == "EU":
+        return {
+            "bool": {
+                "should": [
+                    {"terms": {FIELDS["ships_to"]: ["EU", *sorted(EU_MEMBERS)]}},
+                    {
+                        "bool": {
+                            "filter": [{"term": {FIELDS["ships_to"]: "WORLDWIDE"}}],
+                            "must_not": [{"term": {FIELDS["ships_not_to"]: "EU"}}],
+                        }
+                    },
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    covering = ["WORLDWIDE"] + (["EU"] if code in EU_MEMBERS else [])
     return {
         "bool": {
             "should": [
@@ -59,7 +78,9 @@ def compile_condition(cond: Condition) -> dict[str, Any]:
     elif substance:
         filters.append({"bool": {"should": substance, "minimum_should_match": 1}})
     if cond.ships_from:
-        filters.append({"terms": {FIELDS["ships_from"]: cond.ships_from}})
+        # a rule's EU also means "from any member state"
+        origins = sorted(set(cond.ships_from) | (EU_MEMBERS if "EU" in cond.ships_from else set()))
+        filters.append({"terms": {FIELDS["ships_from"]: origins}})
     if cond.ships_to:
         clauses = [_ships_to_clause(c) for c in cond.ships_to]
         filters.append(clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}})

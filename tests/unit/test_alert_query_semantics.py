@@ -43,7 +43,10 @@ def test_shipped_two_country_rule_matches_either_country_alone() -> None:
     assert matches(query, doc(ships_to=["US", "EU"]))
     assert matches(query, doc(ships_to=["WORLDWIDE"]))
     assert not matches(query, doc(ships_to=["CA"]))
-    assert not matches(query, doc(ships_to=["WORLDWIDE"], ships_not_to=["US"]))  # EU is not WORLDWIDE-covered
+    assert matches(query, doc(ships_to=["FR"]))  # a member state is in the EU
+    # a worldwide shipper who excludes the US still ships to the EU; one who excludes both matches neither
+    assert matches(query, doc(ships_to=["WORLDWIDE"], ships_not_to=["US"]))
+    assert not matches(query, doc(ships_to=["WORLDWIDE"], ships_not_to=["US", "EU"]))
     assert not matches(query, doc(ships_to=["US"], substance_classes=["precursor"]))
 
 
@@ -61,6 +64,31 @@ def test_one_eu_country_is_named_or_covered_and_not_excluded(ships_to: list[str]
                                                             expected: bool) -> None:
     query = compile_condition(Condition(ships_to=["FR"]))
     assert matches(query, doc(ships_to=ships_to, ships_not_to=ships_not_to)) is expected
+
+
+@pytest.mark.parametrize(("ships_to", "ships_not_to", "expected"), [
+    (["EU"], [], True),
+    (["FR"], [], True),
+    (["DE", "US"], [], True),
+    (["WORLDWIDE"], [], True),
+    (["WORLDWIDE"], ["FR"], True),  # one member excluded: the rest of the Union is still served
+    (["WORLDWIDE"], ["EU"], False),
+    (["GB"], [], False),  # not a member state
+    (["CH", "NO"], [], False),
+    ([], [], False),
+])
+def test_a_rule_for_the_eu_matches_any_member_state(ships_to: list[str], ships_not_to: list[str],
+                                                    expected: bool) -> None:
+    query = compile_condition(Condition(ships_to=["EU"]))
+    assert matches(query, doc(ships_to=ships_to, ships_not_to=ships_not_to)) is expected
+
+
+@pytest.mark.parametrize(("ships_from", "expected"), [
+    (["EU"], True), (["NL"], True), (["CN", "DE"], True), (["GB"], False), (["CN"], False), ([], False),
+])
+def test_a_rule_shipping_from_the_eu_matches_any_member_state(ships_from: list[str], expected: bool) -> None:
+    query = compile_condition(Condition(ships_from=["EU"]))
+    assert matches(query, doc(ships_from=ships_from)) is expected
 
 
 def test_every_filter_of_a_condition_is_required() -> None:
