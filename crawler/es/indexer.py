@@ -278,7 +278,7 @@ class ListingIndexer:
             if attempt >= self.connect_retries or not todo:
                 log.warning("bulk request failed (%s); %d actions left unsent", error, len(todo))
                 return result, todo
-            delay = min(self.max_backoff, self.initial_backoff * (2**attempt))
+            delay = _backoff(attempt, self.initial_backoff, self.max_backoff)
             attempt += 1
             log.warning("bulk request failed (%s); retry %d in %.1fs", error, attempt, delay)
             time.sleep(delay)
@@ -303,23 +303,16 @@ class ListingIndexer:
                 return pos
             return None
 
-        kwargs: dict[str, Any] = {}
-        if self.refresh:
-            kwargs["refresh"] = self.refresh
         try:
-            for ok, item in helpers.streaming_bulk(
+            for ok, op, info in _bulk_items(
                 self.client,
-                _copies(actions),
+                actions,
                 chunk_size=self.chunk_size,
                 max_retries=self.max_retries,
                 initial_backoff=self.initial_backoff,
                 max_backoff=self.max_backoff,
-                raise_on_error=False,
-                raise_on_exception=True,
-                yield_ok=True,
-                **kwargs,
+                refresh=self.refresh,
             ):
-                op, info = next(iter(item.items()))
                 doc_id = str(info.get("_id"))
                 pos = settle(op, doc_id)
                 status = int(info.get("status", 0) or 0)
@@ -346,12 +339,8 @@ class ListingIndexer:
                     if len(result.failures) < 20:
                         result.failures.append(reason)
                     log.error("Elasticsearch rejected %s %s: %s", op, doc_id, reason)
-        except (TransportConnectionError, ConnectionTimeout) as exc:
-            return result, _unsettled(actions, settled), exc, followups
-        except ApiError as exc:
-            if exc.meta.status in _RETRYABLE_STATUS or _is_block(getattr(exc, "body", None)):
-                return result, _unsettled(actions, settled), exc, followups
-            raise
+        except _Unreachable as exc:
+            return result, _unsettled(actions, settled), exc.cause, followups
         if retry_later:
             settled.difference_update(retry_later)
             return result, _unsettled(actions, settled), IndexerUnavailable(
@@ -462,30 +451,21 @@ def write_actions(
         todo_set = set(todo)
         pending = {key: deque(p for p in q if p in todo_set) for key, q in positions.items()}
         error: BaseException | None = None
-        kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
         try:
-            for _ok, item in helpers.streaming_bulk(
+            for _ok, op, info in _bulk_items(
                 client,
-                _copies(actions[n] for n in todo),
+                [actions[n] for n in todo],
                 chunk_size=chunk_size,
                 max_retries=max_retries,
                 initial_backoff=initial_backoff,
                 max_backoff=max_backoff,
-                raise_on_error=False,
-                raise_on_exception=True,
-                yield_ok=True,
-                **kwargs,
+                refresh=refresh,
             ):
-                op, info = next(iter(item.items()))
                 q = pending.get((op, str(info.get("_id"))))
                 if q:
                     out[q.popleft()] = info
-        except (TransportConnectionError, ConnectionTimeout) as exc:
-            error = exc
-        except ApiError as exc:
-            if exc.meta.status not in _RETRYABLE_STATUS and not _is_block(getattr(exc, "body", None)):
-                raise
-            error = exc
+        except _Unreachable as exc:
+            error = exc.cause
         left = [n for n, r in enumerate(out) if r is None or int(r.get("status", 0) or 0) in _RETRYABLE_STATUS]
         if not left:
             continue
@@ -493,10 +473,60 @@ def write_actions(
             raise IndexerUnavailable(
                 f"Elasticsearch unavailable: {len(left)} of {len(actions)} bulk actions unconfirmed ({error})"
             )
-        delay = min(max_backoff, initial_backoff * (2**attempt))
+        delay = _backoff(attempt, initial_backoff, max_backoff)
         attempt += 1
         log.warning("bulk request failed (%s); retry %d of %d actions in %.1fs", error, attempt, len(left), delay)
         time.sleep(delay)
+
+
+class _Unreachable(Exception):
+    """A bulk pass stopped early: no answer, or the whole request refused with 429/50x or a write block."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _bulk_items(
+    client: Elasticsearch,
+    actions: list[dict[str, Any]],
+    *,
+    chunk_size: int,
+    max_retries: int,
+    initial_backoff: float,
+    max_backoff: float,
+    refresh: bool | str,
+) -> Iterator[tuple[bool, str, dict[str, Any]]]:
+    """One ``streaming_bulk`` pass (the listing indexer's and ``write_actions``' alike): ``(ok, op, info)``
+    per action as Elasticsearch answers, 429 items retried inside the pass. Raises ``_Unreachable`` when
+    the pass stops early for a reason worth retrying later; any other ``ApiError`` propagates."""
+    kwargs: dict[str, Any] = {"refresh": refresh} if refresh else {}
+    try:
+        for ok, item in helpers.streaming_bulk(
+            client,
+            _copies(actions),
+            chunk_size=chunk_size,
+            max_retries=max_retries,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            raise_on_error=False,
+            raise_on_exception=True,
+            yield_ok=True,
+            **kwargs,
+        ):
+            op, info = next(iter(item.items()))
+            yield ok, op, info
+    except (TransportConnectionError, ConnectionTimeout) as exc:
+        raise _Unreachable(exc) from exc
+    except ApiError as exc:
+        if exc.meta.status in _RETRYABLE_STATUS or _is_block(getattr(exc, "body", None)):
+            raise _Unreachable(exc) from exc
+        raise
+
+
+def _backoff(attempt: int, initial: float, maximum: float) -> float:
+    """The wait before retry ``attempt + 1`` of a bulk pass: doubling from ``initial``, capped at ``maximum``."""
+    return float(min(maximum, initial * 2**attempt))
 
 
 def _copies(actions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
