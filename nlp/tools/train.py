@@ -142,7 +142,7 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
 
 def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 30,
           ner_from: Path | None = None, learn_from: list[datasets.NerExample] | None = None,
-          tables: Path = DATA_DIR, lex_features: bool = True) -> Path:
+          tables: Path = DATA_DIR, lex_features: bool = False) -> Path:
     """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``.
 
     ``learn_from`` replaces the training split of drugs_training.jsonl for every learned part (stoplists,
