@@ -136,3 +136,53 @@ def test_which_cue_governs_a_country(text: str, expected: tuple[list[str], ...])
 ])
 def test_lines_bound_the_grammar(text: str, expected: tuple[list[str], ...]) -> None:
     assert roles(text) == expected
+
+
+# ---------------------------------------------------------------- what find_shipping reports
+
+def test_regions_and_worldwide_are_never_mere_mentions() -> None:
+    res = ship("We love Europe, Scandinavia and Spain")
+    assert res["mentioned"] == ["ES"] and res["spans"] == [(32, 37, "ES", "mentioned")]
+
+
+def test_within_a_country_is_its_origin_and_destination_with_one_span() -> None:
+    res = ship("We only ship within the US")
+    assert (res["ships_from"], res["ships_to"]) == (["US"], ["US"])
+    assert res["spans"] == [(24, 26, "US", "to")]
+
+
+@pytest.mark.parametrize(("text", "only", "stated", "offered"), [
+    ("Ships from Germany. Domestic only", True, True, True),
+    ("Germany only, no international", True, True, False),
+    ("Ships to USA, USA only", True, False, False),  # one country, said twice
+    ("USA and Canada only", False, False, False),  # two countries
+    ("EU only", False, False, False),  # a region is no home country
+    ("US Domestic with free USPS shipping", False, False, True),
+    ("NO DOMESTIC. Ships from Germany", False, False, False),
+    ("Our domestic prices are the best", False, False, False),
+])
+def test_domestic_only_stated_and_offered(text: str, only: bool, stated: bool, offered: bool) -> None:
+    res = ship(text)
+    assert (res["domestic_only"], res["domestic_stated"], res["domestic_offered"]) == (only, stated, offered)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a heading under a line that names a country still heads the list below it
+    ("Ships from Germany\nWe don't ship to:\n- Australia\n- Norway", (["DE"], [], ["AU", "NO"], [])),
+    # "we ship ... from X": an origin, also at the end of a sentence
+    ("We ship our products from Spain.", (["ES"], [], [], [])),
+    # "within" reaches over a list only: "Germany only" after other words keeps its own role
+    ("We ship within 48 hours, Germany only", ([], ["DE"], [], [])),
+    # the list before "only" ends at a sentence end
+    ("We love the USA. Canada only", ([], ["CA"], [], ["US"])),
+])
+def test_more_cue_forms(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("gap", "expected"), [(100, (["ES"], [], [], [])), (101, ([], [], [], ["ES"]))])
+def test_we_ship_reaches_its_origin_over_100_characters(gap: int, expected: tuple[list[str], ...]) -> None:
+    """"We ship <words> from X": X is the origin if it begins at most 100 characters after "we ship"."""
+    text = "We ship" + (" our" * 30)[:gap - 6] + " from Spain."
+    assert text.index("Spain") - len("We ship") == gap
+    assert roles(text) == expected
