@@ -556,7 +556,7 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     for role, pattern in _CUES:
         if any(k in clause for k in _CUE_KEYS[role]):
             found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
-    if found and mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
+    if mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
         spans = sorted((m[0], m[1]) for m in mentions)
         found = [c for c in found if not _within_any(spans, c[0], c[1])]
     if not found:
@@ -648,7 +648,7 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
         if carry is not None and not norm[carry[1]:line_start].strip():
             carried: str | None = carry[0]
         else:
-            carried = _heading_above(norm, line_start, mentions[i - 1][1] if i else -1)
+            carried = _heading_above(norm, line_start, mentions[i - 1][1] if i else 0)
         carry = None
         # clauses of the line
         clause_start = line_start
@@ -664,16 +664,15 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                 own_cue = own_cue or bool(cues)
                 ci = 0
                 cur: tuple[int, int, str] | None = None
-                reach = -1  # end of the last item (cue or country) the current cue governs
                 for idx in range(k, m_end):
                     s, e, _code = mentions[idx]
-                    while ci < len(cues) and cues[ci][1] <= s + 1:
+                    while ci < len(cues) and cues[ci][1] <= s:
                         cur = cues[ci]
-                        reach = cur[1]
+                        reach = cur[1]  # end of the last item (cue or country) the current cue governs
                         ci += 1
                     role = None
                     if (cur is not None and cur[2] == "to" and s - cur[1] <= CUE_WINDOW
-                            and _FROM_BEFORE_RE.search(norm, max(0, s - 10), s)):
+                            and _FROM_BEFORE_RE.search(norm, s - 10, s)):  # (a negative start is 0)
                         # a bare "from" right before it, after "we ship": "we ship all our products from The
                         # Netherlands"; not "cocaine from Colombia" (where the product comes from)
                         role = "from"
