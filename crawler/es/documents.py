@@ -99,6 +99,8 @@ def listing_doc(listing: Listing, now: str) -> dict[str, Any]:
     contacts = _contacts(nlp)
     handles = _uniq([listing.vendor, *(vendor.get("handles") or [])])
     ships_from = _uniq(c.upper() for c in nlp.get("ships_from") or [] if isinstance(c, str))
+    raw_shipping = nlp.get("shipping")
+    shipping: dict[str, Any] = raw_shipping if isinstance(raw_shipping, dict) else {}
     price = to_float(listing.price)
     currency = listing.currency.upper() if listing.currency else None
     doc: dict[str, Any] = {
@@ -131,6 +133,9 @@ def listing_doc(listing: Listing, now: str) -> dict[str, Any]:
         "ships_to": _uniq(c.upper() for c in nlp.get("ships_to") or [] if isinstance(c, str)),
         "ships_not_to": _uniq(c.upper() for c in nlp.get("ships_not_to") or [] if isinstance(c, str)),
         "ships_from_geo": country_points(ships_from),
+        "carriers": _uniq(str(c) for c in shipping.get("carriers") or [] if c),
+        "stealth": bool(shipping.get("stealth")) if "stealth" in shipping else None,
+        "domestic_only": bool(shipping.get("domestic_only")) if "domestic_only" in shipping else None,
         "category": listing.category,
         "posted_at": listing.posted_at,
         "updated_at": listing.updated_at,

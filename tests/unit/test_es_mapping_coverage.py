@@ -38,6 +38,7 @@ NLP = {
     "ships_from": ["CN"],
     "ships_to": ["US", "WORLDWIDE"],
     "ships_not_to": ["AU"],
+    "shipping": {"carriers": ["DHL", "EMS"], "stealth": True, "domestic_only": False},
     "intent": "sale",
     "risk": 0.93,
     "text_normalized": "fentanyl powder 10 g ships from china",
@@ -94,6 +95,17 @@ def test_listing_document_is_fully_mapped() -> None:
     assert doc["evidence"]["page_record_id"]  # the row evidence really is in the document under test
     props = load_mapping("listings")["mappings"]["properties"]
     assert unmapped(doc, props) == sorted(STORED_NOT_SEARCHED["listings"])
+
+
+def test_shipping_carriers_and_stealth_are_searchable_fields() -> None:
+    """DESIGN's SHIPPING carries carrier and stealth: analysts filter on them (e.g. stealth:true AND carriers:EMS)."""
+    doc = listing_doc(full_listing(), NOW)
+    assert doc["carriers"] == ["DHL", "EMS"] and doc["stealth"] is True and doc["domestic_only"] is False
+    bare = listing_doc(dataclasses.replace(full_listing(), nlp={"intent": "sale"}), NOW)
+    assert bare["carriers"] == [] and bare["stealth"] is None and bare["domestic_only"] is None
+    props = load_mapping("listings")["mappings"]["properties"]
+    assert props["carriers"]["type"] == "keyword"
+    assert props["stealth"]["type"] == props["domestic_only"]["type"] == "boolean"
 
 
 def test_row_evidence_fields_have_searchable_types() -> None:
