@@ -697,8 +697,6 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                     prev_end = e
             k = m_end
             clause_start = clause_end
-            if k >= j:
-                break
         # list lines under a heading take its role where no cue of their own says otherwise
         if carried is not None and _is_list_line(norm, line_start, line_end, line_mentions):
             for idx in range(i, j):
@@ -749,7 +747,7 @@ def _heading_above(norm: str, line_start: int, prev_mention_end: int) -> str | N
     return "to" if role == "within" else role
 
 
-def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens | None = None) -> dict[str, Any]:
+def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens) -> dict[str, Any]:
     """Assign country mentions to ships_from / ships_to / ships_not_to by the clause and list grammar of
     ``_assign_roles``; region words ("Scandinavia", "Middle East") stand for their countries."""
     ships_from: list[str] = []
@@ -759,7 +757,8 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
     spans: list[tuple[int, int, str, str]] = []
     mentions = sorted(countries)
     roles = _assign_roles(norm, mentions) if mentions else []
-    for (start, end, code), role in zip(mentions, roles, strict=True):
+    for idx, (start, end, code) in enumerate(mentions):
+        role = roles[idx]
         codes = code.split(",")
         if role == "from":
             ships_from.extend(codes)
@@ -784,7 +783,7 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
         "ships_not_to": list(dict.fromkeys(ships_not)),
         "mentioned": list(dict.fromkeys(unassigned)),
         "spans": spans,
-        "carriers": find_carriers(tokens if tokens is not None else Tokens(norm)),
+        "carriers": find_carriers(tokens),
         "stealth": any(k in norm for k in _STEALTH_KEYS) and bool(_STEALTH_RE.search(norm)),
         "domestic_only": domestic_stated or (
             len(set(ships_to)) == 1 and ships_to[0] not in ("WORLDWIDE", "EU") and bool(re.search(r"\bonly\b", norm))),

@@ -44,6 +44,10 @@ REMARK_40 = " (customs seize all parcels, sorry folk)"  # a remark after the cou
     ("We don't ship to:\nFrance" + REMARK_40 + "\nNorway", ([], [], ["FR", "NO"], [])),
     # ... one character more and it is prose, which ends the list: nothing below is carried either
     ("We don't ship to:\nFrance" + REMARK_40 + "!\nNorway", ([], [], [], ["FR", "NO"])),
+    # a remark with a cue word of its own ("only") keeps the line in the list
+    ("Countries we don't ship to:\n- Australia (only express)\n- Norway", ([], [], ["AU", "NO"], [])),
+    # the heading's role goes to the list below it, not to a country above it
+    ("We love Spain\nWe don't ship to:\n- Australia", ([], [], ["AU"], ["ES"])),
     # an indented line is no bullet: prose all the same
     ("We don't ship to:\n   France, we love our customers there, they are the very best\nNorway",
      ([], [], [], ["FR", "NO"])),
@@ -186,3 +190,11 @@ def test_we_ship_reaches_its_origin_over_100_characters(gap: int, expected: tupl
     text = "We ship" + (" our" * 30)[:gap - 6] + " from Spain."
     assert text.index("Spain") - len("We ship") == gap
     assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("text", "stealth"), [
+    ("Vacuum sealed and odor proof", True),
+    ("Shipped after our vacation, the odometer smells nice", False),  # stealth words' first letters only
+])
+def test_stealth_needs_a_stealth_word(text: str, stealth: bool) -> None:
+    assert ship(text)["stealth"] is stealth
