@@ -80,6 +80,7 @@ def test_a_heading_is_one_line_of_at_most_300_characters() -> None:
         heading = "Please read. " + "x" * (length - len(cue) - 14) + " " + cue
         assert len(heading) == length
         assert ship(heading + "\nAustralia")["ships_not_to"] == excluded, length
+        assert ship("Welcome!\n" + heading + "\nAustralia")["ships_not_to"] == excluded, length  # not the first line
 
 
 def test_a_heading_that_keeps_parcels_inside_a_region_ships_to_it() -> None:
@@ -147,6 +148,8 @@ def test_lines_bound_the_grammar(text: str, expected: tuple[list[str], ...]) -> 
 def test_regions_and_worldwide_are_never_mere_mentions() -> None:
     res = ship("We love Europe, Scandinavia and Spain")
     assert res["mentioned"] == ["ES"] and res["spans"] == [(32, 37, "ES", "mentioned")]
+    res = ship("Best prices worldwide")
+    assert res["mentioned"] == [] and res["spans"] == []
 
 
 def test_within_a_country_is_its_origin_and_destination_with_one_span() -> None:
