@@ -487,7 +487,10 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"\bfree (?:postage|shipping) from\b|"
                         r"\baus\b|\bdesde\b|\bиз\b|从|\boutside of\b")),
     # "ship within the US", "delivery within Europe": sent from there, to there
-    ("inside", re.compile(r"\bwithin(?:\s+all)?(?:\s+of)?\b")),
+    # (not a time: "we ship within 48 hours to Germany", "within 2-3 business days", "within a week")
+    ("inside", re.compile(r"\bwithin(?:\s+all)?(?:\s+of)?\b(?!\s*(?:\d[\d\s\-–/.,]*|an?\s+|one\s+|two\s+|three\s+|"
+                          r"few\s+|several\s+|the\s+next\s+|next\s+)(?:business\s+|working\s+)?"
+                          r"(?:hours?|hrs?|h|days?|d|weeks?|wks?|minutes?|mins?|months?)\b)")),
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
@@ -508,6 +511,7 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
            "=>", "env", "发", "寄"),
 }
 _ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
+_ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to"))
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
             "royal mail": "Royal Mail", "postnl": "PostNL", "dpd": "DPD", "gls": "GLS", "aramex": "Aramex",
             "china post": "China Post", "sf express": "SF Express", "canada post": "Canada Post",
@@ -613,8 +617,9 @@ def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str
         return "from"
     if _AFTER_TO_RE.match(after):
         return "to"
-    if prev_end is not None and start - prev_end <= 8 and norm[prev_end:start].strip() in ("→", "->", "=>", ">>", "-",
-                                                                                            ">", "to"):
+    gap = norm[prev_end:start] if prev_end is not None and start - prev_end <= 8 else None
+    # an arrow at the end of the line above counts ("France →" / "EU"); a dash opening this line is a bullet
+    if gap is not None and gap.strip() in _ARROWS and ("\n" not in gap or not gap.rpartition("\n")[2].strip()):
         return "to"  # "China → USA": only the mention right before can be the origin
     return None
 

@@ -201,3 +201,32 @@ def test_we_ship_reaches_its_origin_over_100_characters(gap: int, expected: tupl
 ])
 def test_stealth_needs_a_stealth_word(text: str, stealth: bool) -> None:
     assert ship(text)["stealth"] is stealth
+
+
+# ---------------------------------------------------------------- bullets are no arrows; "within" a time is no place
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a dash opening a line is a bullet, not "X - Y": a list with no shipping heading ships nowhere
+    ("Our favourite places:\n- Australia\n- Norway", ([], [], [], ["AU", "NO"])),
+    # prose after a negation (four words: no heading) must never turn its list into destinations
+    ("We do not ship to the following four countries:\n- Australia\n- Norway", ([], [], [], ["AU", "NO"])),
+    ("Ships from China\n- USA\n- Canada", (["CN"], [], [], ["US", "CA"])),
+    # arrows still read: inline, and one that ends the line above
+    ("China - USA", (["CN"], ["US"], [], [])),
+    ("China →\nUSA", (["CN"], ["US"], [], [])),
+])
+def test_a_bullet_dash_is_no_arrow(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("We ship within 48 hours to Germany", ([], ["DE"], [], [])),
+    ("We ship within 2-3 business days to France and Spain", ([], ["FR", "ES"], [], [])),
+    ("We ship within a week to Canada", ([], ["CA"], [], [])),
+    # "within" a place is still from and to there
+    ("We ship within the US", (["US"], ["US"], [], [])),
+    ("Delivery within Europe", (["EU"], ["EU"], [], [])),
+])
+def test_within_a_time_is_no_place(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
