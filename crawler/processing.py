@@ -32,6 +32,9 @@ from crawler.items import Listing
 
 log = logging.getLogger(__name__)
 
+CHANGE_KINDS: frozenset[str] = frozenset(("price_change", "changed", "relisted"))
+"""Event kinds that get a change record (written against the listing's previous document)."""
+
 
 class Analyzer(Protocol):
     def analyze_many(self, texts: Sequence[str], batch_size: int = ...) -> list[dict[str, Any]]: ...
@@ -129,11 +132,20 @@ class BatchSpool:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def put(self, listings: list[Listing], events: list[ListingEvent] | None, now: str) -> Path:
+    def put(
+        self,
+        listings: list[Listing],
+        events: list[ListingEvent] | None,
+        now: str,
+        previous: dict[str, dict[str, Any]] | None = None,
+    ) -> Path:
+        """Spool a batch with its decided ``events`` and the ``previous`` documents its change records are
+        written against (the lookup's answer), so a replay writes the same change records, old price included."""
         payload = {
             "now": now,
             "listings": [dataclasses.asdict(item) for item in listings],
             "events": [dataclasses.asdict(e) for e in events] if events is not None else None,
+            "previous": previous or {},
         }
         name = f"{time.time_ns():020d}-{os.getpid()}.json"
         return write_atomic(self.directory / name, json.dumps(payload, ensure_ascii=False))
@@ -150,6 +162,12 @@ class BatchSpool:
         listings = [Listing(**row) for row in payload["listings"]]
         events = [ListingEvent(**row) for row in payload["events"]] if payload["events"] is not None else None
         return listings, events, payload["now"]
+
+    @staticmethod
+    def load_previous(path: Path) -> dict[str, dict[str, Any]]:
+        """The previous documents spooled with the batch (none in spool files written before they were)."""
+        previous = json.loads(path.read_text(encoding="utf-8")).get("previous")
+        return previous if isinstance(previous, dict) else {}
 
 
 class BatchProcessor:
@@ -222,7 +240,7 @@ class BatchProcessor:
         result = BatchResult()
         for path in self.spool.pending():
             listings, events, now = self.spool.load(path)
-            part = self._run(listings, events, now, spool_on_failure=False)
+            part = self._run(listings, events, now, spool_on_failure=False, previous=self.spool.load_previous(path))
             if part.spooled:
                 raise ServiceUnavailable(f"replay of {path.name} failed again")
             path.unlink()
@@ -232,15 +250,20 @@ class BatchProcessor:
 
     # -- the path -----------------------------------------------------------------------------------
     def _run(
-        self, listings: list[Listing], events: list[ListingEvent] | None, now: str, spool_on_failure: bool = True
+        self,
+        listings: list[Listing],
+        events: list[ListingEvent] | None,
+        now: str,
+        spool_on_failure: bool = True,
+        previous: dict[str, dict[str, Any]] | None = None,
     ) -> BatchResult:
         result = BatchResult(listings=len(listings))
         if not listings:
             return result
         batch = _by_fingerprint(listings)
         listings = list(batch.values())
+        existing: dict[str, dict[str, Any]] = dict(previous or {})
         try:
-            existing: dict[str, dict[str, Any]] = {}
             clock = time.perf_counter()
             if events is None:
                 existing = self.indexer.lookup(list(batch))
@@ -267,7 +290,7 @@ class BatchProcessor:
                 doc = self.listing_doc(item, now)
                 docs.append(doc)
                 full_docs.append(doc)
-                if kind in ("price_change", "changed", "relisted") and self.change_doc is not None:
+                if kind in CHANGE_KINDS and self.change_doc is not None:
                     changes.append(self.change_doc(item, existing.get(key), kind, now))
             outcome = self.indexer.index_batch(docs, changes)
             clock = _lap(result, "index", clock)
@@ -296,7 +319,9 @@ class BatchProcessor:
             if not spool_on_failure:
                 result.spooled = len(listings)
                 return result
-            path = self.spool.put(listings, events, now)
+            # the documents the change records are written against go with the events that were decided on them
+            changed = {e.fingerprint for e in events or () if e.kind in CHANGE_KINDS}
+            path = self.spool.put(listings, events, now, {k: v for k, v in existing.items() if k in changed})
             log.error("Elasticsearch unavailable (%s); batch of %d listings spooled to %s", exc, len(listings), path)
             result.spooled = len(listings)
             result.events.clear()

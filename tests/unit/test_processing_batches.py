@@ -3,6 +3,7 @@ spooled and replayed. (The same path against the real node: tests/integration/te
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -170,6 +171,32 @@ def test_an_outage_spools_the_batch_with_its_events_and_the_next_batch_replays_i
     assert indexer.docs[ids(listing(1))[0]]["last_seen"] == NOW
     assert [k for k in rec.kinds("alerts")] == [[(ids(listing(1))[0], "new"), (ids(listing(2))[0], "new")],
                                               [(ids(listing(3))[0], "new")]]
+
+
+def test_a_replayed_change_keeps_the_previous_document_it_was_decided_on(proc: BatchProcessor) -> None:
+    """The lookup saw price 120; the node goes down before the write: the replay's change record still says
+    120 was the old price (the listing's current document is not asked again, and may not be there)."""
+    indexer: MemoryIndexer = proc.indexer
+    proc.process([listing(1)], NOW)
+    indexer.down = ConnectionError("node gone")  # the lookup answers, the write fails
+    res = proc.process([listing(1, price="99")], "2026-01-02T00:00:00.000Z")
+    assert res.spooled == 1 and indexer.changes == [] and indexer.lookups[-1] == ids(listing(1))
+    indexer.down = None
+    indexer.docs.clear()  # whatever the node holds now, the decision was made against the spooled document
+    res = proc.replay()
+    assert res.replayed == 1 and res.events == {"price_change": 1}
+    assert [(c["kind"], c["old_price"]) for c in indexer.changes] == [("price_change", "120.00")]
+
+
+def test_a_spool_file_without_previous_documents_still_replays(proc: BatchProcessor, tmp_path: Path) -> None:
+    """Spool files written before the previous documents were kept: the change record has no old price."""
+    path = proc.spool.put([listing(1, price="99")], [ListingEvent(fingerprint=ids(listing(1))[0],
+                          kind="price_change", content_hash="h", source="m", platform="m.example")], NOW)
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    del payload["previous"]
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    assert proc.replay().replayed == 1
+    assert [(c["kind"], c["old_price"]) for c in proc.indexer.changes] == [("price_change", None)]
 
 
 def test_a_replay_that_fails_again_spools_the_new_batch_behind_it(proc: BatchProcessor) -> None:
