@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import gzip
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,6 +170,9 @@ class EvilMarket:
                     req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     sent += len(chunk)
                     self.bytes_sent["stream"] = sent
+                    # paced (at most ~16 MB/s): the 50 MB take over 3 s, so "stopped before the end" does not
+                    # depend on how fast a busy machine carries the stop through Playwright
+                    time.sleep(0.004)
                 req.wfile.write(b"0\r\n\r\n")
             except OSError:
                 pass  # the crawler hung up: what we want
