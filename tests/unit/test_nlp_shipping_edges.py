@@ -230,3 +230,15 @@ def test_a_bullet_dash_is_no_arrow(text: str, expected: tuple[list[str], ...]) -
 ])
 def test_within_a_time_is_no_place(text: str, expected: tuple[list[str], ...]) -> None:
     assert roles(text) == expected
+
+
+def test_a_heading_overrides_what_a_list_line_says_without_a_cue_of_its_own() -> None:
+    """"- Australia - customs are too strict" reads like "X - Y" (an origin), but the line has no cue of its
+    own: the heading's negation decides, and Australia is excluded, not a place shipped from."""
+    text = "We do not ship to:\n- Australia - customs are too strict\n- Norway"
+    assert roles(text) == ([], [], ["AU", "NO"], [])
+
+
+def test_within_a_place_reaches_over_separators_only() -> None:
+    """"within Germany" is from and to Germany; a country later in the sentence, past other words, is not."""
+    assert roles("Shipping within Germany, our lab also tested Canada samples") == (["DE"], ["DE"], [], ["CA"])
