@@ -1,7 +1,8 @@
 """The one way narcowatch connects to Elasticsearch: environment (URL, auth, CA) or the managed node.
 
 The managed node runs with security on; its generated credentials (``state_home/es/credentials.json``)
-are used automatically, but only for that node's own URL: they are never sent to another cluster.
+are used automatically, but only for that node's own URL and only while that node is running: they are never
+sent to another cluster, nor to whatever listens on the port after the node died (a reboot leaves node.json).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
 from crawler.common.redaction import redact_url
-from crawler.es.node import read_credentials, read_node_info
+from crawler.es.node import is_node_process, read_credentials, read_node_info
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ def resolve_url(url: str | None = None, state_home: Path | None = None) -> tuple
         return env, "NARCOWATCH_ES_URL"
     info = read_node_info(state_home)
     if info is not None:
+        running, why = is_node_process(info.pid, info)
+        if not running:
+            raise EsUnavailable(
+                f"the local node recorded at {redact_url(info.url)} is not running ({why}): start it with "
+                "`narcowatch es start`, or set NARCOWATCH_ES_URL to a cluster",
+                redact_url(info.url),
+            )
         return info.url, "managed node (narcowatch es start)"
     raise EsUnavailable(
         "no Elasticsearch configured: set NARCOWATCH_ES_URL to a cluster, or start the local node "
@@ -46,9 +54,15 @@ def resolve_url(url: str | None = None, state_home: Path | None = None) -> tuple
 
 
 def managed_credentials(url: str, state_home: Path | None = None) -> tuple[str, str] | None:
-    """The managed node's ``(user, password)`` when ``url`` is that node's URL, else None."""
+    """The managed node's ``(user, password)`` when ``url`` is the URL of that node and it is running, else None.
+
+    A node.json left by a node that died (a reboot, a kill) names a port some other server may hold now:
+    its credentials are not sent there.
+    """
     info = read_node_info(state_home)
     if info is None or info.url.rstrip("/") != url.rstrip("/"):
+        return None
+    if not is_node_process(info.pid, info)[0]:
         return None
     return read_credentials(state_home)
 

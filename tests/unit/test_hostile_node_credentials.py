@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.es.client import EsUnavailable, client_options, get_client
+from crawler.es.client import EsUnavailable, client_options, get_client, resolve_url
 from crawler.es.kibana import _auth_headers
 
 URL = "http://127.0.0.1:9299"
@@ -26,6 +26,8 @@ def managed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (home / "es" / "credentials.json").write_text(json.dumps({"user": "narcowatch", "password": "gen-pw"}))
     monkeypatch.setenv("NARCOWATCH_HOME", str(home))
     monkeypatch.setattr("crawler.es.client._IGNORED_WARNED", set())  # the warning is once per URL and process
+    # pid 1 stands for the running node here; the stale node.json tests below use the real check
+    monkeypatch.setattr("crawler.es.client.is_node_process", lambda pid, info: (pid == 1, "" if pid == 1 else "dead"))
     for var in ("NARCOWATCH_ES_URL", "NARCOWATCH_ES_USER", "NARCOWATCH_ES_PASSWORD", "NARCOWATCH_ES_API_KEY",
                 "NARCOWATCH_KIBANA_USER", "NARCOWATCH_KIBANA_PASSWORD", "NARCOWATCH_KIBANA_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -117,3 +119,32 @@ def test_kibana_on_loopback_keeps_the_managed_password_when_es_user_is_left_in_t
     monkeypatch.setenv("NARCOWATCH_KIBANA_PASSWORD", "kib-pw")
     kib = "Basic " + base64.b64encode(b"kib:kib-pw").decode()
     assert _auth_headers("http://127.0.0.1:5601")["Authorization"] == kib
+
+
+def _dead_pid() -> int:
+    """A pid no process has now (a child that has exited and been reaped)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_stale_node_json_sends_no_credentials_and_says_the_node_is_not_running(
+    managed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a reboot node.json still names 127.0.0.1:9200; whatever holds that port now (CI's test node did)
+    must not get the old node's password, and with no URL configured the error says to start the node."""
+    from crawler.es import client as client_mod
+    from crawler.es.node import is_node_process
+
+    monkeypatch.setattr(client_mod, "is_node_process", is_node_process)  # the real check
+    node = json.loads((managed_home / "es" / "node.json").read_text())
+    (managed_home / "es" / "node.json").write_text(json.dumps({**node, "pid": _dead_pid()}))
+    assert "basic_auth" not in client_options(URL)
+    with pytest.raises(EsUnavailable, match=r"recorded at http://127.0.0.1:9299 is not running .*narcowatch es start"):
+        resolve_url()
+    (managed_home / "es" / "node.json").write_text(json.dumps({**node, "pid": 1}))  # alive, but not Elasticsearch
+    assert "basic_auth" not in client_options(URL)
+    with pytest.raises(EsUnavailable, match="is not running"):
+        resolve_url()
