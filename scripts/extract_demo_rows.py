@@ -1,4 +1,7 @@
-"""One-off developer script that copied the demo web's rows out of shared/data (never run by the program)."""
+"""One-off developer script that copied the demo web's rows out of shared/data (never run by the program).
+
+Usage: python scripts/extract_demo_rows.py ../shared/data crawler/demo_web/data
+(the sources and the selection are described in crawler/demo_web/data/SOURCE.md)."""
 
 from __future__ import annotations
 
