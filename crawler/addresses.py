@@ -3,7 +3,6 @@ address unless the source sets ``allow_private_addresses: true``. Shared by plai
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import socket
 import time
@@ -185,7 +184,8 @@ class AddressPolicy:
 
 PRIVATE_NAMES_ALLOWED: set[str] = set()
 """Host names (not literals) that sources with ``allow_private_addresses`` start from, e.g. ``localhost``:
-the only names ``PublicOnlyResolver`` lets resolve to a private address. Filled by AddressGuardMiddleware."""
+the only names ``crawler.resolver.PublicOnlyResolver`` lets resolve to a private address. Filled by
+AddressGuardMiddleware."""
 
 
 def checked_resolution(name: str, address: str) -> str:
@@ -199,26 +199,6 @@ def checked_resolution(name: str, address: str) -> str:
     if normalise_host(name) in PRIVATE_NAMES_ALLOWED:
         return address
     raise DNSLookupError(f"{name} resolves to the private address {address}: refused (crawler.addresses)")
-
-
-@functools.cache
-def _public_only_resolver() -> Any:
-    from scrapy.resolver import CachingThreadedResolver
-
-    class PublicOnlyResolver(CachingThreadedResolver):
-        """Scrapy's caching resolver whose answers go through ``checked_resolution``: the address a plain
-        request connects to is the one checked, so a name cannot turn private between check and connect."""
-
-        def getHostByName(self, name: str, timeout: Any = ()) -> Any:
-            return super().getHostByName(name, timeout).addCallback(lambda address: checked_resolution(name, address))
-
-    return PublicOnlyResolver
-
-
-def __getattr__(attr: str) -> Any:  # crawler.addresses.PublicOnlyResolver, built on first use (imports Scrapy)
-    if attr == "PublicOnlyResolver":
-        return _public_only_resolver()
-    raise AttributeError(attr)
 
 
 def start_urls_of(src: Any) -> list[str]:

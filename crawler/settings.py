@@ -10,8 +10,8 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 USER_AGENT = "narcowatch/0.1 (+research crawler; read-only)"
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = True
-# Private answers to host names are refused where the connection is made (DNS rebinding), crawler.addresses.
-DNS_RESOLVER = "crawler.addresses.PublicOnlyResolver"
+# Private answers to host names are refused where the connection is made (DNS rebinding), crawler.resolver.
+DNS_RESOLVER = "crawler.resolver.PublicOnlyResolver"
 TELNETCONSOLE_ENABLED = False
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from twisted.python.failure import Failure
 
 from crawler import addresses
 from crawler.addresses import AddressPolicy, host_in_domains, ip_of, is_private_address, private_hosts
@@ -95,9 +96,31 @@ def test_resolver_refuses_private_answers_to_names(monkeypatch: pytest.MonkeyPat
         checked_resolution("rebound.example", "10.0.0.7")
     from scrapy.utils.misc import load_object
 
+    from crawler.resolver import PublicOnlyResolver
     from crawler.runner import project_settings
 
-    assert load_object(project_settings()["DNS_RESOLVER"]).__name__ == "PublicOnlyResolver"
+    assert load_object(project_settings()["DNS_RESOLVER"]) is PublicOnlyResolver
+
+
+def test_public_only_resolver_fails_a_private_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver Scrapy connects through (not only the check beside it) turns a private answer into an error."""
+    from scrapy.resolver import dnscache
+    from twisted.internet import defer
+    from twisted.internet.base import ThreadedResolver
+    from twisted.internet.error import DNSLookupError
+
+    from crawler.resolver import PublicOnlyResolver
+
+    monkeypatch.setattr(dnscache, "limit", dnscache.limit)  # restored after the resolver sets it
+    answers = {"rebound.test": "10.0.0.7", "public.test": "93.184.216.34"}
+    monkeypatch.setattr(ThreadedResolver, "getHostByName", lambda self, name, timeout=(): defer.succeed(answers[name]))
+    resolver = PublicOnlyResolver(reactor=None, cache_size=0, timeout=1.0)
+    got: list[object] = []
+    resolver.getHostByName("public.test").addBoth(got.append)
+    resolver.getHostByName("rebound.test").addBoth(got.append)
+    assert got[0] == "93.184.216.34"
+    assert isinstance(got[1], Failure) and got[1].check(DNSLookupError)
+    got[1].trap(DNSLookupError)  # handled: no "unhandled error in Deferred" at garbage collection
 
 
 class _PwRequest:
