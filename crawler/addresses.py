@@ -8,8 +8,13 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+
+    from crawler.sources.models import SourceBase
 
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 """Host names that always mean this machine (``*.localhost`` too, RFC 6761)."""
@@ -102,7 +107,7 @@ class AddressPolicy:
     _cache: dict[str, tuple[float, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def for_source(cls, source: Any, spider: Any = None) -> AddressPolicy:
+    def for_source(cls, source: SourceBase | None, spider: Spider | None = None) -> AddressPolicy:
         """The policy of a configured source (a spider without one: its ``allowed_domains`` / attributes)."""
         if source is not None:
             return cls(
@@ -201,7 +206,7 @@ def checked_resolution(name: str, address: str) -> str:
     raise DNSLookupError(f"{name} resolves to the private address {address}: refused (crawler.addresses)")
 
 
-def start_urls_of(src: Any) -> list[str]:
+def start_urls_of(src: SourceBase | Spider) -> list[str]:
     """The URLs a crawl of ``src`` starts from: a configured source's ``urls()``, else its ``start_urls``.
 
     (Here rather than in crawler.sources.models, which imports this module: the policy needs them too.)
@@ -210,7 +215,7 @@ def start_urls_of(src: Any) -> list[str]:
     return list(urls()) if callable(urls) else list(src.start_urls)
 
 
-def _start_urls(source: Any) -> list[str]:
+def _start_urls(source: SourceBase) -> list[str]:
     try:
         return start_urls_of(source)
     except AttributeError:  # a stand-in source without start URLs
