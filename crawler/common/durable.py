@@ -29,6 +29,15 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """Make the data of the file at ``path`` (written by someone else, e.g. ``shutil.copy2``) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o600, gid: int = -1, durable: bool = True) -> Path:
     """Replace ``path`` with ``data`` atomically (and durably unless ``durable=False``); returns ``path``.
 

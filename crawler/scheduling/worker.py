@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.common.clock import compact_utc, parse_iso, utc_iso, utc_now
+from crawler.common.durable import fsync_dir, fsync_file
 from crawler.paths import state_home
 from crawler.runs import (
     OpsNotifier,
@@ -130,25 +131,40 @@ def _load_prctl() -> None:
 def snapshot_config(config_path: Path) -> Path:
     """Copy the configuration (its directory, or the directory of the file) into the state home, by content
     hash, and return the path to hand to workers. Workers then run with the last configuration the daemon
-    validated, even while the live files hold a broken edit."""
+    validated, even while the live files hold a broken edit.
+
+    Durable: the files and directories of the copy are fsynced before it is renamed into place, and the
+    snapshots directory after, so a power cut leaves either no snapshot of that hash or a whole one (a
+    snapshot that exists is never made again: a torn one would be used for good).
+    """
     root = config_path if config_path.is_dir() else config_path.parent
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
     h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
-    dest = scheduler_home() / "config-snapshots" / h.hexdigest()[:16]
+    snapshots = scheduler_home() / "config-snapshots"
+    dest = snapshots / h.hexdigest()[:16]
     if not dest.exists():
+        if not snapshots.is_dir():
+            snapshots.mkdir(parents=True, exist_ok=True)
+            fsync_dir(snapshots.parent)
         tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         for f in files:
             target = tmp / f.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, target)
-        tmp.mkdir(parents=True, exist_ok=True)
+            fsync_file(target)
+        for directory in sorted((p for p in tmp.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            fsync_dir(directory)  # its entries: the files and subdirectories in it
+        fsync_dir(tmp)
         try:
             tmp.rename(dest)
         except OSError:  # another process made the same snapshot meanwhile
             shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            fsync_dir(snapshots)
     return dest if config_path.is_dir() else dest / config_path.name
 
 
