@@ -2,9 +2,15 @@
 
 The one URL rule: a password in the userinfo becomes ``***`` (the user stays readable), a userinfo
 that is a bare name with no password (often a token: ``https://TOKEN@host``) becomes ``***``, and the
-value of any query parameter whose name is secret-looking (``token``, ``api_key``, ``password``, ...)
-becomes ``***``. ``redact_url`` applies it to one URL, ``redact_text`` to every URL inside free text
-and also masks given secret values wherever they appear.
+value of any query parameter whose name says it is a credential (``token``, ``api_key``, ``password``,
+``sid``, ...; ``is_secret_param``) becomes ``***``. ``redact_url`` applies it to one URL, ``redact_text``
+to every URL inside free text and also masks given secret values (the configured ones) wherever they appear.
+
+A bare ``key`` (or ``search_key``, ``sort_key``) is not a credential name: markets search with
+``?key=fentanyl``, and analysts need that text in logged URLs. A key parameter is masked by name only
+with a credential qualifier (``api_key``, ``apiKey``, ``x-api-key``, ``access_key``, ``client_key``, ...);
+an API key we send under another name is one of our configured secrets, so its value is masked anyway.
+docs/security.md ("Secrets in logs") states the rule.
 """
 
 from __future__ import annotations
@@ -16,12 +22,17 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 
 # Query parameter names whose values are secrets: the name is, or ends in, one of these words
-# (``token``, ``access_token``, ``api-key``, ``X-Auth``, ``client_secret``); ``keyword`` or ``monkey`` are not.
+# (``token``, ``access_token``, ``X-Auth``, ``client_secret``); ``keyword``, ``monkey`` or ``author`` are not.
 _SECRET_WORDS = (
-    "password|passwd|pass|pwd|secret|token|key|apikey|auth|authorization|credential|credentials"
+    "password|passwd|pass|pwd|secret|token|auth|authorization|credential|credentials"
     "|signature|sig|session|sessionid|sid"
 )
-_SECRET_PARAM = re.compile(rf"^(?:.*[_\-.])?(?:{_SECRET_WORDS})$", re.IGNORECASE)
+# ...or ends in a key word with a credential qualifier (``api_key``, ``apiKey``, ``X-Api-Key``, ``access-key``).
+# A bare ``key`` is a search box as often as a credential (``/search?key=fentanyl``): not masked by name.
+_KEY_QUALIFIERS = "api|access|secret|private|client|app|auth|subscription|license|licence|consumer|signing|master"
+_SECRET_PARAM = re.compile(
+    rf"^(?:.*[_\-.])?(?:{_SECRET_WORDS}|(?:{_KEY_QUALIFIERS})[_\-.]?key)$", re.IGNORECASE
+)
 # ?name=value or &name=value inside text; the value ends at &, #, white space or a quote/bracket.
 _QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&#?;\s'\"<>]+)=(?P<value>[^&#;\s'\"<>]*)")
 # scheme://user:password@  and  scheme://token@  inside text

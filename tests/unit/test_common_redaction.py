@@ -34,6 +34,36 @@ def test_secret_param_names() -> None:
     assert not any(map(is_secret_param, ["q", "keyword", "monkey", "page", "signup", "author"]))
 
 
+def test_key_is_a_secret_name_only_with_a_credential_qualifier() -> None:
+    """``?key=`` is a search box on markets (``/search?key=fentanyl``) as often as an API key: bare, it is shown."""
+    assert all(map(is_secret_param, ["api_key", "apiKey", "APIKEY", "X-Api-Key", "access-key", "client_key",
+                                     "private.key", "subscription-key", "appkey"]))
+    assert not any(map(is_secret_param, ["key", "KEY", "search_key", "sort_key", "cat-key", "keys", "hotkey"]))
+    url = "http://market.example.onion/search?key=fentanyl+citrate&search_key=4-ANPP&apiKey=abc123&page=2"
+    assert redact_url(url) == (
+        "http://market.example.onion/search?key=fentanyl+citrate&search_key=4-ANPP&apiKey=***&page=2"
+    )
+
+
+def test_a_configured_key_is_masked_by_value_under_any_name() -> None:
+    """Our own API key sent as ``?key=``: masked because it is a configured secret (an environment variable
+    named *KEY*, *TOKEN*, *PASSWORD* or *SECRET*), while a search keyword in the same log stays readable."""
+    import logging
+
+    from crawler.logging_setup import RedactingFilter
+
+    flt = RedactingFilter({"NARCOWATCH_MAPS_KEY": "AIzaSyD-example-0123456789", "HOME": "/root"})
+    record = logging.LogRecord("x", logging.INFO, "x", 0, "GET %s then %s", (
+        "https://maps.example/api/geocode?key=AIzaSyD-example-0123456789&address=Wuhan",
+        "http://market.example.onion/search?key=carfentanil",
+    ), None)
+    flt.filter(record)
+    assert record.getMessage() == (
+        "GET https://maps.example/api/geocode?key=***&address=Wuhan then "
+        "http://market.example.onion/search?key=carfentanil"
+    )
+
+
 def test_redact_text_masks_every_url_and_the_given_values() -> None:
     text = "to https://u:pw@es:9200/x and https://tok@h/p?token=abc&page=2; cookie sid-1234 and host?q=a@b"
     assert redact_text(text, ["sid-1234"]) == (
