@@ -31,6 +31,8 @@ class Made:
     screenshots: int
     problems: list[str]
     files: list[Path]
+    refused: int = 0
+    """Evidence files the index named that were refused (outside the evidence directories)."""
 
 
 def prepare_directory(directory: Path) -> None:
@@ -101,7 +103,10 @@ def make_report(
     bundle = write_evidence(directory, selection.docs, evidence_dirs)
     offers = build_offers(selection, bundle, directory)
     changes = price_changes(client, names, [d.id for d in selection.docs]) if selection.kind == "vendor" else []
-    html = render_html(selection, offers, created_at=created_at, command=shlex.join(command), changes=changes)
+    refused = bundle.refused_note()
+    notes = [*([refused] if refused else []), *selection.notes]
+    html = render_html(selection, offers, created_at=created_at, command=shlex.join(command), changes=changes,
+                       notes=notes)
     (directory / "report.html").write_text(html, encoding="utf-8")
     write_csv(directory / "listings.csv", offers)
     if pdf:
@@ -115,4 +120,4 @@ def make_report(
     accounts = {(o.src.get("vendor") if selection.kind == "platform" else o.src.get("platform")) for o in offers}
     files = [directory / n for n in REPORT_FILES if (directory / n).is_file()]
     return Made(directory, len(selection.docs), len(accounts), len(captures), len(shots),
-                bundle.problems + selection.notes, files)
+                bundle.problems + selection.notes, files, refused=len(bundle.refused))

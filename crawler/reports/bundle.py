@@ -59,6 +59,20 @@ class Bundle:
 
     by_listing: dict[str, Capture] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    """Evidence paths index records named that were not read (outside the evidence directories) -> why."""
+
+    def refuse(self, path: str, exc: OutsideEvidence) -> None:
+        self.refused.setdefault(path, str(exc))
+
+    def refused_note(self) -> str | None:
+        """The report's line on refused evidence files (None when there were none)."""
+        if not self.refused:
+            return None
+        n = len(self.refused)
+        paths = ", ".join(repr(p) for p in sorted(self.refused)[:10]) + (", ..." if n > 10 else "")
+        return (f"{n} evidence file{'s' if n > 1 else ''} refused (not inside the evidence directories; "
+                f"possibly a tampered index record), not read into this report: {paths}")
 
 
 def _record_name(record_id: str) -> str:
@@ -168,6 +182,7 @@ def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] |
                         indexes[warc_file] = index_warc(evidence_file(warc_file, roots))
                     except OutsideEvidence as exc:
                         log.warning("listing %s (record %s): WARC file refused: %s", doc.id, record_id, exc)
+                        bundle.refuse(warc_file, exc)
                         indexes[warc_file] = exc
                     except Exception as exc:  # read a damaged or missing run WARC once, not once per listing
                         indexes[warc_file] = exc
@@ -192,6 +207,7 @@ def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] |
                     cap.screenshot = f"{EVIDENCE_DIR}/{shot_target.name}"
                 except OutsideEvidence as exc:
                     log.warning("listing %s (record %s): screenshot refused: %s", doc.id, record_id, exc)
+                    bundle.refuse(shot, exc)
                     bundle.problems.append(f"listing {doc.id}: screenshot refused: {exc}")
                 except OSError as exc:
                     bundle.problems.append(f"listing {doc.id}: screenshot {shot} unavailable: {exc}")
@@ -250,6 +266,7 @@ def write_custody(
         "vendor_profile": selection.vendor_ref,
         "documents": documents,
         "problems": bundle.problems + selection.notes,
+        "refused_evidence": dict(sorted(bundle.refused.items())),
         "files": {p.relative_to(directory).as_posix(): file_sha256(p) for p in report_files(directory)},
     }
     (directory / CUSTODY).write_text(json.dumps(custody, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -42,6 +42,10 @@ def _made(made: Made) -> None:
                "`narcowatch evidence verify` checks everything else against custody.json)")
     for p in made.problems:
         click.echo(f"  note: {p}", err=True)
+    if made.refused:
+        click.echo(f"{made.refused} evidence file{'s' if made.refused > 1 else ''} refused: not inside the evidence "
+                   "directories (state home evidence/, --evidence-dir), not copied; named in the notes and "
+                   "in custody.json (refused_evidence)", err=True)
 
 
 @click.group("report")

@@ -252,8 +252,11 @@ def render_html(
     created_at: str,
     command: str,
     changes: list[dict[str, Any]] | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The whole report page. Every value goes through Jinja's autoescape; only our own SVG is marked safe."""
+    """The whole report page. Every value goes through Jinja's autoescape; only our own SVG is marked safe.
+
+    ``notes`` (default: the selection's) are shown under the cover facts."""
     srcs = [o.src for o in offers]
     vendor = selection.vendor or {}
     if selection.kind == "platform":
@@ -285,6 +288,6 @@ def render_html(
         title=title, kind=selection.kind, subject=selection.subject, created_at=_fmt_time(created_at),
         command=command, params=params, cover=cover_facts(selection, offers), profile=profile,
         weekly_chart=Markup(weekly_offers_svg(srcs)), price_charts=price_charts, sections=sections,
-        section_kind=section_kind, notes=selection.notes, fmt_time=_fmt_time, fmt_price=_fmt_price,
-        contacts_of=contacts_of, safe_url=safe_url,
+        section_kind=section_kind, notes=selection.notes if notes is None else notes, fmt_time=_fmt_time,
+        fmt_price=_fmt_price, contacts_of=contacts_of, safe_url=safe_url,
     )

@@ -288,3 +288,50 @@ def test_unknown_platform_or_vendor_is_a_clear_error(crawled: dict[str, Any], es
     with pytest.raises(ReportError, match=r"no vendor profile has the id, handle or contact 'nobody_at_all'"):
         vendor_selection(es_client, names, "nobody_at_all")
     assert vendor_selection(es_client, names, "t.me/chemking_direct").docs  # a handle in any of its forms
+
+
+def test_tampered_index_paths_are_refused_counted_and_named(platform_report: Path, crawled: dict[str, Any],
+                                                            es_client: Elasticsearch) -> None:
+    """Index records tampered to name files outside the evidence directories (a copy of the run's own WARC, so
+    the record is there to copy, and a passwd stand-in as screenshot): the report refuses both, counts and names
+    them on stderr, in the HTML and in custody.json, and still bundles the other listings' evidence.
+
+    Runs last in this module: it changes (then restores) documents the reports above were made from."""
+    custody = json.loads((platform_report / "custody.json").read_text())
+    target = next(d for d in custody["documents"] if d["evidence_warc"] and d["screenshot"])
+    same_page = [d["_id"] for d in custody["documents"] if d["warc_record_id"] == target["warc_record_id"]]
+    index = f"{crawled['prefix']}-listings"
+    originals = {lid: es_client.get(index=index, id=lid)["_source"]["evidence"] for lid in same_page}
+    outside = crawled["work"] / "outside"
+    outside.mkdir()
+    stolen = outside / "stolen.warc.gz"
+    shutil.copyfile(originals[target["_id"]]["warc_file"], stolen)  # it holds the record: only the guard says no
+    passwd = outside / "passwd"
+    passwd.write_bytes(b"root:x:0:0:root:/root:/bin/bash\nnarcowatch-SECRET-LINE\n")
+    try:
+        for lid in same_page:  # every listing of that page, else one of them bundles the page from the real file
+            tampered = {"warc_file": str(stolen), "screenshot": str(passwd)}
+            es_client.update(index=index, id=lid, doc={"evidence": tampered})
+        es_client.indices.refresh(index=index)
+        out = crawled["work"] / "report-tampered"
+        proc = narcowatch(crawled["env"], "report", "platform", "painfree-pharmacy.example", "--since", "30d",
+                          "--class", "fentanyl", "--class", "opioid", "--min-risk", "0.5", "-o", str(out), "--no-pdf",
+                          "--evidence-dir", str(crawled["work"] / "evidence"))
+    finally:
+        for lid, evidence in originals.items():
+            es_client.update(index=index, id=lid, doc={"evidence": evidence})
+        es_client.indices.refresh(index=index)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    assert "2 evidence files refused: not inside the evidence directories" in proc.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "2 evidence files refused (not inside the evidence directories" in html
+    assert str(stolen) in html and str(passwd) in html
+    made = json.loads((out / "custody.json").read_text())
+    assert sorted(made["refused_evidence"]) == sorted([str(stolen), str(passwd)])
+    docs = {d["_id"]: d for d in made["documents"]}
+    for lid in same_page:
+        assert docs[lid]["evidence_warc"] is None and docs[lid]["screenshot"] is None
+        assert "raw capture refused" in docs[lid]["problem"]
+    assert not any(b"SECRET-LINE" in p.read_bytes() for p in (out / "evidence").iterdir())
+    bundled = [d for d in made["documents"] if d["_id"] not in same_page]
+    assert bundled and all(d["evidence_warc"] for d in bundled)  # the report went on for the others

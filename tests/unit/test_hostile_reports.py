@@ -83,6 +83,13 @@ def test_tampered_evidence_paths_are_refused_named_and_the_report_goes_on(
     assert "is not an absolute path" in problems
     assert "listing device: raw capture refused: '/dev/zero' is outside" in problems
     assert "listing abs-warc (record " in caplog.text and "WARC file refused" in caplog.text
+    # counted once per refused file, named in the report's note
+    refused = {passwd, str(outside / "other.warc.gz"), f"{root}/../outside/other.warc.gz", "/dev/zero",
+               str(root / "market" / "run1" / "screenshots" / "link.png"), "outside/other.warc.gz"}
+    assert set(bundle.refused) == refused
+    note = bundle.refused_note() or ""
+    assert note.startswith("6 evidence files refused (not inside the evidence directories")
+    assert all(repr(p) in note for p in refused)
 
 
 def test_evidence_inside_the_root_through_a_symlinked_root_is_accepted(places: dict[str, Path]) -> None:
@@ -94,6 +101,7 @@ def test_evidence_inside_the_root_through_a_symlinked_root_is_accepted(places: d
     record = _warc(root / "market" / "run1.warc.gz", b"<html>ok</html>")
     bundle = write_evidence(places["report"], [_doc("one", str(warc), record)], [link])
     assert bundle.problems == [] and bundle.by_listing["one"].warc
+    assert bundle.refused == {} and bundle.refused_note() is None
 
 
 def test_verify_refuses_custody_paths_outside_the_report(places: dict[str, Path]) -> None:
