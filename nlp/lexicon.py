@@ -15,7 +15,9 @@ from typing import TypeVar
 TOKEN_RE = re.compile(r"[^\W_][\w\u0900-\u097f]*|[\u0900-\u097f]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _EMOJI_RE = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
-CAS_RE = re.compile(r"(?<![\d-])(\d{2,7})-(\d{2})-(\d)(?![\d-])")
+# "not after a digit or hyphen" is tested after the first digit (the same matches as a lookbehind before it,
+# which the regex engine would try at every position of the text)
+CAS_RE = re.compile(r"(\d(?<![\d-]\d)\d{1,6})-(\d{2})-(\d)(?![\d-])")
 
 # Words near which a slang term reads as a drug name (sale, dosage and use vocabulary).
 CUE_WORDS = frozenset("""

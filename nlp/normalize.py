@@ -40,9 +40,17 @@ _LEET_WORD_RE = re.compile(r"[a-z0-9@$!|€¥]+")
 _SPACED_RE = re.compile(r"(?<![\w@$])[a-z0-9@$](?:[.\-_*·•~+/ ]{1,2}[a-z0-9@$]){2,}(?![\w@$])")
 # "fent.anyl", "her-oin", "fen_ta_nyl": word chunks joined by separators into one known word.
 _CHUNKED_RE = re.compile(r"(?<![\w])[a-z]+(?:[.\-_*·•~]+[a-z]+)+(?![\w])")
-# cheap pre-checks: a lone character between separators; letters joined by a separator other than "-"
-_SPACED_GATE_RE = re.compile(r"[.\-_*·•~+/ ][a-z0-9@$][.\-_*·•~+/ ]")
-_CHUNK_GATE_RE = re.compile(r"[a-z][._*·•~]+[a-z]|[a-z]-[a-z]{1,4}-[a-z]")
+# Cheap pre-checks (each matches whenever the pattern it guards can). They start on a separator or a leet
+# character and look back at the letter before it: a pattern that starts with [a-z] is tried at almost every
+# position of the text, one that starts with a rarer character lets the regex engine jump between candidates
+# (2-3 times as fast on `nlp bench` listings).
+# _SPACED_RE: the last two single characters of a run (a separator before, none after)
+_SPACED_GATE_RE = re.compile(r"[.\-_*·•~+/ ][a-z0-9@$][.\-_*·•~+/ ]{1,2}[a-z0-9@$](?![\w@$])")
+# _CHUNKED_RE's candidates: letters joined by a separator other than "-", or "a-bc-d"
+_CHUNK_GATE_RE = re.compile(r"[._*·•~](?<=[a-z][._*·•~])[._*·•~]*[a-z]")
+_CHUNK_HYPHEN_GATE_RE = re.compile(r"-(?<=[a-z]-)[a-z]{1,4}-[a-z]")
+# _LEET_INNER_RE: a leet character after a letter, more of them, a letter
+_LEET_GATE_RE = re.compile(r"[0-9@$!|€¥](?<=[a-z][0-9@$!|€¥])[0-9@$!|€¥]*[a-z]")
 _SEP_CHARS_RE = re.compile(r"[.\-_*·•~+/ ]")
 
 
@@ -140,19 +148,19 @@ def normalize(text: str, vocabulary: Collection[str] = (),
         text = text.lower()
 
     # leetspeak inside single words (length preserving)
-    if _LEET_INNER_RE.search(text):
+    if _LEET_GATE_RE.search(text):
         text = _leet_words(text, known)
 
     # separators inside a word (length changing)
     edits: list[tuple[int, int, str]] = []
-    for m in _SPACED_RE.finditer(text) if _SPACED_GATE_RE.search(f" {text} ") else ():
+    for m in _SPACED_RE.finditer(text) if _SPACED_GATE_RE.search(text) else ():
         joined = _SEP_CHARS_RE.sub("", m.group(0))
         decoded = joined.translate(LEET)
         if known(decoded):
             edits.append((m.start(), m.end(), decoded))
         elif known(joined):
             edits.append((m.start(), m.end(), joined))
-    if _CHUNK_GATE_RE.search(text):
+    if _CHUNK_GATE_RE.search(text) or _CHUNK_HYPHEN_GATE_RE.search(text):
         for m in _CHUNKED_RE.finditer(text):
             chunks = re.split(r"[.\-_*·•~]+", m.group(0))
             joined = "".join(chunks)
