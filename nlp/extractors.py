@@ -397,6 +397,7 @@ class CountryTable:
     max_len: dict[str, int] = field(default_factory=dict)
     codes: frozenset[str] = frozenset()
     alpha3: dict[str, str] = field(default_factory=dict)  # "RUS" -> "RU", read only when written in capitals
+    iso2: frozenset[str] = frozenset()  # every two-letter code of the table: read in a route ("IT → EU") only
     _keys: frozenset[str] = frozenset()
 
     @classmethod
@@ -421,6 +422,7 @@ class CountryTable:
                     first = key.split(" ")[0]
                     table.max_len[first] = max(table.max_len.get(first, 0), key.count(" ") + 1)
         table.codes = frozenset(codes)
+        table.iso2 = frozenset(c for c in table.by_key.values() if len(c) == 2) | table.codes
         table._keys = frozenset(table.max_len) | {c.lower() for c in codes} | {c.lower() for c in table.alpha3}
         return table
 
@@ -457,24 +459,67 @@ class CountryTable:
             if hit is not None:
                 out.append(hit[:3])
                 next_free = i + hit[3]
+        if _ROUTE_GATE_RE.search(norm) is not None:
+            out = self._routes(norm, original_at, out)
         return out
 
+    def _routes(self, norm: str, original_at: Any, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Codes in capitals on either side of a route arrow ("[NL > EU]", "IT ⇒ WW, DE", "SG -> US"), also in
+        shouted text. The codes that are everyday words elsewhere (IT, IN, NO, IS) count beside a true arrow
+        only, not beside ">" ("IT IS > NL"); the first code on each side must be one."""
+        taken = {s for s, _e, _c in out}
+        added = False
+        for m in _ROUTE_RE.finditer(norm):
+            arrow = m.group("arrow").strip() != ">"
+            found: list[tuple[int, int, str]] = []
+            for c in _CODE_RE.finditer(norm, m.start(), m.end()):
+                code = self._route_code(c.group(0), arrow) if original_at(c.start(), c.end()).isupper() else None
+                if code is None and len(found) < 2:
+                    break  # the origin or the first destination is no code
+                if code is not None:
+                    found.append((c.start(), c.end(), code))
+            else:
+                for hit in found:
+                    if hit[0] not in taken:
+                        out.append(hit)
+                        taken.add(hit[0])
+                        added = True
+        return sorted(out) if added else out
 
-_LABELLED_RE = re.compile(r"(?:from|to|:|→|->|>|,|/|&|\band|\bor|(?:^|\n)\s*[-*•·+]?)\s*$")
+    def _route_code(self, word: str, arrow: bool) -> str | None:
+        """The code a lower-cased two- or three-letter word stands for in a route, if any."""
+        if word in self.by_key and self.by_key[word] in ("EU", "WORLDWIDE"):
+            return self.by_key[word]
+        upper = word.upper()
+        if len(word) == 3:
+            return self.alpha3.get(upper)
+        if upper in self.codes or (arrow and upper in self.iso2):
+            return "GB" if upper == "UK" else upper
+        return None
+
+
+# route arrows: "NL → EU", "[NL > EU]", "UK>WW", "DE ⇒ EU", "US --> WW" ("»" is left out: breadcrumbs)
+_ARROW = r"(?:-{1,2}>|={1,2}>|>>|[→➡⇒➔➜➝➞⟶⇨])"
+_ROUTE_GATE_RE = re.compile(r"[>→➡⇒➔➜➝➞⟶⇨]")
+# a code, an arrow (or ">"), and a code or a list of codes: "nl → ww, eu"; matched on the normalised text
+_ROUTE_RE = re.compile(r"(?<![\w.])[a-z]{2,3}(?P<arrow>[^\S\n]*(?:" + _ARROW + r"|>)[^\S\n]*)[a-z]{2,3}"
+                       r"(?:[^\S\n]*[,/&][^\S\n]*[a-z]{2,3})*(?![\w.])")
+_CODE_RE = re.compile(r"[a-z]{2,3}")
+_LABELLED_RE = re.compile(r"(?:from|to|:|[→➡⇒➔➜➝➞⟶⇨]|->|>|,|/|&|\band|\bor|(?:^|\n)\s*[-*•·+]?)\s*$")
 CUE_WINDOW = 100  # a from/to cue reaches mentions up to this many characters after it (chained over a list)
 NOT_GAP = 40  # a negation reaches on over a list: each next mention at most this far after the last one
 _CLAUSE_RE = re.compile(r"[.;!?]+(?=\s|$)|[|•]")  # clause ends inside a line (lines are split first)
 _NOT_RE = re.compile(
-    r"\b(?:no|not|never|don'?t|dont|do not|doesn'?t|does not|won'?t|wont|will not|cannot|can'?t|cant|isn'?t|"
-    r"aren'?t|unable to)\s+(?:\w+\s+){0,3}?(?:ship(?:ping|s|ped)?|send(?:ing)?|sent|deliver(?:y|ing|ies|ed)?|"
-    r"post(?:age|ed)?|mail(?:ed)?|export)(?:\s+(?:\w+\s+){0,3}?(?:to|into|in))?\b"
+    r"\b(?:no|not|never|don['`´ʼ]?t|dont|do not|doesn['`´ʼ]?t|does not|won['`´ʼ]?t|wont|will not|cannot|"
+    r"can['`´ʼ]?t|cant|isn['`´ʼ]?t|aren['`´ʼ]?t|unable to)\s+(?:\w+\s+){0,3}?"
+    r"(?:ship(?:ping|s|ped)?|send(?:ing)?|sent|deliver(?:y|ing|ies|ed)?|post(?:age|ed)?|mail(?:ed)?|export)(?:\s+(?:\w+\s+){0,3}?(?:to|into|in))?\b"
     r"|\bexcept(?:\s+for)?\b|\bexcluding\b|\bexcl\b\.?|\bbut not\b|\bnot to\b|\bno ship(?:ping)? to\b"
     r"|\b(?:excluded|restricted|banned|blacklist(?:ed)?|prohibited|forbidden|embargoed|unsupported)\s+"
     r"(?:countries|country|destinations?|locations?|regions?)\b"
     r"|\b(?:countries|destinations)\s+(?:excluded|not (?:served|supported|shipped to))\b"
     r"|\bno\b(?=\s+[a-z]+\s*(?:,|$|\band\b|\bor\b))")
 # "will not be shipped out of Europe", "never ship outside the EU": only within the place named
-_WITHIN_RE = re.compile(r"\b(?:not|never|n'?t|no)\s+(?:be\s+)?(?:ship|sen[dt]|post|deliver|mail|export)\w*\s+"
+_WITHIN_RE = re.compile(r"(?:\b(?:not|never|no)|n['`´ʼ]?t)\s+(?:be\s+)?(?:ship|sen[dt]|post|deliver|mail|export)\w*\s+"
                         r"(?:\w+\s+){0,2}?(?:out of|outside(?:\s+of)?|beyond)\b")
 _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("within", _WITHIN_RE),
@@ -494,24 +539,25 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
-                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|→|->|=>|"
-                      r"\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
+                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|"
+                      r"[→➡⇒➔➜➝➞⟶⇨]|->|=>|\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
     ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
 ]
 _CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1, "inside": 1}  # where cues overlap, the higher rank wins
 # a cue regex can only match when one of its words is in the clause
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "within": ("out", "beyond"),
-    "not": ("no", "n't", "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
+    "not": ("no", "n't", "n`t", "n´t", "nʼt",
+            "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
             "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "out of", "outside"),
     "inside": ("within",),
-    "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "→", "->",
-           "=>", "env", "发", "寄"),
+    "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "->", "=>",
+           *"→➡⇒➔➜➝➞⟶⇨", "env", "发", "寄"),
 }
-_ARROW_RE = re.compile(r"(?:→|->|=>|>>| - )")
-_ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to"))
+_ARROW_RE = re.compile(_ARROW + r"| - ")
+_ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to", "-->", "==>", *"➡⇒➔➜➝➞⟶⇨"))
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
             "royal mail": "Royal Mail", "postnl": "PostNL", "dpd": "DPD", "gls": "GLS", "aramex": "Aramex",
             "china post": "China Post", "sf express": "SF Express", "canada post": "Canada Post",
@@ -528,8 +574,11 @@ _DOMESTIC_KEYS = ("domestic", "international", "overseas", "export")
 _DOMESTIC_RE = re.compile(r"\bdomestic(?:\s+shipping)?\s+only\b|\bonly\s+domestic\b|\bno\s+international\b|"
                           r"\bdomestic\s+orders?\s+only\b|\bno\s+(?:overseas|export)\b")
 # "domestic" as a shipping option ("US Domestic with free USPS shipping", "Domestic: 2-8 days", "(Domestic)",
+# "USA Domestic-3 To 4 Days",
 # "DOMESTIC USA", "German/Domestic can order"), not "any other domestic price"
-_DOMESTIC_WORD_RE = re.compile(r"\bdomestic\b(?=\s*(?:[:)!*,.]|$)|\s+(?:and\s+international\s+)?(?:ship\w*|deliver\w*|"
+_DOMESTIC_WORD_RE = re.compile(r"\bdomestic\b(?=\s*(?:[:)!*,.]|$|[\-–]\s*\d+(?:\s*(?:[\-–]|to)\s*\d+)?\s*"
+                               r"(?:business\s+|working\s+)?(?:days?|weeks?|hours?|hrs?)\b)|"
+                               r"\s+(?:and\s+international\s+)?(?:ship\w*|deliver\w*|"
                                r"post\w*|mail\w*|track\w*|express|priority|orders?|parcels?|free|with|only|can|"
                                r"customers|buyers|usa?|uk)\b)", re.M)
 # "NO DOMESTIC", "non-domestic", "domestic shipping are not accepted"
@@ -557,9 +606,16 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     ("don't ship to" is a negation, not the "ship to" inside it), and no cue overlaps a mention ("AUS")."""
     clause = norm[start:end]
     found: list[tuple[int, int, str]] = []
+    pos: list[int] | None = None
+    if "  " in clause or "\t" in clause:  # "ships  out  of", "from\tthe": cues are read with single spaces
+        clause, pos = _squeeze(clause)
     for role, pattern in _CUES:
         if any(k in clause for k in _CUE_KEYS[role]):
-            found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
+            if pos is None:
+                found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
+            else:
+                found.extend((pos[m.start()] + start, pos[m.end() - 1] + 1 + start, role)
+                             for m in pattern.finditer(clause) if m.end() > m.start())
     if mentions:  # a cue inside a mention is none: "AUS" is Australia here, not German "from"
         spans = sorted((m[0], m[1]) for m in mentions)
         found = [c for c in found if not _within_any(spans, c[0], c[1])]
@@ -581,13 +637,32 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     return keep
 
 
+_WS_RUN_RE = re.compile(r"[^\S\n]+")
+
+
+def _squeeze(clause: str) -> tuple[str, list[int]]:
+    """``clause`` with each run of spaces and tabs as one space, and the offset in ``clause`` of each character."""
+    out: list[str] = []
+    pos: list[int] = []
+    last = 0
+    for m in _WS_RUN_RE.finditer(clause):
+        out.append(clause[last:m.start()])
+        pos.extend(range(last, m.start()))
+        out.append(" ")
+        pos.append(m.start())
+        last = m.end()
+    out.append(clause[last:])
+    pos.extend(range(last, len(clause)))
+    return "".join(out), pos
+
+
 def _within_any(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     """Whether [start, end) lies inside one of the sorted, non-overlapping spans (bisection)."""
     k = bisect.bisect_right(spans, (start, math.inf)) - 1
     return k >= 0 and spans[k][0] <= start and end <= spans[k][1]
 
 
-_FROM_BEFORE_RE = re.compile(r"\bfrom(?:\s+the)?\s+$")
+_FROM_BEFORE_RE = re.compile(r"\bfrom(?:[^\S\n]+the)?[^\S\n]+$")  # searched in the 30 characters before
 _BULLET_RE = re.compile(r"\s*(?:[-*•·>+~–—]+|\(?\d{1,2}[.)]|[a-z][.)])?\s*")
 # what may stand between the countries of a list: separators and a few small words
 _LIST_GAP_RE = re.compile(r"(?:[\s,;/&+.:()\[\]*\-–—•·!'\"]|\band\b|\bor\b|\bnor\b|\bthe\b|\ball\b|\bof\b|"
@@ -677,7 +752,7 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                         ci += 1
                     role = None
                     if (cur is not None and cur[2] == "to" and s - cur[1] <= CUE_WINDOW
-                            and _FROM_BEFORE_RE.search(norm, s - 10, s)):  # (a negative start is 0)
+                            and _FROM_BEFORE_RE.search(norm, s - 30, s)):  # (a negative start is 0)
                         # a bare "from" right before it, after "we ship": "we ship all our products from The
                         # Netherlands"; not "cocaine from Colombia" (where the product comes from)
                         role = "from"
@@ -708,8 +783,20 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                 if roles[idx] is None or not own_cue:
                     roles[idx] = carried
             carry = (carried, line_end)
+        else:
+            # a list wrapped over a line break ("we ship to Germany, France,\nItaly, Spain"): the line ends in a
+            # country with a role and a list separator (or the next line opens with one), so the list lines below
+            # continue it as under a heading
+            last, last_end = roles[j - 1], mentions[j - 1][1]
+            if last is not None and _is_gap(norm, last_end, line_end) and (
+                    _WRAP_END_RE.search(norm, last_end, line_end) or _WRAP_START_RE.match(norm, line_end + 1)):
+                carry = (last, line_end)
         i = j
     return roles
+
+
+_WRAP_END_RE = re.compile(r"(?:[,/&+]|\band|\bor|\bnor)[^\S\n]*$")
+_WRAP_START_RE = re.compile(r"[^\S\n]*(?:[,/&+]|(?:and|or|nor)\b)")
 
 
 def _is_list_line(norm: str, start: int, end: int, line_mentions: list[tuple[int, int, str]]) -> bool:

@@ -43,7 +43,7 @@ def _names() -> list[tuple[str, str]]:
 NAMES = _names()
 NEGATIONS = ["no", "not", "never", "don't", "dont", "do not", "we don't", "we dont", "we do not", "doesn't",
              "doesnt", "does not", "won't", "wont", "will not", "we will not", "cannot", "can't", "cant",
-             "we can't", "sorry, we don't"]
+             "we can't", "sorry, we don't", "don´t", "won`t", "we donʼt", "do  not", "we\tdont"]
 VERBS = ["ship", "ships", "shipping", "send", "sending", "deliver", "delivery", "post", "postage", "mail"]
 POSITIVE = ["Ships from {c}", "Ships to {c}", "We ship to {c}", "Delivery to {c}", "Shipping to {c} and {d}",
             "Stock in {c}", "Worldwide shipping", "Fast delivery", "Based in {c}"]
