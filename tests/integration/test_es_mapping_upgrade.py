@@ -147,3 +147,32 @@ def test_upgrade_maps_row_evidence_of_existing_listings(
     assert fresh.index_batch([listing_doc(_listing(3, row=7), NOW)]).indexed == 1
     assert _find(es_client, names, {"evidence.page_record_id": PAGE_RECORD}) == ["fp-1", "fp-3"]
     assert _find(es_client, names, {"evidence.row": 7}) == ["fp-3"]
+
+
+def test_upgrade_from_v2_drops_the_unwritten_vendor_profile_id(
+    es_client: Elasticsearch, es_env: IndexNames, tmp_path: Path
+) -> None:
+    """Listings v3 no longer maps ``vendor_profile_id`` (declared since v1, never written). An installation at v2
+    is copied into v3 by ``install``: every document and its row evidence kept, the dead field gone."""
+    names = es_env
+    old_dir = tmp_path / "mappings-v2"
+    shutil.copytree(paths.MAPPINGS_DIR, old_dir)
+    v2 = json.loads((paths.MAPPINGS_DIR / "listings.json").read_text(encoding="utf-8"))
+    v2["_meta"]["version"] = 2
+    v2["mappings"]["properties"]["vendor_profile_id"] = {"type": "keyword"}
+    (old_dir / "listings.json").write_text(json.dumps(v2), encoding="utf-8")
+    install(es_client, names, kinds=["listings"], mappings_dir=old_dir)
+    v2_index = names.index("listings", 2)
+    assert alias_targets(es_client, names.listings) == [v2_index]
+    indexer = ListingIndexer(es_client, names, tmp_path / "spool", refresh="wait_for")
+    assert indexer.index_batch([listing_doc(_listing(n, row=n), NOW) for n in (1, 2)]).indexed == 2
+
+    assert mapping_version("listings") == 3
+    install(es_client, names, kinds=["listings"])
+    current = names.index("listings", 3)
+    assert alias_targets(es_client, names.listings) == [current]
+    props = es_client.indices.get_mapping(index=current)[current]["mappings"]["properties"]
+    assert "vendor_profile_id" not in props and "contact_values" in props
+    assert "vendor_profile_id" in es_client.indices.get_mapping(index=v2_index)[v2_index]["mappings"]["properties"]
+    assert es_client.count(index=names.listings)["count"] == 2
+    assert _find(es_client, names, {"evidence.page_record_id": PAGE_RECORD}, {"evidence.row": 2}) == ["fp-2"]

@@ -148,6 +148,37 @@ def test_checked_indices_are_not_dynamic(kind: str) -> None:
     assert load_mapping(kind)["mappings"]["dynamic"] is False
 
 
+def unwritten(doc: dict[str, Any], props: dict[str, Any], path: str = "") -> list[str]:
+    """Dotted paths of the leaf fields ``props`` maps that ``doc`` does not hold (the reverse of ``unmapped``)."""
+    out: list[str] = []
+    for key, spec in props.items():
+        full = f"{path}{key}"
+        if key not in doc:
+            out.append(full)
+        elif "properties" in spec and spec.get("type", "object") in ("object", "nested"):
+            elements = [e for e in (doc[key] if isinstance(doc[key], list) else [doc[key]]) if isinstance(e, dict)]
+            merged = {k: v for e in elements for k, v in e.items()}
+            out.extend(unwritten(merged, spec["properties"], full + "."))
+    return sorted(out)
+
+
+def test_every_listing_and_change_field_is_written() -> None:
+    """A mapped field nothing writes is dead weight analysts search in vain (listings v3 dropped
+    ``vendor_profile_id``, declared since v1 and never written: vendor profiles point at listings, not back)."""
+    listing = listing_doc(full_listing(), NOW)
+    assert unwritten(listing, load_mapping("listings")["mappings"]["properties"]) == []
+    previous = {"content_hash": "old", "price": 100.0, "currency": "USD", "stock": "20 left", "status": "removed",
+                "removed_at": "2026-11-30T00:00:00Z"}
+    change = change_doc(full_listing(), previous, "relisted", NOW)
+    assert unwritten(change, load_mapping("changes")["mappings"]["properties"]) == []
+
+
+def test_unwritten_names_mapped_fields_missing_from_the_document() -> None:
+    props = {"a": {"type": "keyword"}, "dead": {"type": "keyword"},
+             "o": {"properties": {"b": {"type": "integer"}, "c": {"type": "keyword"}}}}
+    assert unwritten({"a": 1, "o": [{"b": 1}, {"x": 2}]}, props) == ["dead", "o.c"]
+
+
 def test_unmapped_names_missing_fields() -> None:
     props = {"a": {"type": "keyword"}, "o": {"properties": {"b": {"type": "integer"}}},
              "off": {"type": "object", "enabled": False}, "geo": {"type": "geo_point"}}
