@@ -60,11 +60,23 @@ SYSTEM_ROOT = Path("/var/lib/narcowatch")
 """Started as root: where the node user's directories and the unpacked distribution live
 (``NARCOWATCH_NODE_ROOT`` overrides it)."""
 _VERIFIED_MARK = ".narcowatch-sha512"
+_OWNER_MARK = "state_home"
+"""In a node directory under ``system_root()/nodes``: the state home it belongs to (so leftovers can be found)."""
+_BIND_ATTEMPTS = 3
+_BIND_FAILED = re.compile(r"Bind(?:Http|Transport)Exception: Failed to bind to 127\.0\.0\.1:\[?(\d+)")
 _MAIN_CLASS = "org.elasticsearch.bootstrap.Elasticsearch"
 
 
 class NodeError(RuntimeError):
     """The managed node could not be downloaded, started, reached or stopped; the message says why."""
+
+
+class _PortTaken(NodeError):
+    """The node could not bind a port (someone took it after we saw it free); ``ports`` are the ones named."""
+
+    def __init__(self, message: str, ports: set[int]) -> None:
+        super().__init__(message)
+        self.ports = ports
 
 
 @dataclass
@@ -408,7 +420,13 @@ def ensure_distribution(cache_home: Path | None = None) -> Path:
     with _file_lock(base / ".lock"):
         if _distribution_ok(home):
             return home
+        _remove_interrupted(base, home.parent)
         zip_path = base / f"elasticsearch-{ES_VERSION}.zip"
+        if zip_path.exists() and not zipfile.is_zipfile(zip_path):
+            # not even a zip's end record: a download that was interrupted (a different, well-formed zip is
+            # refused by verify_zip below, never replaced)
+            log.warning("%s is truncated (an interrupted download); downloading it again", zip_path)
+            os.unlink(zip_path)
         if not zip_path.exists():
             _maven_download(base)
         if not zip_path.exists():
@@ -441,7 +459,24 @@ def ensure_distribution(cache_home: Path | None = None) -> Path:
     return home
 
 
+def _remove_interrupted(*dirs: Path) -> None:
+    """Delete what an interrupted download or unpack left (``.unpack-*``, ``.old-*``, ``.download-*``).
+
+    Called under the distribution lock: only its holder makes these, so any found is a dead process's.
+    """
+    for d in dict.fromkeys(dirs):
+        try:
+            entries = list(d.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith((".unpack-", ".old-", ".download-")) and not entry.is_symlink():
+                log.info("removing %s (left by an interrupted download or unpack)", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def _maven_download(base: Path) -> None:
+    """Download the pinned zip into ``base`` through a temporary directory: a killed download leaves no zip."""
     mvn = shutil.which("mvn")
     if not mvn:
         raise NodeError(
@@ -449,15 +484,23 @@ def _maven_download(base: Path) -> None:
             "Install maven, or set NARCOWATCH_ES_URL to use an existing cluster."
         )
     base.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={base}"]
+    staging = base / f".download-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={staging}"]
     log.info("downloading Elasticsearch %s with Maven (about 100 MB, once)", ES_VERSION)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise NodeError(f"Maven download of {ARTIFACT} took more than 30 minutes") from exc
-    if proc.returncode != 0:
-        out = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise NodeError(f"Maven could not download {ARTIFACT} (exit {proc.returncode}):\n{out}")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise NodeError(f"Maven download of {ARTIFACT} took more than 30 minutes") from exc
+        if proc.returncode != 0:
+            out = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            raise NodeError(f"Maven could not download {ARTIFACT} (exit {proc.returncode}):\n{out}")
+        name = f"elasticsearch-{ES_VERSION}.zip"
+        if (staging / name).is_file():
+            os.replace(staging / name, base / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _unzip(zip_path: Path, dest: Path) -> None:
@@ -607,16 +650,39 @@ class ManagedNode:
     def _start_locked(self, timeout: float) -> NodeInfo:
         java_home = find_java_home()
         home = ensure_distribution(self.cache_home)
-        port = self.http_port or DEFAULT_HTTP_PORT
-        if not port_free(port):
-            if self.http_port:
-                raise NodeError(f"port {port} on 127.0.0.1 is taken; choose another http port")
+        user = ensure_node_user() if _running_as_root() else None
+        self._prepare_dirs(user)
+        for attempt in range(1, _BIND_ATTEMPTS + 1):
+            port, transport = self._choose_ports()
+            try:
+                return self._launch(java_home, home, user, port, transport, timeout)
+            except _PortTaken as exc:
+                # another process (a second test session, anything) took a port between our check and the bind;
+                # a port the caller chose is not changed, only one we chose
+                chosen = {transport} if self.http_port else {port, transport}
+                if attempt == _BIND_ATTEMPTS or not exc.ports & chosen:
+                    raise
+                log.warning("port %s on 127.0.0.1 was taken while Elasticsearch started; trying other ports",
+                            ", ".join(map(str, sorted(exc.ports))))
+        raise AssertionError("unreachable")
+
+    def _choose_ports(self) -> tuple[int, int]:
+        """(http, transport): ``http_port`` when given (0: any free port), else 9200 when free, else a free one."""
+        if self.http_port == 0:
             port = free_port()
+        else:
+            port = self.http_port or DEFAULT_HTTP_PORT
+            if not port_free(port):
+                if self.http_port:
+                    raise NodeError(f"port {port} on 127.0.0.1 is taken; choose another http port")
+                port = free_port()
         transport = free_port()
         while transport == port:
             transport = free_port()
-        user = ensure_node_user() if _running_as_root() else None
-        self._prepare_dirs(user)
+        return port, transport
+
+    def _launch(self, java_home: Path, home: Path, user: pwd.struct_passwd | None, port: int, transport: int,
+                timeout: float) -> NodeInfo:
         env = {
             "ES_JAVA_HOME": str(java_home),
             "ES_PATH_CONF": str(self.config_dir),
@@ -626,6 +692,11 @@ class ManagedNode:
             "LANG": "C.UTF-8",
         }
         self._write_config(home, port, transport, user, env)
+        # the launcher's own JVM (not ES_TMPDIR's server) makes a "final-flags*" directory per start in its
+        # java.io.tmpdir; left in /tmp they pile up by the hundred: it goes to the node's tmp/ instead
+        env["CLI_JAVA_OPTS"] = f"-Djava.io.tmpdir={self.tmp_dir}"
+        for old in self.tmp_dir.glob("final-flags*"):  # earlier starts' (a symlink is not followed, only failed)
+            shutil.rmtree(old, ignore_errors=True)
         url = f"http://127.0.0.1:{port}"
 
         cmd = [str(home / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)]
@@ -665,10 +736,13 @@ class ManagedNode:
             ) from exc
         if proc.returncode != 0:
             out = _tail(out_path, 20)
-            raise NodeError(
-                f"Elasticsearch failed to start on {url} (exit {proc.returncode}):\n{out}\n"
-                f"last lines of its log:\n{self._log_tail()}"
-            )
+            message = (f"Elasticsearch failed to start on {url} (exit {proc.returncode}):\n{out}\n"
+                       f"last lines of its log:\n{self._log_tail()}")
+            taken = {int(p) for p in _BIND_FAILED.findall(_tail(out_path, 100_000))}
+            if taken:
+                raise _PortTaken(f"port {', '.join(map(str, sorted(taken)))} on 127.0.0.1 was taken: {message}",
+                                 taken)
+            raise NodeError(message)
         pid = self._wait_pid(10)
         expected = self._expected(home, user.pw_uid if user else os.geteuid())
         ours, why = is_node_process(pid, expected)
@@ -701,6 +775,7 @@ class ManagedNode:
         own_dir(system_root(), 0o755, adopt=False)
         own_dir(self.node_dir.parent, 0o755)
         own_dir(self.node_dir, 0o750, 0, user.pw_gid)
+        write_file(self.node_dir / _OWNER_MARK, (str(self.state_home.resolve()) + "\n").encode(), 0o644)
         own_dir(self.config_dir, 0o750, 0, user.pw_gid)
         for d in (self.data_dir, self.logs_dir, self.run_dir, self.tmp_dir):
             own_dir(d, 0o700, user.pw_uid, user.pw_gid)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
 import pytest
 from elasticsearch import Elasticsearch
 
 from crawler.es.client import EsUnavailable, get_client, server_version
-from crawler.es.node import ES_VERSION, ManagedNode, free_port
+from crawler.es.node import DEFAULT_HTTP_PORT, ES_VERSION, ManagedNode, free_port
 from tests.plugins.es import delete_prefix, start_test_node, stop_test_node
 
 
@@ -14,6 +17,12 @@ def test_session_node_answers_with_pinned_version(es_client: Elasticsearch) -> N
     assert server_version(es_client) == ES_VERSION
     health = es_client.cluster.health()
     assert health["status"] in ("green", "yellow")
+
+
+@pytest.mark.skipif(bool(os.environ.get("NARCOWATCH_TEST_ES_URL")), reason="an external test cluster")
+def test_session_node_leaves_the_users_port_alone(es_url: str) -> None:
+    """9200 is the user's node's (a stale node.json may name it): the test node never takes it, free or not."""
+    assert urlsplit(es_url).port not in (None, DEFAULT_HTTP_PORT)
 
 
 def test_delete_prefix_removes_indices_and_templates(es_client: Elasticsearch, index_prefix: str) -> None:

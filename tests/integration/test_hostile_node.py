@@ -15,7 +15,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -34,6 +33,7 @@ from crawler.es.node import (
     distribution_dir,
     ensure_distribution,
 )
+from tests.plugins import leftovers
 
 AS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="the node runs as another user only when started as root")
@@ -96,17 +96,25 @@ def test_state_home_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture(scope="module")
 def own_node() -> Iterator[tuple[ManagedNode, Path, dict[str, tuple[int, int]]]]:
     """A node whose state home sits in a fresh 0700 directory; what the start must not change is recorded."""
-    parent = Path(tempfile.mkdtemp(prefix="narcowatch-hostile-node-"))
+    parent = leftovers.session_dir("narcowatch-hostile-node-")  # removed by the next session if this one dies
     home = parent / "home"
     watched = {"parent": parent, "home directory": Path.home()}
     before = {name: _mode_owner(p) for name, p in watched.items()}
-    node = ManagedNode(state_home=home, cache_home=paths.cache_home())
+    node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=0)  # never the user's 9200
     try:
         node.start(timeout=300)
         yield node, parent, before
     finally:
         node.remove(timeout=30)
+        leftovers.release(parent)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_launcher_temporary_files_stay_in_the_nodes_directory(own_node: tuple[ManagedNode, Path, dict]) -> None:
+    """The launcher's JVM left a ``final-flags*`` directory in /tmp at every start (410 of them in a day)."""
+    node = own_node[0]
+    assert list(node.tmp_dir.glob("final-flags*")), "the launcher's temporary files went elsewhere (/tmp)"
 
 
 @pytest.mark.slow

@@ -23,7 +23,6 @@ import atexit
 import os
 import secrets
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from crawler import paths
 from crawler.es.client import get_client
 from crawler.es.names import IndexNames
 from crawler.es.node import ES_USER, ManagedNode
+from tests.plugins import leftovers
 
 _ES_FIXTURES = {"es_url", "es_client", "index_prefix", "es_names", "es_installed", "es_env"}
 TEST_CREDENTIALS = (ES_USER, secrets.token_urlsafe(18))
@@ -58,12 +58,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.elasticsearch)
 
 
-def start_test_node(http_port: int | None = None) -> tuple[ManagedNode, Path]:
+def start_test_node(http_port: int = 0) -> tuple[ManagedNode, Path]:
     """A managed node in a fresh temporary state home (shared distribution cache); caller stops it.
 
-    Returns the node and its state home; ``node.info().url`` is its URL.
+    Returns the node and its state home; ``node.info().url`` is its URL. The HTTP port is a free one
+    (``http_port=0``), never the user's 9200: a test node must not take the port a stale ``node.json`` or a
+    user's demo names. The state home is marked as this process's (``leftovers.session_dir``): if the
+    session dies, the next one stops the node and removes its files.
     """
-    home = Path(tempfile.mkdtemp(prefix="narcowatch-es-test-"))  # 0700: the node's files live elsewhere as root
+    home = leftovers.session_dir("narcowatch-es-test-")  # 0700: the node's files live elsewhere as root
     node = ManagedNode(state_home=home, cache_home=paths.cache_home(), http_port=http_port,
                        password=TEST_CREDENTIALS[1])
     _export_test_credentials()
@@ -72,6 +75,7 @@ def start_test_node(http_port: int | None = None) -> tuple[ManagedNode, Path]:
         node.start(timeout=300)
     except BaseException:
         node.remove(timeout=20)
+        leftovers.release(home)
         shutil.rmtree(home, ignore_errors=True)
         raise
     return node, home
@@ -82,6 +86,7 @@ def stop_test_node(node: ManagedNode, home: Path) -> None:
     try:
         node.remove(timeout=30)
     finally:
+        leftovers.release(home)
         shutil.rmtree(home, ignore_errors=True)
 
 
