@@ -10,7 +10,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from scrapy import Request, Spider, signals
@@ -23,6 +23,16 @@ from crawler.common.durable import write_atomic
 from crawler.common.redaction import redact_url
 from crawler.middlewares import BAD_PAGE_STAT, BadPageConfig, SessionEnvMissing, SourceSession
 from crawler.stats_helpers import CrawlerStatsMixin
+
+if TYPE_CHECKING:
+    import pwd
+
+    from playwright.async_api import BrowserContext, CDPSession, Download, Page
+    from playwright.async_api import Request as PageRequest
+    from playwright.async_api import Response as PageResponse
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+    from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,10 @@ PAGE_TOTAL_FACTOR = 4
 source's page limit; its main document alone, to the limit itself."""
 META_KEEP_PAGE = "narcowatch_keep_page"
 """Request meta flag: leave ``playwright_page`` open for the spider callback (it must close it)."""
+META_CRASH_RETRIED = "narcowatch_crash_retried"
+"""Request meta flag: this page's renderer crashed once already; it was rendered again on a fresh page."""
+CRASH_RETRY_STAT = "narcowatch/browser/crash_retries"
+"""Pages rendered once more because their renderer crashed (theirs, or a page's sharing its process)."""
 
 
 class BrowserNotFound(RuntimeError):
@@ -118,7 +132,7 @@ def find_chromium(env: dict[str, str] | None = None) -> str:
     )
 
 
-def abort_needless_request(request: Any) -> bool:
+def abort_needless_request(request: PageRequest) -> bool:
     """scrapy-playwright ``PLAYWRIGHT_ABORT_REQUEST`` predicate: drop images, media and fonts."""
     return bool(request.resource_type in NEEDLESS_RESOURCE_TYPES)
 
@@ -148,6 +162,7 @@ def playwright_settings(
         raise ValueError(f"max_pages_per_context must be >= 1, got {max_pages_per_context}")
     executable = sandboxed_executable(chromium or find_chromium())
     args = [a for a in CHROMIUM_ARGS if headless or not a.startswith("--headless")]
+    args += extra_chromium_args()
     if source is not None:
         args.append(f"--host-resolver-rules={host_resolver_rules(source)}")
     settings: dict[str, Any] = {
@@ -176,6 +191,25 @@ def playwright_settings(
     elif abort_resources:
         settings["PLAYWRIGHT_ABORT_REQUEST"] = abort_needless_request
     return settings
+
+
+EXTRA_ARGS_ENV = "NARCOWATCH_CHROMIUM_ARGS"
+"""Environment variable: more Chromium arguments, space-separated (e.g. ``--renderer-process-limit=4`` on a
+small host); none may touch the sandbox, the host resolver rules or the proxy (``extra_chromium_args``)."""
+_CONFINING_ARGS = ("sandbox", "host-resolver", "proxy", "remote-debugging", "user-data-dir", "disable-web-security")
+
+
+def extra_chromium_args(env: dict[str, str] | None = None) -> list[str]:
+    """The ``NARCOWATCH_CHROMIUM_ARGS`` arguments; ValueError naming the variable for one that would loosen the
+    browser's confinement or is not a ``--flag``."""
+    environ = os.environ if env is None else env
+    args = (environ.get(EXTRA_ARGS_ENV) or "").split()
+    for arg in args:
+        name = arg.split("=", 1)[0].lower()
+        if not name.startswith("--") or any(word in name for word in _CONFINING_ARGS):
+            raise ValueError(f"{EXTRA_ARGS_ENV}: {arg!r} is not allowed (a --flag that leaves the sandbox, host "
+                             "resolver rules, proxy and profile alone)")
+    return args
 
 
 def host_resolver_rules(source: Any) -> str:
@@ -235,7 +269,7 @@ def sandboxed_executable(chromium: str, user: str = BROWSER_USER) -> str:
     return str(launcher)
 
 
-def ensure_browser_user(name: str = BROWSER_USER) -> Any:
+def ensure_browser_user(name: str = BROWSER_USER) -> pwd.struct_passwd:
     """The unprivileged system user Chromium runs as (created with ``useradd -r`` when missing)."""
     import pwd
     import subprocess
@@ -422,7 +456,7 @@ _GUARDS: dict[str, BrowserGuard] = {}
 """The BrowserGuard of each source crawled by this process, by source name (for ``watch_page``)."""
 
 
-async def watch_page(page: Any, request: Request) -> None:
+async def watch_page(page: Page, request: Request) -> None:
     """scrapy-playwright ``playwright_page_init_callback`` (set by BrowserPageMiddleware, by name so requests
     stay serialisable): its source's BrowserGuard meters the new page's bytes and time before it navigates."""
     guard = _GUARDS.get(str(request.meta.get(META_GUARD)))
@@ -474,18 +508,18 @@ class BrowserGuard:
         except SessionEnvMissing:
             session = None  # the session middleware closes the crawl
         self.session_headers = {k.lower(): v for k, v in (session.headers if session else {}).items()}
-        self.stats: Any = None
+        self.stats: StatsCollector | None = None
         self.max_bytes = int(getattr(source, "max_page_bytes", None) or 0)
         """Largest rendered page announced by Content-Length (set from the crawl's settings when 0)."""
         self.refused: dict[str, str] = {}
         """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
-        self._stopping: set[Any] = set()
-        self._deadlines: dict[int, Any] = {}
+        self._stopping: set[asyncio.Future[None]] = set()
+        self._deadlines: dict[int, asyncio.Future[None]] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BrowserGuard:
         return self  # settings are copied; the guard and its state are one per crawl
 
-    def bind(self, stats: Any) -> None:
+    def bind(self, stats: StatsCollector | None) -> None:
         self.stats = stats
 
     async def check(self, url: str) -> str | None:
@@ -504,7 +538,7 @@ class BrowserGuard:
             self.policy.remember(host, addresses)
         return self.policy.addresses_reason(addresses, url)
 
-    async def __call__(self, request: Any) -> bool:
+    async def __call__(self, request: PageRequest) -> bool:
         """``PLAYWRIGHT_ABORT_REQUEST``: True aborts the request."""
         if self.abort_resources and request.resource_type in NEEDLESS_RESOURCE_TYPES:
             return True
@@ -514,7 +548,7 @@ class BrowserGuard:
         self.refuse(request, reason)
         return True
 
-    def on_request(self, request: Any) -> None:
+    def on_request(self, request: PageRequest) -> None:
         """Page ``request`` event: a redirect hop the route never saw; refused ones are named and counted."""
         if getattr(request, "redirected_from", None) is None:
             return
@@ -522,7 +556,7 @@ class BrowserGuard:
         if reason is not None:
             self.refuse(request, reason, hop=True)
 
-    def on_download(self, download: Any) -> None:
+    def on_download(self, download: Download) -> None:
         """Page ``download`` event: the context refuses downloads; name it and drop its page, never retry it."""
         self.refused[download.url] = "download"
         if self.stats is not None:
@@ -530,7 +564,7 @@ class BrowserGuard:
         log.warning("browser download refused: %s (%s) [source %s]", download.url,
                     getattr(download, "suggested_filename", "?"), self.source)
 
-    def on_response(self, response: Any) -> None:
+    def on_response(self, response: PageResponse) -> None:
         """Page ``response`` event: a main-frame document that says it is over ``max_bytes`` is a bad page."""
         if not self.max_bytes:
             return
@@ -545,9 +579,7 @@ class BrowserGuard:
             return
         if size <= self.max_bytes:
             return
-        first = request
-        while getattr(first, "redirected_from", None) is not None:
-            first = first.redirected_from
+        first = _first_hop(request)
         self.refused[first.url] = "too_large"
         if self.stats is not None:
             self.stats.inc_value(f"{BAD_PAGE_STAT}/too_large")
@@ -557,14 +589,15 @@ class BrowserGuard:
         # Closing the page here makes scrapy-playwright open it again; ``watch`` stops its loading when the
         # bytes pass the limit, and the page is dropped when its navigation ends, not retried.
 
-    async def watch(self, page: Any, url: str, *, deadline: float | None = None) -> None:
+    async def watch(self, page: Page, url: str, *, deadline: float | None = None) -> None:
         """Meter a new page's bytes while it loads, whatever its Content-Length says (PageMeter, fed by a
         DevTools session of the page). Past a limit the page is a bad page (``too_large``, named in a
-        WARNING and counted) and its loading is stopped at once (network cut off, ``Page.stopLoading``):
+        WARNING and counted) and its renderer is crashed at once (``Page.crash``: it reads no further
+        byte, Chromium cancels its requests and the navigation fails now, not at its timeout);
         BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's. A page that
-        has not given its response ``deadline`` seconds after this is closed (``too_slow``), likewise."""
-        if not (deadline or self.max_bytes):
-            return
+        has not given its response ``deadline`` seconds after this is crashed (``too_slow``), likewise."""
+        if not (deadline or self.max_bytes) or url in self.refused:
+            return  # a page scrapy-playwright opens again for a request already dropped: nothing to meter
         cdp = await page.context.new_cdp_session(page)
         if deadline:
             task = asyncio.ensure_future(self._deadline(page, cdp, url, deadline))
@@ -579,7 +612,7 @@ class BrowserGuard:
             detail = meter.add(event)
             if detail is not None:
                 self.too_large(url, detail)
-                task = asyncio.ensure_future(_stop_loading(cdp))
+                task = asyncio.ensure_future(_crash_renderer(cdp, url))
                 self._stopping.add(task)
                 task.add_done_callback(self._stopping.discard)
 
@@ -587,20 +620,14 @@ class BrowserGuard:
         cdp.on("Network.dataReceived", received)
         await cdp.send("Network.enable")
 
-    async def _deadline(self, page: Any, cdp: Any, url: str, seconds: float) -> None:
+    async def _deadline(self, page: Page, cdp: CDPSession, url: str, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if page.is_closed():
             return
         self.bad_page(url, "too_slow", f"no response after {seconds:.0f} s (a page script may hold the browser)")
-        # Crash its renderer (DevTools Page.crash works on a renderer whose main thread is held): what waits on
-        # the page fails with "Page crashed" and BrowserPageMiddleware drops the request. Closing the page
-        # instead would make scrapy-playwright open it again (it retries a closed target three times).
-        try:
-            await cdp.send("Page.crash")
-        except Exception as exc:
-            log.debug("crashing slow page %s: %s", url, exc)
+        await _crash_renderer(cdp, url)
 
-    def settle(self, page: Any) -> None:
+    def settle(self, page: Page) -> None:
         """The page gave its response (BrowserPageMiddleware): its deadline no longer applies."""
         task = self._deadlines.pop(id(page), None)
         if task is not None:
@@ -620,12 +647,10 @@ class BrowserGuard:
             self.stats.inc_value(BAD_PAGE_STAT)
         log.warning("bad page skipped: %s (%s): %s [source %s]", url, reason, detail, self.source)
 
-    def refuse(self, request: Any, reason: str, *, hop: bool = False) -> None:
+    def refuse(self, request: PageRequest, reason: str, *, hop: bool = False) -> None:
         from crawler.addresses import REFUSED_STAT
 
-        first = request
-        while getattr(first, "redirected_from", None) is not None:
-            first = first.redirected_from
+        first = _first_hop(request)
         try:
             main = request.is_navigation_request() and request.frame.parent_frame is None
         except Exception:  # a worker's request has no frame
@@ -638,7 +663,7 @@ class BrowserGuard:
         log.warning("browser request refused: %s (%s%s) [source %s]", request.url, reason,
                     f", redirect hop from {first.url}" if hop else "", self.source)
 
-    async def process_headers(self, *, browser_type_name: str, playwright_request: Any,
+    async def process_headers(self, *, browser_type_name: str, playwright_request: PageRequest,
                               scrapy_request_data: dict[str, Any]) -> dict[str, str]:
         """``PLAYWRIGHT_PROCESS_REQUEST_HEADERS``: scrapy-playwright's own choice, plus the session headers
         for the source's hosts, and without them (or cookies of ours) for any other host."""
@@ -660,22 +685,31 @@ class BrowserGuard:
         return {k: v for k, v in headers.items() if k.lower() not in drop}
 
 
-async def _stop_loading(cdp: Any) -> None:
-    """Cut a page off the network (requests in flight fail) and stop its loading, through its DevTools session."""
-    for method, params in (("Network.emulateNetworkConditions",
-                            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-                           ("Page.stopLoading", {})):
-        try:
-            await cdp.send(method, params)
-        except Exception as exc:  # the page may be closing already
-            log.debug("%s: %s", method, exc)
+async def _crash_renderer(cdp: CDPSession, url: str) -> None:
+    """Crash a page's renderer through its DevTools session (``Page.crash``; works while a script holds the
+    page's main thread). It reads nothing more, Chromium cancels its requests, and what waits on the page
+    fails with "Page crashed": BrowserPageMiddleware drops the request. Closing the page instead would make
+    scrapy-playwright open it again (it retries a closed target three times); the network cut and
+    ``Page.stopLoading`` used before let the renderer read megabytes more and the navigation run to its
+    timeout. The command gets no answer (the renderer is gone), so it is not awaited for long."""
+    try:
+        await asyncio.wait_for(cdp.send("Page.crash"), timeout=5)
+    except Exception as exc:  # TargetClosedError once it has crashed, or a timeout: both expected
+        log.debug("crashing the renderer of %s: %s", url, exc)
+
+
+def _first_hop(request: PageRequest) -> PageRequest:
+    """The request a redirect chain started with (Playwright links each hop to the one before)."""
+    while request.redirected_from is not None:
+        request = request.redirected_from
+    return request
 
 
 def _safe_name(text: str, limit: int = 80) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:limit] or "page"
 
 
-async def save_screenshot(page: Any, directory: Path, url: str | None = None) -> Path:
+async def save_screenshot(page: Page, directory: Path, url: str | None = None) -> Path:
     """Save a full-page PNG of a Playwright page under ``directory`` and return its path.
 
     The name is the URL's path plus a short hash of the URL and a counter, so pages never overwrite
@@ -748,7 +782,7 @@ class BrowserPageConfig:
     screenshot_dir: Path | None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> BrowserPageConfig:
+    def from_settings(cls, settings: BaseSettings) -> BrowserPageConfig:
         n = settings.getint("NARCOWATCH_BROWSER_PAGES_PER_CONTEXT", 50)
         if n < 1:
             raise ValueError(f"NARCOWATCH_BROWSER_PAGES_PER_CONTEXT must be >= 1, got {n}")
@@ -774,7 +808,7 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         self.recycler: ContextRecycler | None = None
         self.screenshot_dir: Path | None = config.screenshot_dir
         self.screenshots = True
-        self.contexts: dict[int, Any] = {}
+        self.contexts: dict[int, BrowserContext] = {}
         self.guard: BrowserGuard | None = None
         self.unconfined: str | None = None
 
@@ -876,13 +910,38 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
                 await self._release(request)
         return response
 
-    async def process_exception(self, request: Request, exception: BaseException, spider: Spider) -> None:
-        if request.meta.get("playwright"):
-            await self._release(request)
-            refused = self._refused(request)
-            if refused is not None:  # not a network failure: no retry
-                raise IgnoreRequest(f"rendered page {request.url} refused: {refused}")
+    async def process_exception(self, request: Request, exception: BaseException, spider: Spider) -> Request | None:
+        if not request.meta.get("playwright"):
+            return None
+        await self._release(request)
+        refused = self._refused(request)
+        if refused is not None:  # not a network failure: no retry
+            raise IgnoreRequest(f"rendered page {request.url} refused: {refused}")
+        if is_renderer_crash(exception):
+            return self._after_crash(request, exception)
         return None
+
+    def _after_crash(self, request: Request, exception: BaseException) -> Request:
+        """A page whose renderer crashed and that was not dropped itself: Chromium may have put it in one
+        process with a page we crashed (``too_large``, ``too_slow``) or that crashed itself, so it is rendered
+        once more on a fresh page (outside the source's retry budget); a second crash counts it as a bad
+        page (``renderer_crashed``) and drops it."""
+        if request.meta.get(META_CRASH_RETRIED):
+            detail = f"its renderer crashed twice ({str(exception).splitlines()[0] if str(exception) else exception!r})"
+            if self.guard is not None:
+                self.guard.bad_page(request.url, "renderer_crashed", detail)
+                self.guard.refused.pop(request.url, None)
+            else:
+                self._inc(f"{BAD_PAGE_STAT}/renderer_crashed")
+                self._inc(BAD_PAGE_STAT)
+                log.warning("bad page skipped: %s (renderer_crashed): %s", request.url, detail)
+            raise IgnoreRequest(f"rendered page {request.url} dropped: renderer_crashed")
+        self._inc(CRASH_RETRY_STAT)
+        log.warning("renderer of %s crashed (%s): rendering it once more on a fresh page", request.url,
+                    str(exception).splitlines()[0] if str(exception) else type(exception).__name__)
+        retry = request.replace(dont_filter=True)
+        retry.meta[META_CRASH_RETRIED] = True
+        return retry
 
     async def _release(self, request: Request) -> None:
         page = request.meta.pop("playwright_page", None)
@@ -908,7 +967,13 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
             self._inc("narcowatch/browser/contexts_recycled")
 
 
-async def close_page_errback(failure: Any) -> None:
+def is_renderer_crash(exception: BaseException) -> bool:
+    """True for a Playwright error saying the page's renderer crashed ("Page crashed", "Target crashed")."""
+    module = type(exception).__module__ or ""
+    return module.startswith("playwright") and "crashed" in str(exception).lower()
+
+
+async def close_page_errback(failure: Failure) -> None:
     """Errback for spiders that keep pages (``narcowatch_keep_page``): close the page on any error."""
     page = failure.request.meta.pop("playwright_page", None) if hasattr(failure, "request") else None
     if page is not None and not page.is_closed():

@@ -196,3 +196,53 @@ def test_page_whose_script_holds_the_browser_is_closed_and_counted(tmp_path: Pat
     assert "/item/hold (too_slow): no response after 6 s" in result.log
     assert hits.get("/item/hold") == 1  # neither reopened by scrapy-playwright nor retried
     assert result.stat("finish_reason") == "finished"
+
+
+def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> None:
+    """Chromium puts pages in one renderer process when it reaches its process limit (on a host short of
+    memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of an endless page
+    (``too_large``) then crashed the normal page being rendered beside it, which was lost (no retries
+    left). Now the endless page is dropped and counted, and its sibling is rendered once more and yields."""
+    import threading
+    import time
+
+    streaming = threading.Event()
+    sent = {"stream": 0}
+
+    def endless(req: Any) -> None:
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.send_header("Transfer-Encoding", "chunked")
+        req.end_headers()
+        chunk = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
+        try:
+            while sent["stream"] < BIG_BYTES:
+                req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent["stream"] += len(chunk)
+                if sent["stream"] > 512 * 1024:
+                    streaming.set()
+                time.sleep(0.004)
+            req.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    def beside(req: Any) -> None:
+        streaming.wait(20)  # the first rendering is in flight while the endless page is being read
+        body = "<h1 class='title'>Fentanyl powder ok</h1><div class='desc'>ships from CN</div>"
+        send(req, 200, page("ok", body))
+
+    links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("stream", "ok"))
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/ok": beside, "/item/stream": endless}
+    with local_server(routes) as (base, hits):
+        source = {"name": "sharer", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 2, "randomize": False},
+                  "retry": {"times": 0}, "timeout": 10, "max_page_bytes": 1024 * 1024,
+                  "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title", "description": "div.desc"},
+                  "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path, env={"NARCOWATCH_CHROMIUM_ARGS": "--renderer-process-limit=1"})
+    assert [i["title"] for i in result.items] == ["Fentanyl powder ok"]
+    assert result.stat("narcowatch/bad_page/too_large") == 1
+    assert hits.get("/item/stream") == 1 and 0 < sent["stream"] < BIG_BYTES
+    assert result.stat("narcowatch/browser/crash_retries") >= 1
+    assert "crashed (" in result.log and "rendering it once more on a fresh page" in result.log
+    assert result.stat("finish_reason") == "finished"

@@ -214,3 +214,14 @@ def test_session_context_kwargs() -> None:
     assert session_context_kwargs(Src(), {"S_SID": "abc"}) == {}  # unset variable: the middleware stops it
     Src.session = None  # type: ignore[assignment]
     assert session_context_kwargs(Src(), {}) == {}
+
+
+def test_extra_chromium_args_from_the_environment_never_loosen_confinement() -> None:
+    assert browser.extra_chromium_args({}) == []
+    assert browser.extra_chromium_args({"NARCOWATCH_CHROMIUM_ARGS": " --renderer-process-limit=4  --mute-audio "}) == [
+        "--renderer-process-limit=4", "--mute-audio"]
+    for bad in ("--no-sandbox", "--disable-setuid-sandbox", "--host-resolver-rules=MAP * 10.0.0.1",
+                "--proxy-server=http://x:1", "--no-proxy-server", "--remote-debugging-port=9222",
+                "--user-data-dir=/root", "--disable-web-security", "no-dashes"):
+        with pytest.raises(ValueError, match=r"NARCOWATCH_CHROMIUM_ARGS: .* is not allowed"):
+            browser.extra_chromium_args({"NARCOWATCH_CHROMIUM_ARGS": f"--mute-audio {bad}"})
