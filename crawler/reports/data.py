@@ -116,17 +116,22 @@ def find_vendor(client: Elasticsearch, names: IndexNames, key: str) -> tuple[dic
     try:
         hit = client.get(index=names.vendors, id=key)
         if hit.get("found"):
-            return _follow_merge(client, names, dict(hit))
+            return dict(hit["_source"]), _vendor_ref(dict(hit))
     except NotFoundError:
         pass
+    # a profile id from before a merge (an older report's custody.json, an analyst's notes): the merge deleted
+    # that profile, and the surviving one lists it in merged_from (unions carry it through later merges too)
+    merged = client.search(index=names.vendors, size=1, version=True, seq_no_primary_term=True,
+                           query={"term": {"merged_from": key}})["hits"]["hits"]
+    if merged:
+        return merged[0]["_source"], _vendor_ref(merged[0])
     handle = _norm_handle(key)
     should: list[dict[str, Any]] = [{"term": {"contact_values": key}}, {"term": {"handles": key.lower()}}]
     if handle:
         should += [{"term": {"handles": handle}}, {"term": {"identifiers": f"handle:{handle}"}},
                    {"term": {"identifiers": f"telegram:{handle}"}}]
     resp = client.search(index=names.vendors, size=10, version=True, seq_no_primary_term=True,
-                         query={"bool": {"should": should, "minimum_should_match": 1,
-                                         "must_not": [{"exists": {"field": "merged_into"}}]}},
+                         query={"bool": {"should": should, "minimum_should_match": 1}},
                          sort=[{"listing_count": {"order": "desc", "missing": "_last"}}])
     hits = resp["hits"]["hits"]
     if not hits:
@@ -141,18 +146,6 @@ def find_vendor(client: Elasticsearch, names: IndexNames, key: str) -> tuple[dic
 def _vendor_ref(hit: dict[str, Any]) -> dict[str, Any]:
     return {"_index": hit.get("_index"), "_id": hit.get("_id"), "_version": hit.get("_version"),
             "_seq_no": hit.get("_seq_no"), "_primary_term": hit.get("_primary_term")}
-
-
-def _follow_merge(
-    client: Elasticsearch, names: IndexNames, hit: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    src = hit.get("_source") or {}
-    seen = {hit["_id"]}
-    while src.get("merged_into") and src["merged_into"] not in seen:
-        seen.add(src["merged_into"])
-        hit = dict(client.get(index=names.vendors, id=src["merged_into"]))
-        src = hit.get("_source") or {}
-    return src, _vendor_ref(hit)
 
 
 def vendor_selection(client: Elasticsearch, names: IndexNames, key: str) -> Selection:
@@ -173,6 +166,8 @@ def vendor_selection(client: Elasticsearch, names: IndexNames, key: str) -> Sele
     docs.sort(key=lambda d: (d.source.get("first_seen") or "", d.id))
     notes = [f"{len(missing)} listing(s) of the profile are no longer in the index: {', '.join(missing[:10])}"] \
         if missing else []
+    if key.strip() != ref["_id"] and key.strip() in (vendor.get("merged_from") or []):
+        notes.insert(0, f"vendor profile {key.strip()} was merged into {ref['_id']}: this is the merged profile")
     query = {"ids": {"values": ids}}
     return Selection("vendor", str(ref["_id"]), query, {"vendor": key, "profile_id": ref["_id"]}, docs,
                      vendor=vendor, vendor_ref=ref, notes=notes)
