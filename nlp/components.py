@@ -251,7 +251,8 @@ def make_intent(nlp: Language, name: str, threshold: float) -> IntentScorer:
 # Merge rules chosen on the dev split (20% of the training split, seed 20240502; see docs/nlp.md):
 # links and subreddit names hold no drug mention in discussion text, and a pill count written after the
 # name belongs to it ("roxy 5s", "OC 80's" -> "OC 80", "perc 10s"); "Perc 10mg" keeps its unit apart.
-_LINK_RE = re.compile(r"https?://\S+|www\.\S+|(?<![\w/])/?r/\w+")
+# "the opiate subreddit" names the community, like r/opiates (a word start only, at most 40 letters: linear)
+_LINK_RE = re.compile(r"https?://\S+|www\.\S+|(?<![\w/])/?r/\w+|(?<!\w)\w{1,40}(?= subreddit\b)", re.IGNORECASE)
 _COUNT_AFTER_RE = re.compile(r"[ -]?(\d{1,3})(s\b|'s\b)")
 # a release formulation written after the name is part of the product name ("Opana ER", "OXY IR",
 # "MS Contins", "Oxycodone Immediate Release"), as the annotators of the training split marked it
@@ -345,7 +346,7 @@ def build_output(doc: Doc) -> dict[str, Any]:
     norm: Normalized = st["norm"]
     entities: list[dict[str, Any]] = []
     substances: dict[str, dict[str, Any]] = {}
-    links = _link_spans(text) if st["intent"] != "sale" and "/" in text else []
+    links = _link_spans(text) if st["intent"] != "sale" and ("/" in text or "subreddit" in text) else []
     no_class_words = st["intent"] == "sale" or _news(norm.text)
     for h in st.get("hits", []):
         s, e = norm.to_original(h.start, h.end)

@@ -25,6 +25,12 @@ def test_subreddit_and_link_are_not_mentions_in_discussion(rules: Analyzer) -> N
     assert [e["start"] for e in out["entities"] if e["label"] == "SUBSTANCE"] == [text.rindex("heroin")]
 
 
+def test_a_community_named_before_subreddit_is_not_a_mention(rules: Analyzer) -> None:
+    text = "Sorry for ruining the opiate subreddit, my heroin withdrawal is bad"
+    assert _subs(rules.analyze(text)) == ["heroin"]
+    assert _subs(rules.analyze("Sorry, my heroin withdrawal is bad and opiate users know it")) == ["heroin", "opiate"]
+
+
 def test_links_in_a_sale_listing_are_kept(rules: Analyzer) -> None:
     text = ("Pure fentanyl powder 10g for sale, price $450, ships from China, stealth. "
             "Order at http://shop.example/fentanyl-powder or telegram @chemplug88")
