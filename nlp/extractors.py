@@ -961,8 +961,11 @@ def find_prices(text: str) -> list[dict[str, Any]]:
     return [found[k] for k in sorted(found)]
 
 
-_AMOUNT_RE = re.compile(r"(?P<a>" + _NUM_LEAD + r")\s?(?P<w>(?:" + "|".join(
-    sorted({*_UNITS, *_CUR_WORD}, key=len, reverse=True)) + r")(?![a-zA-Zµ])|[$€£¥₿₽₹])", re.I)
+# A number and the word or currency sign after it. The word is the whole run of letters, looked up in
+# _AMOUNT_WORDS afterwards: the same matches as an alternation of the ~60 words followed by a non-letter, which
+# the regex engine tried one by one after every number (the run cannot hold the start of another match).
+_AMOUNT_RE = re.compile(r"(?P<a>" + _NUM_LEAD + r")\s?(?P<w>[a-zA-Zµ]+|[$€£¥₿₽₹])", re.I)
+_AMOUNT_WORDS = frozenset({*_UNITS, *_CUR_WORD})
 
 
 def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -980,9 +983,9 @@ def find_amounts(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
             add_price(m.start(), m.end(), m.group("a"), _CUR_SYMBOL[m.group("sym")])
     for m in _AMOUNT_RE.finditer(text):
         w = m.group("w")
-        if w is None:
-            continue
         lw = w.lower()
+        if lw not in _AMOUNT_WORDS and w not in _CUR_SYMBOL:
+            continue
         if lw in _UNITS:
             qty.append({"amount": m.group("a").replace(",", "."), "unit": _UNITS[lw], "start": m.start(),
                         "end": m.end()})
