@@ -15,6 +15,8 @@ import os
 import pwd
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,28 +205,9 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
     memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of an endless page
     (``too_large``) then crashed the normal page being rendered beside it, which was lost (no retries
     left). Now the endless page is dropped and counted, and its sibling is rendered once more and yields."""
-    import threading
-    import time
-
     streaming = threading.Event()
     sent = {"stream": 0}
-
-    def endless(req: Any) -> None:
-        req.send_response(200)
-        req.send_header("Content-Type", "text/html; charset=utf-8")
-        req.send_header("Transfer-Encoding", "chunked")
-        req.end_headers()
-        chunk = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
-        try:
-            while sent["stream"] < BIG_BYTES:
-                req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                sent["stream"] += len(chunk)
-                if sent["stream"] > 512 * 1024:
-                    streaming.set()
-                time.sleep(0.004)
-            req.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            pass
+    endless = _endless_page(sent, streaming)
 
     def beside(req: Any) -> None:
         streaming.wait(20)  # the first rendering is in flight while the endless page is being read
@@ -246,3 +229,47 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
     assert result.stat("narcowatch/browser/crash_retries") >= 1
     assert "crashed (" in result.log and "rendering it once more on a fresh page" in result.log
     assert result.stat("finish_reason") == "finished"
+
+
+def _endless_page(sent: dict[str, int], started: threading.Event | None = None) -> Any:
+    """An HTML page with no Content-Length (chunked) that goes on for 50 MB, paced (at most ~16 MB/s); ``sent``
+    counts what went out, ``started`` is set once 512 KB have."""
+
+    def serve(req: Any) -> None:
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.send_header("Transfer-Encoding", "chunked")
+        req.end_headers()
+        chunk = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
+        try:
+            while sent["stream"] < BIG_BYTES:
+                req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent["stream"] += len(chunk)
+                if started is not None and sent["stream"] > 512 * 1024:
+                    started.set()
+                time.sleep(0.004)
+            req.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    return serve
+
+
+def test_endless_page_is_given_up_at_once_not_at_its_navigation_timeout(tmp_path: Path) -> None:
+    """Past the page limit the endless page's renderer is crashed: it reads no more and its navigation fails
+    at once. Before, the network was cut and loading stopped, but the navigation still waited for its timeout
+    (here 30 s: the crawl of two pages took over 30 s; now a few seconds)."""
+    sent = {"stream": 0}
+    routes = {"/": lambda req: send(req, 200, page("market", "<a class='item-link' href='/item/stream'>s</a>")),
+              "/item/stream": _endless_page(sent)}
+    with local_server(routes) as (base, hits):
+        source = {"name": "endless", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "retry": {"times": 0}, "timeout": 30, "max_page_bytes": 1024 * 1024,
+                  "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title"},
+                  "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path)
+    assert result.items == [] and hits.get("/item/stream") == 1
+    assert result.stat("narcowatch/bad_page/too_large") == 1
+    assert 0 < sent["stream"] < BIG_BYTES
+    # Browser start, index and the stopped page: a few seconds even on a loaded machine; >= 30 s before.
+    assert result.stat("elapsed_time_seconds") < 30
