@@ -176,3 +176,35 @@ def test_upgrade_from_v2_drops_the_unwritten_vendor_profile_id(
     assert "vendor_profile_id" in es_client.indices.get_mapping(index=v2_index)[v2_index]["mappings"]["properties"]
     assert es_client.count(index=names.listings)["count"] == 2
     assert _find(es_client, names, {"evidence.page_record_id": PAGE_RECORD}, {"evidence.row": 2}) == ["fp-2"]
+
+
+def test_upgrade_of_vendors_from_v1_drops_the_unwritten_merged_into(
+    es_client: Elasticsearch, es_env: IndexNames, tmp_path: Path
+) -> None:
+    """Vendors v2 no longer maps ``merged_into`` (declared since v1, never written: a merge deletes the other
+    profiles and the survivor's ``merged_from`` names them). ``install`` copies a v1 installation's profiles."""
+    from crawler.es.vendors import update_vendors
+
+    names = es_env
+    old_dir = tmp_path / "mappings-vendors-v1"
+    shutil.copytree(paths.MAPPINGS_DIR, old_dir)
+    v1 = json.loads((paths.MAPPINGS_DIR / "vendors.json").read_text(encoding="utf-8"))
+    v1["_meta"]["version"] = 1
+    v1["mappings"]["properties"]["merged_into"] = {"type": "keyword"}
+    (old_dir / "vendors.json").write_text(json.dumps(v1), encoding="utf-8")
+    install(es_client, names, mappings_dir=old_dir)
+    v1_index = names.index("vendors", 1)
+    assert alias_targets(es_client, names.vendors) == [v1_index]
+    listing = _listing(1, row=None)
+    listing.vendor, listing.nlp = "chemking", {"vendor": {"handles": ["chemking"], "contacts": []}}
+    assert update_vendors(es_client, names, [listing_doc(listing, NOW)]).created == 1
+
+    assert mapping_version("vendors") == 2
+    install(es_client, names)
+    current = names.index("vendors", 2)
+    assert alias_targets(es_client, names.vendors) == [current]
+    props = es_client.indices.get_mapping(index=current)[current]["mappings"]["properties"]
+    assert "merged_into" not in props and "merged_from" in props
+    es_client.indices.refresh(index=names.vendors)
+    hits = es_client.search(index=names.vendors, query={"term": {"handles": "chemking"}})["hits"]["hits"]
+    assert [h["_source"]["listing_ids"] for h in hits] == [["fp-1"]]

@@ -162,15 +162,20 @@ def unwritten(doc: dict[str, Any], props: dict[str, Any], path: str = "") -> lis
     return sorted(out)
 
 
-def test_every_listing_and_change_field_is_written() -> None:
+def test_every_listing_change_and_vendor_field_is_written() -> None:
     """A mapped field nothing writes is dead weight analysts search in vain (listings v3 dropped
-    ``vendor_profile_id``, declared since v1 and never written: vendor profiles point at listings, not back)."""
+    ``vendor_profile_id``, vendors v2 ``merged_into``: declared since v1, never written)."""
     listing = listing_doc(full_listing(), NOW)
     assert unwritten(listing, load_mapping("listings")["mappings"]["properties"]) == []
     previous = {"content_hash": "old", "price": 100.0, "currency": "USD", "stock": "20 left", "status": "removed",
                 "removed_at": "2026-11-30T00:00:00Z"}
     change = change_doc(full_listing(), previous, "relisted", NOW)
     assert unwritten(change, load_mapping("changes")["mappings"]["properties"]) == []
+    other = merge_profile({"profile_id": "v-other"}, [], [listing])
+    profile = merge_profile({"profile_id": "v-1"}, [other], [listing])
+    profile["@timestamp"] = NOW  # both written by crawler.es.vendors._plan beside merge_profile
+    profile["merged_from"] = ["v-other"]
+    assert unwritten(profile, load_mapping("vendors")["mappings"]["properties"]) == []
 
 
 def test_unwritten_names_mapped_fields_missing_from_the_document() -> None:
