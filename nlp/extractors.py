@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.lexicon import TOKEN_RE, Tokens, longest_at
+from nlp.normalize import NUKTA
 
 # ---------------------------------------------------------------- contacts
 
@@ -398,6 +399,8 @@ class CountryTable:
     codes: frozenset[str] = frozenset()
     alpha3: dict[str, str] = field(default_factory=dict)  # "RUS" -> "RU", read only when written in capitals
     iso2: frozenset[str] = frozenset()  # every two-letter code of the table: read in a route ("IT → EU") only
+    cjk: dict[str, str] = field(default_factory=dict)  # Chinese names, found as substrings (no spaces between words)
+    _cjk_re: re.Pattern[str] | None = None
     _keys: frozenset[str] = frozenset()
 
     @classmethod
@@ -416,13 +419,17 @@ class CountryTable:
                 continue
             code, names, _source = line.split("\t")
             for name in names.split(";"):
-                key = " ".join(TOKEN_RE.findall(name.lower()))
+                key = " ".join(TOKEN_RE.findall(name.lower().replace(NUKTA, "")))  # as normalize() writes Hindi
+                if _CJK_RE.search(key):
+                    table.cjk.setdefault(key, code)
                 if key and key not in table.by_key:
                     table.by_key[key] = code
                     first = key.split(" ")[0]
                     table.max_len[first] = max(table.max_len.get(first, 0), key.count(" ") + 1)
         table.codes = frozenset(codes)
         table.iso2 = frozenset(c for c in table.by_key.values() if len(c) == 2) | table.codes
+        if table.cjk:
+            table._cjk_re = re.compile("|".join(map(re.escape, sorted(table.cjk, key=len, reverse=True))))
         table._keys = frozenset(table.max_len) | {c.lower() for c in codes} | {c.lower() for c in table.alpha3}
         return table
 
@@ -461,7 +468,21 @@ class CountryTable:
                 next_free = i + hit[3]
         if _ROUTE_GATE_RE.search(norm) is not None:
             out = self._routes(norm, original_at, out)
+        if self._cjk_re is not None and not norm.isascii() and _CJK_RE.search(norm):
+            out = self._cjk(norm, out)
         return out
+
+    def _cjk(self, norm: str, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Chinese names inside runs of characters that no space splits into words ("从中国发货到美国")."""
+        assert self._cjk_re is not None
+        spans = sorted((s, e) for s, e, _c in out)
+        added = []
+        for m in self._cjk_re.finditer(norm):
+            k = bisect.bisect_right(spans, (m.start(), math.inf))  # the first span starting after this name
+            if (k and spans[k - 1][1] > m.start()) or (k < len(spans) and spans[k][0] < m.end()):
+                continue  # already found as a word ("从 中国 发货")
+            added.append((m.start(), m.end(), self.cjk[m.group(0)]))
+        return sorted(out + added) if added else out
 
     def _routes(self, norm: str, original_at: Any, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
         """Codes in capitals on either side of a route arrow ("[NL > EU]", "IT ⇒ WW, DE", "SG -> US"), also in
@@ -498,6 +519,7 @@ class CountryTable:
         return None
 
 
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # route arrows: "NL → EU", "[NL > EU]", "UK>WW", "DE ⇒ EU", "US --> WW" ("»" is left out: breadcrumbs)
 _ARROW = r"(?:-{1,2}>|={1,2}>|>>|[→➡⇒➔➜➝➞⟶⇨])"
 _ROUTE_GATE_RE = re.compile(r"[>→➡⇒➔➜➝➞⟶⇨]")
@@ -543,6 +565,68 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                       r"[→➡⇒➔➜➝➞⟶⇨]|->|=>|\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
     ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
 ]
+# Shipping cues in the languages of nlp/data/inn_names.tsv (German, Dutch, French, Spanish, Italian, Polish, Russian,
+# Chinese; Hindi puts its postpositions after the country, see _HI_AFTER_*), each with the words that gate it. A
+# "to" cue of a language comes with its negation, which outranks it where they overlap ("wir versenden nicht nach").
+_W = r"(?:\w+\s+)"
+_INTL_CUES: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
+    ("not", re.compile(
+        # de: "kein Versand nach", "wir versenden nicht nach", "außer"
+        r"\b(?:kein(?:en|e)?|nicht)\s+" + _W + r"{0,2}?(?:versand|versenden|lieferung|liefern|verschicken|senden)"
+        r"(?:\s+" + _W + r"{0,2}?(?:nach|in))?\b"
+        r"|\b(?:versand|versende\w*|liefer\w*|verschick\w*|sende\w*)\s+" + _W + r"{0,3}?nicht\s+" + _W
+        + r"{0,2}?(?:nach|in)\b|\bnicht nach\b|\b(?:au(?:ss|ß)er|ausgenommen)\b"
+        # nl: "geen verzending naar", "wij verzenden niet naar", "behalve"
+        r"|\b(?:geen|niet)\s+" + _W + r"{0,2}?(?:verzending|verzenden|leveren|levering|versturen|sturen)"
+        r"(?:\s+" + _W + r"{0,2}?(?:naar|in))?\b"
+        r"|\b(?:verzend\w*|lever\w*|verstu\w*|stur\w*)\s+" + _W + r"{0,3}?niet\s+" + _W + r"{0,2}?(?:naar|in)\b"
+        r"|\bniet naar\b|\b(?:behalve|uitgezonderd|met uitzondering van)\b"
+        # fr: "pas de livraison en", "nous ne livrons pas en", "n'expédions pas vers", "sauf"
+        r"|\b(?:pas|jamais|aucune?)\s+(?:de\s+|d['’])?(?:livraison|exp[ée]dition|envoi)s?"
+        r"(?:\s+" + _W + r"{0,2}?(?:en|vers|à|au|aux|dans))?\b"
+        r"|\bn(?:e\s+|['’])(?:livr\w*|exp[ée]di\w*|envo\w*)\s+pas(?:\s+" + _W + r"{0,2}?(?:en|vers|à|au|aux|dans))?\b"
+        r"|\b(?:sauf|excepté|hormis|à l['’]exception d)"
+        # es: "no enviamos a", "sin envíos a", "excepto"; it: "non spediamo in", "nessuna spedizione verso", "tranne"
+        r"|\bno\s+" + _W + r"{0,2}?(?:env[ií]\w*|entreg\w*|mand\w*|hacemos env[ií]os)(?:\s+" + _W
+        + r"{0,2}?(?:a|al|en|hacia|para))?\b|\bsin env[ií]os?(?:\s+(?:a|al|en|hacia|para))?\b|\b(?:excepto|salvo)\b"
+        r"|\bnon\s+" + _W + r"{0,2}?(?:spedi\w*|consegn\w*|invi\w*)(?:\s+" + _W + r"{0,2}?(?:in|a|verso|per))?\b"
+        r"|\bnessuna spedizione(?:\s+(?:in|a|verso|per))?\b|\b(?:tranne|eccetto|esclus[oaie])\b"
+        # pl: "nie wysyłamy do", "brak wysyłki do", "oprócz"; ru: "не отправляем в", "нет доставки в", "кроме"
+        r"|\bnie\s+" + _W + r"{0,2}?(?:wysy[lł]\w*|dostarcz\w*|dostaw\w*)(?:\s+" + _W + r"{0,2}?(?:do|na))?\b"
+        r"|\bbrak wysy[lł]ki(?:\s+(?:do|na))?\b|\b(?:oprócz|z wyjątkiem)\b"
+        r"|\bне\s+" + _W + r"{0,2}?(?:отправ\w*|достав\w*|высыла\w*|шл[её]м|пересыла\w*|работаем)"
+        r"(?:\s+" + _W + r"{0,2}?(?:в|во|по|на|с))?(?!\w)|\bнет доставки(?:\s+(?:в|во|по|на))?(?!\w)"
+        r"|\b(?:кроме|за исключением)(?!\w)"
+        # zh: "不发货到", "不寄往", "除了", "不包括"
+        r"|不(?:发货|发|寄|送|运|配送)(?:到|往)?|除了|不包括"),
+     ("kein", "nicht", "außer", "ausser", "ausgenommen", "geen", "niet", "behalve", "uitgezonderd", "uitzondering",
+      "pas", "jamais", "aucun", "sauf", "excepté", "hormis", "exception", "no", "sin env", "excepto", "salvo", "non",
+      "nessuna", "tranne", "eccetto", "esclus", "nie", "brak", "oprócz", "wyjątkiem", "не", "нет", "кроме",
+      "исключением", "不", "除了")),
+    ("from", re.compile(
+        r"\bversand\s+" + _W + r"{0,2}?(?:aus|ab)\b|\bvanuit\b"
+        r"|\b(?:exp[ée]di\w*|envo[iy]\w*|livr\w*)\s+" + _W + r"{0,2}?depuis\b|\bexp[ée]di[ée]e?s?\s+(?:de|d['’]|du|des)"
+        r"|\b(?:spedi\w*|invia\w*)\s+" + _W + r"{0,2}?(?:da|dal|dalla|dai|dagli)\b|\b(?:spedi\w*|invia\w*)\s+"
+        + _W + r"{0,2}?dall['’]|\bwysy[lł]\w*\s+" + _W + r"{0,2}?z\b|发自|发货地"),
+     ("versand", "vanuit", "depuis", "expédi", "expedi", "sped", "invia", "wysy", "发")),
+    ("to", re.compile(
+        r"\b(?:versand|versende\w*|verschick\w*|liefer\w*|sende\w*)\s+" + _W + r"{0,3}?(?:nach|in die|in den|in)\b"
+        r"|\b(?:verzend\w*|verzond\w*|verstu\w*|lever\w*|stur\w*)\s+" + _W + r"{0,3}?(?:naar|in)\b"
+        r"|\b(?:livr\w*|exp[ée]di\w*|envo[iy]\w*)\s+" + _W + r"{0,3}?(?:en|vers|à|au|aux|dans)\b"
+        r"|\b(?:env[ií]\w*|entreg\w*|mandamos)\s+" + _W + r"{0,3}?(?:a|al|en|hacia|para)\b"
+        r"|\b(?:spedi\w*|consegn\w*|invi\w*)\s+" + _W + r"{0,3}?(?:in|a|verso|per)\b"
+        r"|\b(?:wysy[lł]\w*|dostaw\w*|dostarcz\w*)\s+" + _W + r"{0,3}?(?:do|na)\b"
+        r"|\b(?:отправ\w*|достав\w*|высыла\w*|высылк\w*|шл[её]м|пересыл\w*)\s+" + _W + r"{0,3}?(?:в|во|по|на)(?!\w)"
+        # "Versand weltweit", "verzending wereldwijd", "доставка по всему миру": the worldwide word is the destination
+        r"|\b(?:versand|verzending|livraison|exp[ée]dition|env[ií]os?|spedizion[ei]|wysy[lł]ka|доставка)\b"
+        r"(?=\s*(?:weltweit|international|wereldwijd|internationaal|dans le monde|internacional|in tutto|"
+        r"internazional|na cały|międzynarod|по всему))"
+        # it: "in tutta Europa", "in tutto il mondo"; ru: "по всей Европе", "по всему миру"
+        r"|\bin tutt[aoie]\b|(?<!\w)по(?=\s+(?:всему|всей)(?!\w))|送往|运往|发到|寄到|送到|配送到"),
+     ("versand", "versend", "verschick", "liefer", "sende", "verzend", "verzond", "verstu", "lever", "stur", "livr",
+      "expéd", "exped", "envo", "enví", "envi", "entreg", "mandamos", "sped", "consegn", "invi", "wysy", "dostaw",
+      "in tutt", "по вс", "dostarcz", "отправ", "достав", "высыл", "шл", "пересыл", "送", "运", "寄", "发")),
+]
 _CUE_RANK = {"within": 3, "not": 2, "from": 1, "to": 1, "inside": 1}  # where cues overlap, the higher rank wins
 # a cue regex can only match when one of its words is in the clause
 _CUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -556,6 +640,7 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "->", "=>",
            *"→➡⇒➔➜➝➞⟶⇨", "env", "发", "寄"),
 }
+_ALL_CUES = [(role, pattern, _CUE_KEYS[role]) for role, pattern in _CUES] + _INTL_CUES
 _ARROW_RE = re.compile(_ARROW + r"| - ")
 _ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to", "-->", "==>", *"➡⇒➔➜➝➞⟶⇨"))
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
@@ -609,8 +694,8 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     pos: list[int] | None = None
     if "  " in clause or "\t" in clause:  # "ships  out  of", "from\tthe": cues are read with single spaces
         clause, pos = _squeeze(clause)
-    for role, pattern in _CUES:
-        if any(k in clause for k in _CUE_KEYS[role]):
+    for role, pattern, keys in _ALL_CUES:
+        if any(k in clause for k in keys):
             if pos is None:
                 found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
             else:
@@ -666,7 +751,9 @@ _FROM_BEFORE_RE = re.compile(r"\bfrom(?:[^\S\n]+the)?[^\S\n]+$")  # searched in 
 _BULLET_RE = re.compile(r"\s*(?:[-*•·>+~–—]+|\(?\d{1,2}[.)]|[a-z][.)])?\s*")
 # what may stand between the countries of a list: separators and a few small words
 _LIST_GAP_RE = re.compile(r"(?:[\s,;/&+.:()\[\]*\-–—•·!'\"]|\band\b|\bor\b|\bnor\b|\bthe\b|\ball\b|\bof\b|"
-                          r"\bto\b|\bin\b|\bany\b|\bplus\b)*")
+                          r"\bto\b|\bin\b|\bany\b|\bplus\b"
+                          # "and" / "or" in the languages of the country table ("Deutschland und Österreich")
+                          r"|\b(?:und|oder|die|der|den|nach|en|naar|et|ou|la|le|les|l|au|aux|y|o|ni|a|al|e|i|lub|albo|do)\b|(?<!\w)(?:и|или|в|во)(?!\w)|\bऔर\b|\bया\b|[、和及与或])*")
 
 
 def _is_gap(norm: str, start: int, end: int) -> bool:
@@ -678,18 +765,45 @@ def _is_gap(norm: str, start: int, end: int) -> bool:
 # "US ONLY", "UK-NEXT DAY DELIVERY", "EU shipping"
 _AFTER_FROM_RE = re.compile(r"[\s\-–)\]:/]*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b")
 _AFTER_TO_RE = re.compile(r"[\s\-–)\]]*(?:(?:next|same)[\s\-]day\s+)?"
-                          r"(?:only|shipping|delivery|shipment|post(?:age)?)\b")
+                          r"(?:only|shipping|delivery|shipment|post(?:age)?)\b|\s*(?:配送|送货|包邮)")
+# Chinese "德国发货" is sent from Germany, but "全球发货" ships worldwide
+_ZH_DISPATCH_RE = re.compile(r"\s*(?:发货|发出)")
+_ZH_WORLDWIDE = frozenset(("全球", "全世界", "世界各地", "国际"))
+
+
+# Hindi writes its postpositions after the country: "भारत से" (from India), "अमेरिका को शिप नहीं करते" (do not ship to
+# America), "यूरोप में डिलीवरी" (delivery in Europe), "रूस को छोड़कर" (except Russia; normalize() drops the nukta)
+_HI_AFTER_FROM_RE = re.compile(r"\s*से(?![\u0900-\u097f])")
+_HI_AFTER_NOT_RE = re.compile(r"\s*(?:(?:को|में|तक)\s+(?:[\u0900-\u097f]+\s+){0,3}?नहीं|(?:को\s+)?(?:छोडकर|छोड़कर|के अलावा|"
+                              r"के सिवा|सिवाय))(?![\u0900-\u097f])")
+_HI_AFTER_TO_RE = re.compile(r"\s*(?:को|में|तक)\s+(?:[\u0900-\u097f]+\s+){0,3}?(?:भेज|शिप|डिलीवर|पहुं|पहुँ|सप्लाई|कूरियर)")
+
+
+def _hindi_role(norm: str, end: int) -> str | None:
+    """Role from the Hindi postposition after a mention; a negation anywhere in the rest of the clause wins."""
+    tail = norm[end:end + 120].split("\n", 1)[0].split("।", 1)[0]
+    if _HI_AFTER_NOT_RE.match(tail):
+        return "not"
+    if _HI_AFTER_FROM_RE.match(tail):
+        return "from"
+    if _HI_AFTER_TO_RE.match(tail) and "नहीं" not in tail:
+        return "to"
+    return None
 
 
 def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str | None:
     """Role of a mention that no cue before it in its clause governs: the words right after it, or an arrow
-    (also one that ends the line above: "France →" / "EU")."""
+    (also one that ends the line above: "France →" / "EU"), or a Hindi postposition."""
     after = norm[end:end + 24]
+    if "\u0900" <= after.lstrip()[:1] <= "\u097f":
+        return _hindi_role(norm, end)
     rest = after.lstrip()
     if _ARROW_RE.match(rest) or rest.startswith(("to ", ">")) or re.match(r" - \w", after):
         return "from"
     if _AFTER_FROM_RE.match(after):
         return "from"
+    if _ZH_DISPATCH_RE.match(after):
+        return "to" if norm[start:end] in _ZH_WORLDWIDE else "from"
     if _AFTER_TO_RE.match(after):
         return "to"
     gap = norm[prev_end:start] if prev_end is not None and start - prev_end <= 8 else None
@@ -766,13 +880,14 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                             reach = e
                     if role is None:
                         role = _fallback_role(norm, s, e, prev_end)
-                        if role == "to":
-                            # "USA and Canada only", "UK & EU shipping": the list before the word shares it
+                        if role in ("to", "not"):
+                            # "USA and Canada only", "UK & EU shipping", "अमेरिका और कनाडा को शिप नहीं": the list
+                            # before the word shares it
                             back = idx
                             while (back > k and roles[back - 1] is None
                                    and _is_gap(norm, mentions[back - 1][1], mentions[back][0])):
                                 back -= 1
-                                roles[back] = "to"
+                                roles[back] = role
                     roles[idx] = role
                     prev_end = e
             k = m_end

@@ -133,3 +133,102 @@ def test_domestic_with_a_delivery_time_glued_by_a_hyphen(rules: Analyzer, text: 
                                                          to: list[str]) -> None:
     res = rules.analyze(text)
     assert (res["ships_from"], res["ships_to"]) == (frm, to)
+
+
+# ---------------------------------------------------------------- other languages
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # de
+    ("Versand aus Deutschland nach Europa", (["DE"], ["EU"], [], [])),
+    ("Kein Problem: Versand aus den Niederlanden nach Belgien", (["NL"], ["BE"], [], [])),
+    ("Versand nach Deutschland und Österreich. Kein Versand in die Schweiz", ([], ["DE", "AT"], ["CH"], [])),
+    ("Wir versenden nicht nach Österreich und in die Schweiz", ([], [], ["AT", "CH"], [])),
+    ("Versand weltweit außer USA und Kanada", ([], ["WORLDWIDE"], ["US", "CA"], [])),
+    ("Versand nach Deutschland, nicht versichert", ([], ["DE"], [], [])),
+    # nl
+    ("Wij verzenden vanuit Nederland naar heel Europa", (["NL"], ["EU"], [], [])),
+    ("Wij leveren niet naar België of Duitsland", ([], [], ["BE", "DE"], [])),
+    ("Verzending wereldwijd behalve Rusland", ([], ["WORLDWIDE"], ["RU"], [])),
+    # fr
+    ("Expédition depuis la France vers l'Europe", (["FR"], ["EU"], [], [])),
+    ("Nous ne livrons pas en Belgique et en Suisse", ([], [], ["BE", "CH"], [])),
+    ("Livraison dans le monde entier sauf Russie", ([], ["WORLDWIDE"], ["RU"], [])),
+    ("Pas de problème, livraison en France", ([], ["FR"], [], [])),
+    ("Depuis 2015, vendeur en France", ([], [], [], ["FR"])),
+    # es
+    ("Envío desde España a toda Europa", (["ES"], ["EU"], [], [])),
+    ("No enviamos a Francia ni a Italia", ([], [], ["FR", "IT"], [])),
+    ("Envíos a toda Europa excepto Rusia", ([], ["EU"], ["RU"], [])),
+    ("No problem, envío a España", ([], ["ES"], [], [])),
+    # it
+    ("Spedizione dall'Italia in tutta Europa", (["IT"], ["EU"], [], [])),
+    ("Non spediamo in Francia e Germania", ([], [], ["FR", "DE"], [])),
+    ("Spedizione in tutto il mondo tranne Russia", ([], ["WORLDWIDE"], ["RU"], [])),
+    ("Il pacco non è assicurato. Spedizione dall'Italia", (["IT"], [], [], [])),
+    # pl
+    ("Wysyłka z Polski do całej Europy", (["PL"], ["EU"], [], [])),
+    ("Nie wysyłamy do Niemiec i Francji", ([], [], ["DE", "FR"], [])),
+    ("Wysyłka na cały świat oprócz Rosji", ([], ["WORLDWIDE"], ["RU"], [])),
+    ("Nie ma problemu, wysyłka do Polski", ([], ["PL"], [], [])),
+    # ru
+    ("Доставка из России по всему миру", (["RU"], ["WORLDWIDE"], [], [])),
+    ("Мы не отправляем в Германию и Францию", ([], [], ["DE", "FR"], [])),
+    ("Доставка по всему миру, кроме России и Беларуси", ([], ["WORLDWIDE"], ["RU", "BY"], [])),
+    ("Не волнуйтесь, доставка в Германию", ([], ["DE"], [], [])),
+    # zh: no spaces between words
+    ("从中国发货到美国", (["CN"], ["US"], [], [])),
+    ("我们从荷兰发货到全世界", (["NL"], ["WORLDWIDE"], [], [])),
+    ("不发货到德国、法国和美国", ([], [], ["DE", "FR", "US"], [])),
+    ("全球发货，除了美国和加拿大", ([], ["WORLDWIDE"], ["US", "CA"], [])),
+    ("德国发货，欧洲包邮", (["DE"], ["EU"], [], [])),
+    ("不错的货，发货到德国", ([], ["DE"], [], [])),
+    # hi: postpositions after the country
+    ("हम भारत से दुनिया भर में शिप करते हैं", (["IN"], ["WORLDWIDE"], [], [])),
+    ("हम अमेरिका और कनाडा को शिप नहीं करते", ([], [], ["US", "CA"], [])),
+    ("अमेरिका को शिप करना संभव नहीं है", ([], [], ["US"], [])),
+    ("रूस को छोड़कर पूरी दुनिया में डिलीवरी", ([], ["WORLDWIDE"], ["RU"], [])),
+    ("हम अमेरिका को शिप करते हैं", ([], ["US"], [], [])),
+    # the table writes the nukta, normalize() drops it: both spellings are France
+    ("फ़्रांस में डिलीवरी", ([], ["FR"], [], [])),
+    ("फ्रांस में डिलीवरी", ([], ["FR"], [], [])),
+    # a negation later in the clause: no role, never ships_to; a danda (।) ends the clause
+    ("अमेरिका को शिप करना अभी बिलकुल संभव नहीं है", ([], [], [], ["US"])),
+    ("हम अमेरिका को शिप करते हैं। हम रूस को शिप नहीं करते", ([], ["US"], ["RU"], [])),
+    ("भारत एक बड़ा देश है", ([], [], [], ["IN"])),
+])
+def test_shipping_in_other_languages(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("neg", "lang"), [
+    ("Wir versenden nicht nach {c}", "de"), ("Kein Versand nach {c}", "de"), ("Wij verzenden niet naar {c}", "nl"),
+    ("Geen verzending naar {c}", "nl"), ("Nous ne livrons pas en {c}", "fr"), ("Pas de livraison vers {c}", "fr"),
+    ("No enviamos a {c}", "es"), ("Non spediamo in {c}", "it"), ("Nie wysyłamy do {c}", "pl"),
+    ("Мы не отправляем в {c}", "ru"), ("不发货到{c}", "zh"), ("हम {c} को शिप नहीं करते", "hi"),
+])
+def test_a_negated_sentence_in_any_language_never_ships_to_its_country(neg: str, lang: str) -> None:
+    """Every name of a language's rows, after that language's negation, is excluded and never in ships_to."""
+    names = [(name, code) for name, code, row_lang in _names_by_language() if row_lang == lang]
+    assert len(names) >= 15
+    for name, code in names:
+        text = neg.format(c=name)
+        _frm, to, not_to, _m = roles(text)
+        assert code not in to, (text, to)
+        assert code in not_to or "," in code, (text, not_to)
+
+
+def _names_by_language() -> list[tuple[str, str, str]]:
+    rows = []
+    for line in (Path(__file__).resolve().parents[2] / "nlp" / "data" / "countries.tsv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        code, names, source = line.split("\t")
+        lang = source.split(":", 1)[0]
+        if code not in ("EU", "WORLDWIDE") and lang in ("de", "nl", "fr", "es", "it", "pl", "ru", "zh", "hi"):
+            rows.extend((name, code, lang) for name in names.split(";"))
+    return rows
+
+
+def test_every_language_of_the_name_table_has_country_rows_with_a_source() -> None:
+    langs = {lang for _n, _c, lang in _names_by_language()}
+    assert langs == {"de", "nl", "fr", "es", "it", "pl", "ru", "zh", "hi"}
