@@ -55,13 +55,12 @@ def _shared_dir(path: Path) -> bool:
 def cache_home() -> Path:
     """Downloads kept outside the repository (the Elasticsearch distribution).
 
-    ``NARCOWATCH_CACHE`` overrides it; shared between state homes so tests do not download twice.
+    ``NARCOWATCH_CACHE`` overrides it; shared between state homes so tests do not download twice. Not
+    created here: only a download writes to it (as root the unpacked distribution lives in the node root,
+    so a read-only home directory does not stop a node that is already unpacked).
     """
     env = os.environ.get("NARCOWATCH_CACHE")
     if env:
-        path = Path(env).expanduser()
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        path = Path(base) / "narcowatch"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "narcowatch"

@@ -36,10 +36,15 @@ if [ -z "$java_ok" ]; then
   echo "       and set NARCOWATCH_JAVA_HOME, or point NARCOWATCH_ES_URL at an existing cluster." >&2
 fi
 
+stamp=.venv/.narcowatch-installed
+# A venv left by an interrupted set-up (no pip) or whose Python was upgraded or removed is made anew.
+if [ -e .venv ] && ! .venv/bin/python -c "import pip" >/dev/null 2>&1; then
+  echo "setup: .venv is broken (interrupted set-up or a changed Python); creating it again"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-stamp=.venv/.narcowatch-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"

@@ -416,7 +416,11 @@ def ensure_distribution(cache_home: Path | None = None) -> Path:
     home = distribution_dir(cache_home)
     if _distribution_ok(home):
         return home
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise NodeError(f"cannot create the download cache {base} ({exc.strerror}); set NARCOWATCH_CACHE to a "
+                        "writable directory") from None
     with _file_lock(base / ".lock"):
         if _distribution_ok(home):
             return home

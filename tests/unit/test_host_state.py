@@ -195,3 +195,21 @@ def test_bind_failures_are_recognised_in_the_servers_words() -> None:
            "Caused by: java.net.BindException: Address already in use\n")
     assert {int(p) for p in es_node._BIND_FAILED.findall(out)} == {57865, 42401}
     assert es_node._BIND_FAILED.findall("BindHttpException: Failed to bind to 10.0.0.1:9200") == []
+
+
+def test_unwritable_cache_does_not_stop_a_node_whose_distribution_is_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only home directory (CI's HOME on a read-only mount) made every ES fixture error at set-up:
+    ``cache_home()`` created the directory eagerly although, as root, nothing is written there."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("NARCOWATCH_CACHE", str(blocker / "cache"))  # mkdir there fails like on a read-only mount
+    monkeypatch.setenv("NARCOWATCH_NODE_ROOT", str(tmp_path / "system"))
+    from crawler import paths
+
+    assert paths.cache_home() == blocker / "cache"
+    node = ManagedNode(state_home=tmp_path / "home")  # what the test fixtures and `es start` construct first
+    assert node.cache_home == blocker / "cache"
+    with pytest.raises(NodeError, match="NARCOWATCH_CACHE"):  # only a download needs it, and says so
+        es_node.ensure_distribution()
