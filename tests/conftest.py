@@ -47,6 +47,8 @@ def scrub_environment(environ: "dict[str, str] | _os._Environ[str]") -> list[str
 
 
 DROPPED_VARIABLES = scrub_environment(_os.environ)
+KEPT_VARIABLES = frozenset(n for n in _os.environ if n.startswith("NARCOWATCH_"))
+"""What the session started with (tests change the environment later, through monkeypatch or not)."""
 
 from tests.plugins import leftovers as _leftovers  # noqa: E402  (after the scrub: nothing reads a stale variable)
 
