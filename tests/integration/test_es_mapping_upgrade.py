@@ -192,7 +192,7 @@ def test_upgrade_of_vendors_from_v1_drops_the_unwritten_merged_into(
     v1["_meta"]["version"] = 1
     v1["mappings"]["properties"]["merged_into"] = {"type": "keyword"}
     (old_dir / "vendors.json").write_text(json.dumps(v1), encoding="utf-8")
-    install(es_client, names, mappings_dir=old_dir)
+    install(es_client, names, kinds=["vendors"], mappings_dir=old_dir)
     v1_index = names.index("vendors", 1)
     assert alias_targets(es_client, names.vendors) == [v1_index]
     listing = _listing(1, row=None)
@@ -200,7 +200,7 @@ def test_upgrade_of_vendors_from_v1_drops_the_unwritten_merged_into(
     assert update_vendors(es_client, names, [listing_doc(listing, NOW)]).created == 1
 
     assert mapping_version("vendors") == 2
-    install(es_client, names)
+    install(es_client, names, kinds=["vendors"])
     current = names.index("vendors", 2)
     assert alias_targets(es_client, names.vendors) == [current]
     props = es_client.indices.get_mapping(index=current)[current]["mappings"]["properties"]
