@@ -599,10 +599,12 @@ _INTL_CUES: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
         r"|\b(?:кроме|за исключением)(?!\w)"
         # zh: "不发货到", "不寄往", "除了", "不包括"
         r"|不(?:发货|发|寄|送|运|配送)(?:到|往)?|除了|不包括"),
-     ("kein", "nicht", "außer", "ausser", "ausgenommen", "geen", "niet", "behalve", "uitgezonderd", "uitzondering",
-      "pas", "jamais", "aucun", "sauf", "excepté", "hormis", "exception", "no", "sin env", "excepto", "salvo", "non",
-      "nessuna", "tranne", "eccetto", "esclus", "nie", "brak", "oprócz", "wyjątkiem", "не", "нет", "кроме",
-      "исключением", "不", "除了")),
+     # the verb or the "except" word each alternative needs (not "no" / "nicht": they are everywhere)
+     ("versand", "versend", "liefer", "verschick", "sende", "nicht nach", "außer", "ausser", "ausgenommen", "verzend",
+      "lever", "stur", "niet naar", "behalve", "uitgezonderd", "uitzondering", "livr", "expéd", "exped", "env",
+      "sauf", "excepté", "hormis", "exception", "entreg", "mand", "excepto", "salvo", "spedi", "consegn", "invi",
+      "tranne", "eccetto", "esclus", "wysy", "dostarcz", "dostaw", "oprócz", "wyjątkiem", "отправ", "достав",
+      "высыла", "шл", "пересыла", "работаем", "кроме", "исключением", "不", "除了")),
     ("from", re.compile(
         r"\bversand\s+" + _W + r"{0,2}?(?:aus|ab)\b|\bvanuit\b"
         r"|\b(?:exp[ée]di\w*|envo[iy]\w*|livr\w*)\s+" + _W + r"{0,2}?depuis\b|\bexp[ée]di[ée]e?s?\s+(?:de|d['’]|du|des)"
@@ -640,7 +642,13 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "->", "=>",
            *"→➡⇒➔➜➝➞⟶⇨", "env", "发", "寄"),
 }
-_ALL_CUES = [(role, pattern, _CUE_KEYS[role]) for role, pattern in _CUES] + _INTL_CUES
+_EN_CUES = [(role, pattern, _CUE_KEYS[role]) for role, pattern in _CUES]
+_ALL_CUES = _EN_CUES + _INTL_CUES
+# one search tells whether any cue of another language may match: its key at the start of a word (anywhere in
+# Chinese, which has no spaces); cheaper than each cue's own keys on every clause of English text
+_INTL_KEYS = sorted({k for _r, _p, keys in _INTL_CUES for k in keys}, key=len, reverse=True)
+_INTL_GATE_RE = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k) for k in _INTL_KEYS if not _CJK_RE.search(k)) + ")|"
+                           + "|".join(re.escape(k) for k in _INTL_KEYS if _CJK_RE.search(k)))
 _ARROW_RE = re.compile(_ARROW + r"| - ")
 _ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to", "-->", "==>", *"➡⇒➔➜➝➞⟶⇨"))
 CARRIERS = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "ems": "EMS", "tnt": "TNT",
@@ -694,8 +702,9 @@ def _clause_cues(norm: str, start: int, end: int, mentions: list[tuple[int, int,
     pos: list[int] | None = None
     if "  " in clause or "\t" in clause:  # "ships  out  of", "from\tthe": cues are read with single spaces
         clause, pos = _squeeze(clause)
-    for role, pattern, keys in _ALL_CUES:
-        if any(k in clause for k in keys):
+    has = clause.__contains__
+    for role, pattern, keys in _ALL_CUES if _INTL_GATE_RE.search(clause) else _EN_CUES:
+        if any(map(has, keys)):
             if pos is None:
                 found.extend((m.start() + start, m.end() + start, role) for m in pattern.finditer(clause))
             else:
