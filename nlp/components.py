@@ -176,7 +176,8 @@ class IntentScorer:
         lower = st["norm"].text
         p = self.model.prob(lower, st["tokens"].words) if self.model is not None else rule_prob(lower)
         threshold = self.model.threshold if self.model is not None else self.threshold
-        p = max(p, _signal_prob(st, lower))
+        if p < SIGNAL_PROB_MAX:  # hard evidence can only raise p, to at most SIGNAL_PROB_MAX
+            p = max(p, _signal_prob(st, lower))
         if p < threshold and title_offer(lower, st["tokens"].words, [(h.start, h.end) for h in st.get("hits", [])]):
             p = max(p, TITLE_OFFER_PROB)
         if p >= threshold:  # the guard only ever lowers p: skip it for texts already "other"
@@ -212,6 +213,9 @@ NEWS_CUES = ("police", "seized", "seizure", "arrested", "officials", "court", "s
              "警方", "缴获", "policía", "decomis", "incaut")
 
 
+SIGNAL_PROB_MAX = 0.97  # the most _signal_prob gives
+
+
 def _signal_prob(st: dict[str, Any], lower: str) -> float:
     """Sale probability from hard evidence: a controlled substance plus contacts, wallets, prices or offer words."""
     hits = st.get("hits") or []
@@ -225,7 +229,7 @@ def _signal_prob(st: dict[str, Any], lower: str) -> float:
     if signals == 1:
         # one piece of evidence is enough only for an offer word in a language the model was not trained on
         return 0.6 if offer and not lower.isascii() else 0.0
-    return {0: 0.0, 2: 0.9}.get(signals, 0.97)
+    return {0: 0.0, 2: 0.9}.get(signals, SIGNAL_PROB_MAX)
 
 
 @Language.factory("narcowatch_substances_v1", default_config={"table": "substances.tsv"})

@@ -66,13 +66,12 @@ class Tokens:
         starts = self._starts
         k = len(starts)
         if k <= i:
-            words, find = self.words, self.text.find
+            words, find, append = self.words, self.text.find, starts.append
             p = starts[-1] + len(words[k - 1]) if k else 0
-            while k <= i:
-                p = find(words[k], p)
-                starts.append(p)
-                p += len(words[k])
-                k += 1
+            for word in words[k:i + 1]:
+                p = find(word, p)
+                append(p)
+                p += len(word)
         return starts[i]
 
     def end(self, i: int) -> int:
