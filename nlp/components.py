@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -343,6 +344,9 @@ def title_names(text: str, taken: list[tuple[int, int]], is_place: Callable[[str
     return [(s, e) for s, e in out if not any(s < te and ts < e for ts, te in taken)]
 
 
+_START_END = operator.itemgetter("start", "end")
+
+
 def build_output(doc: Doc) -> dict[str, Any]:
     """The DESIGN.md section-4 object (without ``id``) plus ``text_normalized``."""
     st = state(doc)
@@ -418,7 +422,7 @@ def build_output(doc: Doc) -> dict[str, Any]:
     for q in st.get("quantities", []):
         entities.append({"start": q["start"], "end": q["end"], "label": "QUANTITY",
                          "text": text[q["start"]:q["end"]], "canonical": f"{q['amount']} {q['unit']}"})
-    entities.sort(key=lambda x: (x["start"], x["end"]))
+    entities.sort(key=_START_END)
     handles = list(dict.fromkeys(h["value"] for h in st.get("handles", [])))
     handles += [c["value"] for c in st.get("contacts", []) if c["kind"] == "telegram" and c["value"] not in handles]
     contacts = list({(c["kind"], c["value"]): {"kind": c["kind"], "value": c["value"]}

@@ -215,7 +215,7 @@ def find_contacts(text: str) -> list[dict[str, Any]]:
     if any(k in lower_has for k in _PHONE_KEYS):
         for m in _PHONE_CANDIDATE.finditer(text):
             raw = m.group(0)
-            if sum(c.isdigit() for c in raw) < 8 or re.fullmatch(r"\d{1,7}-\d{2}-\d", raw.strip()):
+            if sum(map(str.isdigit, raw)) < 8 or re.fullmatch(r"\d{1,7}-\d{2}-\d", raw.strip()):
                 continue
             e164 = _phone_e164(raw)
             if e164:
