@@ -771,10 +771,12 @@ def _is_gap(norm: str, start: int, end: int) -> bool:
 
 
 # the words right after a mention that no cue governs: "(DE) DOMESTIC only", "German/Domestic", "Dutch seller";
-# "US ONLY", "UK-NEXT DAY DELIVERY", "EU shipping"
+# "US ONLY", "UK-NEXT DAY DELIVERY", "EU shipping", "Australia wide"
 _AFTER_FROM_RE = re.compile(r"[\s\-–)\]:/]*(?:seller|vendor|shop|store|supplier|based|stock|warehouse|domestic)\b")
 _AFTER_TO_RE = re.compile(r"[\s\-–)\]]*(?:(?:next|same)[\s\-]day\s+)?"
-                          r"(?:only|shipping|delivery|shipment|post(?:age)?)\b|\s*(?:配送|送货|包邮)")
+                          r"(?:only|shipping|delivery|shipment|post(?:age)?)\b|\s*(?:配送|送货|包邮)"
+                          # "Express post Australia wide", "EU-wide shipping" (not "USA wide selection")
+                          r"|[\s\-]*wide\b(?!\s+(?:selection|range|variety|choice|array|assortment))")
 # Chinese "德国发货" is sent from Germany, but "全球发货" ships worldwide
 _ZH_DISPATCH_RE = re.compile(r"\s*(?:发货|发出)")
 _ZH_WORLDWIDE = frozenset(("全球", "全世界", "世界各地", "国际"))
@@ -807,7 +809,7 @@ def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str
     if "\u0900" <= after.lstrip()[:1] <= "\u097f":
         return _hindi_role(norm, end)
     rest = after.lstrip()
-    if _ARROW_RE.match(rest) or rest.startswith(("to ", ">")) or re.match(r" - \w", after):
+    if _ARROW_RE.match(rest) or rest.startswith(("to ", ">")) or re.match(r" - [^\W\d]", after):
         return "from"
     if _AFTER_FROM_RE.match(after):
         return "from"

@@ -115,6 +115,31 @@ def test_route_notation(text: str, expected: tuple[list[str], ...]) -> None:
     assert roles(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # "Express post Australia wide." (shared/data/listings/vendorall_0114.csv, Agora descriptions)
+    ("MDMA crystal 1g. Express post Australia wide.", ([], ["AU"], [], [])),
+    ("EU-wide shipping, tracked", ([], ["EU"], [], [])),
+    ("UK and Ireland wide", ([], ["GB", "IE"], [], [])),
+    ("We don't ship to Australia wide", ([], [], ["AU"], [])),
+    # not: "widely", a wide selection
+    ("Australia widely known for quality", ([], [], [], ["AU"])),
+    ("Best USA wide selection of pills", ([], [], [], ["US"])),
+])
+def test_a_country_wide_is_a_destination(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a delivery time after a dash is no route (saved Cryptonia vendor page: "Australia, New Zeland - 10/11 days.")
+    ("Australia, New Zeland - 10/11 days.", ([], [], [], ["AU", "NZ"])),
+    ("UK - 1-2 days\nGermany - 3-5 days", ([], [], [], ["GB", "DE"])),
+    # the dash between two countries still is
+    ("Netherlands - Germany", (["NL"], ["DE"], [], [])),
+])
+def test_a_dash_before_a_delivery_time_is_no_arrow(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
 # ---------------------------------------------------------------- domestic with a delivery time
 
 @pytest.fixture(scope="module")
