@@ -776,7 +776,11 @@ _AFTER_FROM_RE = re.compile(r"[\s\-–)\]:/]*(?:seller|vendor|shop|store|supplie
 _AFTER_TO_RE = re.compile(r"[\s\-–)\]]*(?:(?:next|same)[\s\-]day\s+)?"
                           r"(?:only|shipping|delivery|shipment|post(?:age)?)\b|\s*(?:配送|送货|包邮)"
                           # "Express post Australia wide", "EU-wide shipping" (not "USA wide selection")
-                          r"|[\s\-]*wide\b(?!\s+(?:selection|range|variety|choice|array|assortment))")
+                          r"|[\s\-]*wide\b(?!\s+(?:selection|range|variety|choice|array|assortment))"
+                          # a delivery time after it: "Germany 2-4 days", "CANADA 5-12 DAYS", "EU-5DAYS", "UK- NDD",
+                          # "1.Germany: 1-2 business days", "Australia, New Zeland - 10/11 days." (not "2 days ago")
+                          r"|[\s\-–:(=]*(?:(?:\d{1,2}\s*(?:[\-–/]|to)\s*)?\d{1,2}\s*(?:business\s+|working\s+|work\s+)?"
+                          r"(?:days?|dd|tage|werktage|wd|bd|weeks?)\b(?!\s+ago)|ndd\b|next[\s\-]day\b)")
 # Chinese "德国发货" is sent from Germany, but "全球发货" ships worldwide
 _ZH_DISPATCH_RE = re.compile(r"\s*(?:发货|发出)")
 _ZH_WORLDWIDE = frozenset(("全球", "全世界", "世界各地", "国际"))

@@ -131,12 +131,31 @@ def test_a_country_wide_is_a_destination(text: str, expected: tuple[list[str], .
 
 @pytest.mark.parametrize(("text", "expected"), [
     # a delivery time after a dash is no route (saved Cryptonia vendor page: "Australia, New Zeland - 10/11 days.")
-    ("Australia, New Zeland - 10/11 days.", ([], [], [], ["AU", "NZ"])),
-    ("UK - 1-2 days\nGermany - 3-5 days", ([], [], [], ["GB", "DE"])),
+    ("Australia, New Zeland - 10/11 days.", ([], ["AU", "NZ"], [], [])),
+    ("UK - 1-2 days\nGermany - 3-5 days", ([], ["GB", "DE"], [], [])),
     # the dash between two countries still is
     ("Netherlands - Germany", (["NL"], ["DE"], [], [])),
 ])
 def test_a_dash_before_a_delivery_time_is_no_arrow(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # delivery-time tables of saved market pages (Empire, Dream, Apollon vendor and listing pages)
+    ("*** UK- NDD EU-5DAYS WW-14DAYS***", ([], ["GB", "EU", "WORLDWIDE"], [], [])),
+    ("Germany 2-4 days", ([], ["DE"], [], [])),
+    ("Germany 2-4 Tage", ([], ["DE"], [], [])),
+    ("- CANADA 5-14DD", ([], ["CA"], [], [])),
+    ("1.Germany: 1-2 business days", ([], ["DE"], [], [])),
+    ("UK (1-3 WORKING DAYS)", ([], ["GB"], [], [])),
+    ("USA : 7 to 10 days (may take up to 14 days)", ([], ["US"], [], [])),
+    # a cue before it still decides; not: a time in the past, a number that is no time
+    ("We don't ship to Germany 2-4 days", ([], [], ["DE"], [])),
+    ("Ships from Germany 2-4 days", (["DE"], [], [], [])),
+    ("I was in Germany 2 days ago", ([], [], [], ["DE"])),
+    ("Germany 2-4 grams", ([], [], [], ["DE"])),
+])
+def test_a_delivery_time_after_a_country_makes_it_a_destination(text: str, expected: tuple[list[str], ...]) -> None:
     assert roles(text) == expected
 
 
