@@ -596,8 +596,8 @@ class BrowserGuard:
         byte, Chromium cancels its requests and the navigation fails now, not at its timeout);
         BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's. A page that
         has not given its response ``deadline`` seconds after this is crashed (``too_slow``), likewise."""
-        if not (deadline or self.max_bytes) or url in self.refused:
-            return  # a page scrapy-playwright opens again for a request already dropped: nothing to meter
+        if not (deadline or self.max_bytes):
+            return
         cdp = await page.context.new_cdp_session(page)
         if deadline:
             task = asyncio.ensure_future(self._deadline(page, cdp, url, deadline))

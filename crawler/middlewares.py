@@ -8,7 +8,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -21,6 +21,13 @@ from scrapy.http import Response, TextResponse
 from twisted.internet import defer
 
 from crawler.common.redaction import mask_values, redact_url
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+
+    from crawler.addresses import AddressPolicy
+    from crawler.sources.models import SelectorSpec
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,6 @@ class AddressGuardMiddleware:
     """
 
     def __init__(self, crawler: Crawler):
-        from crawler.addresses import AddressPolicy
 
         self.crawler = crawler
         self.policies: dict[str, AddressPolicy] = {}
@@ -76,7 +82,7 @@ class AddressGuardMiddleware:
         if reason is not None:
             raise self.refuse(spider, request.url, reason)
 
-    def policy(self, spider: Spider) -> Any:
+    def policy(self, spider: Spider) -> AddressPolicy:
         from crawler.addresses import AddressPolicy
 
         found = self.policies.get(spider.name)
@@ -113,8 +119,9 @@ class AddressGuardMiddleware:
             addresses = policy.cached(host)
             if addresses is None:
                 port = urlsplit(request.url).port
-                addresses = await maybe_deferred_to_future(deferToThread(resolve, host, port))
-                policy.remember(host, addresses)
+                resolved: list[str] = await maybe_deferred_to_future(deferToThread(resolve, host, port))
+                policy.remember(host, resolved)
+                addresses = resolved
             reason = policy.addresses_reason(addresses, request.url)
         if reason is not None:
             raise self.refuse(spider, request.url, reason)
@@ -123,7 +130,8 @@ class AddressGuardMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
         if "playwright" in response.flags:
             return response  # rendered pages: crawler.browser checks every hop
-        reason = self.policy(spider).connected_reason(response.url, response.ip_address)
+        ip = str(response.ip_address) if response.ip_address is not None else None
+        reason = self.policy(spider).connected_reason(response.url, ip)
         if reason is not None:
             raise self.refuse(spider, response.url, f"{reason}_connected")
         return response
@@ -182,7 +190,7 @@ class BadPageConfig:
     max_bytes: int
 
     @classmethod
-    def from_settings(cls, settings: Any) -> BadPageConfig:
+    def from_settings(cls, settings: BaseSettings) -> BadPageConfig:
         max_bytes = settings.getint("NARCOWATCH_MAX_PAGE_BYTES", settings.getint("DOWNLOAD_MAXSIZE", 0))
         if max_bytes < 0:
             raise ValueError(f"NARCOWATCH_MAX_PAGE_BYTES must be >= 0, got {max_bytes}")
@@ -256,7 +264,7 @@ class BoundedDecompressionMiddleware(HttpCompressionMiddleware):
     """Scrapy's HttpCompressionMiddleware, whose refusal of a body that decompresses past the size limit
     (a decompression bomb) is counted as the bad page ``decompression_bomb`` instead of a DEBUG line."""
 
-    def __init__(self, stats: Any = None, *, crawler: Crawler | None = None):
+    def __init__(self, stats: StatsCollector | None = None, *, crawler: Crawler | None = None):
         super().__init__(stats, crawler=crawler)
         self._crawler = crawler
 
@@ -316,17 +324,20 @@ def backoff_delay(attempt: int, base: float, maximum: float, retry_after: str | 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's RetryMiddleware (5xx, 429, timeouts, connection errors) with exponential backoff.
 
+    Its hooks return ``Any``: a delayed retry is a Deferred, which Scrapy's middleware manager accepts but
+    RetryMiddleware's own signatures (Request | Response | None) do not name.
+
     The retry request is handed back only after ``NARCOWATCH_RETRY_BACKOFF_BASE * 2**(n-1)`` seconds
     (capped at ``NARCOWATCH_RETRY_BACKOFF_MAX``); other requests go on meanwhile.
     """
 
-    def __init__(self, settings: Any):
+    def __init__(self, settings: BaseSettings):
         super().__init__(settings)
         self.base = settings.getfloat("NARCOWATCH_RETRY_BACKOFF_BASE", 2.0)
         self.maximum = settings.getfloat("NARCOWATCH_RETRY_BACKOFF_MAX", 120.0)
         if self.base < 0 or self.maximum < 0:
             raise ValueError("NARCOWATCH_RETRY_BACKOFF_BASE and _MAX must be >= 0")
-        self.stats: Any = None
+        self.stats: StatsCollector | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
@@ -339,7 +350,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return result
         delay = backoff_delay(int(result.meta.get("retry_times", 1)), self.base, self.maximum, retry_after)
         if self.stats is not None:
-            self.stats.inc_value("narcowatch/retry/backoff_seconds", delay)
+            self.stats.inc_value("narcowatch/retry/backoff_seconds", delay)  # type: ignore[arg-type]  # adds floats too
         if delay <= 0:
             return result
         return self.later(delay, result)
@@ -385,7 +396,7 @@ class SourceSession:
     source: str
     cookies: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    logout_selector: Any = None
+    logout_selector: SelectorSpec | None = None
     logout_text: str | None = None
 
     @classmethod

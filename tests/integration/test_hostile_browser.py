@@ -197,6 +197,8 @@ def test_page_whose_script_holds_the_browser_is_closed_and_counted(tmp_path: Pat
     assert result.stat("narcowatch/bad_page/too_slow") == 1
     assert "/item/hold (too_slow): no response after 6 s" in result.log
     assert hits.get("/item/hold") == 1  # neither reopened by scrapy-playwright nor retried
+    # each request rendered on one page, opened once and closed once (a reopened page counts twice)
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == 3
     assert result.stat("finish_reason") == "finished"
 
 
@@ -205,17 +207,22 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
     memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of an endless page
     (``too_large``) then crashed the normal page being rendered beside it, which was lost (no retries
     left). Now the endless page is dropped and counted, and its sibling is rendered once more and yields."""
-    streaming = threading.Event()
+    beside_loading, stream_over = threading.Event(), threading.Event()
     sent = {"stream": 0}
-    endless = _endless_page(sent, streaming)
+    # In this order: the normal page is parsed and waits for its script; then the endless page streams (into
+    # the same renderer) and is crashed; the script comes once the endless page is over.
+    endless = _endless_page(sent, after=beside_loading, over=stream_over)
+    body = ("<h1 class='title'>Fentanyl powder ok</h1><div class='desc'>ships from CN</div>"
+            "<script src='/slow.js'></script>")
 
-    def beside(req: Any) -> None:
-        streaming.wait(20)  # the first rendering is in flight while the endless page is being read
-        body = "<h1 class='title'>Fentanyl powder ok</h1><div class='desc'>ships from CN</div>"
-        send(req, 200, page("ok", body))
+    def slow_script(req: Any) -> None:
+        beside_loading.set()
+        stream_over.wait(20)
+        send(req, 200, b"", "application/javascript")
 
     links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("stream", "ok"))
-    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/ok": beside, "/item/stream": endless}
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/stream": endless,
+              "/item/ok": lambda req: send(req, 200, page("ok", body)), "/slow.js": slow_script}
     with local_server(routes) as (base, hits):
         source = {"name": "sharer", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
                   "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 2, "randomize": False},
@@ -227,15 +234,22 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
     assert result.stat("narcowatch/bad_page/too_large") == 1
     assert hits.get("/item/stream") == 1 and 0 < sent["stream"] < BIG_BYTES
     assert result.stat("narcowatch/browser/crash_retries") >= 1
+    # index, stream, ok and each rendering of ok again: one page each, opened once and closed once
+    pages = 3 + result.stat("narcowatch/browser/crash_retries")
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == pages
     assert "crashed (" in result.log and "rendering it once more on a fresh page" in result.log
     assert result.stat("finish_reason") == "finished"
 
 
-def _endless_page(sent: dict[str, int], started: threading.Event | None = None) -> Any:
+def _endless_page(sent: dict[str, int], after: threading.Event | None = None,
+                  over: threading.Event | None = None) -> Any:
     """An HTML page with no Content-Length (chunked) that goes on for 50 MB, paced (at most ~16 MB/s); ``sent``
-    counts what went out, ``started`` is set once 512 KB have."""
+    counts what went out. It starts once ``after`` is set (if given, at most 20 s later) and sets ``over`` when
+    it has ended or the crawler hung up."""
 
     def serve(req: Any) -> None:
+        if after is not None:
+            after.wait(20)
         req.send_response(200)
         req.send_header("Content-Type", "text/html; charset=utf-8")
         req.send_header("Transfer-Encoding", "chunked")
@@ -245,12 +259,13 @@ def _endless_page(sent: dict[str, int], started: threading.Event | None = None) 
             while sent["stream"] < BIG_BYTES:
                 req.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sent["stream"] += len(chunk)
-                if started is not None and sent["stream"] > 512 * 1024:
-                    started.set()
                 time.sleep(0.004)
             req.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass
+        finally:
+            if over is not None:
+                over.set()
 
     return serve
 
