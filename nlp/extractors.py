@@ -679,6 +679,11 @@ _NO_DOMESTIC_RE = re.compile(r"\b(?:no|not|non|without)[\s\-]+(?:\w+\s+)?domesti
                              r"|\bdomestic\b(?:\s+\w+){0,2}\s+(?:are|is)\s+(?:not|no longer)\b")
 
 
+# "only" in the languages of the country table: "Versand nur nach Deutschland" is domestic only
+_ONLY_RE = re.compile(r"\b(?:only|nur|alleen|uniquement|seulement|solo|sólo|solamente|únicamente|soltanto|tylko|"
+                      r"только)\b|仅|केवल|सिर्फ")
+
+
 def find_carriers(tokens: Tokens) -> list[str]:
     """Parcel carriers named in the text (USPS, DHL, EMS, ...)."""
     found: list[str] = []
@@ -1008,7 +1013,7 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
         "carriers": find_carriers(tokens),
         "stealth": any(k in norm for k in _STEALTH_KEYS) and bool(_STEALTH_RE.search(norm)),
         "domestic_only": domestic_stated or (
-            len(set(ships_to)) == 1 and ships_to[0] not in ("WORLDWIDE", "EU") and bool(re.search(r"\bonly\b", norm))),
+            len(set(ships_to)) == 1 and ships_to[0] not in ("WORLDWIDE", "EU") and _ONLY_RE.search(norm) is not None),
         # "domestic only" said in words (not inferred from "USA only"), and domestic shipping offered at all
         "domestic_stated": domestic_stated,
         "domestic_offered": "domestic" in norm and _DOMESTIC_WORD_RE.search(norm) is not None

@@ -276,3 +276,18 @@ def _names_by_language() -> list[tuple[str, str, str]]:
 def test_every_language_of_the_name_table_has_country_rows_with_a_source() -> None:
     langs = {lang for _n, _c, lang in _names_by_language()}
     assert langs == {"de", "nl", "fr", "es", "it", "pl", "ru", "zh", "hi"}
+
+
+@pytest.mark.parametrize(("text", "frm", "to"), [
+    # "only" in other languages: one destination and "only" is domestic, sent from there (Agora: "Versand nur nach
+    # Deutschland. Versand per DHL PAKET mit Tracking ID.")
+    ("50g Haze. Versand nur nach Deutschland. Versand per DHL PAKET mit Tracking ID.", ["DE"], ["DE"]),
+    ("Wysyłka tylko do Polski", ["PL"], ["PL"]),
+    ("Доставка только по России", ["RU"], ["RU"]),
+    # not: no "only", or two destinations
+    ("Versand nach Deutschland", [], ["DE"]),
+    ("Versand nur nach Deutschland und Österreich", [], ["DE", "AT"]),
+])
+def test_only_in_other_languages_is_domestic(rules: Analyzer, text: str, frm: list[str], to: list[str]) -> None:
+    res = rules.analyze(text)
+    assert (res["ships_from"], res["ships_to"]) == (frm, to)
