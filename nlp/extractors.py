@@ -833,6 +833,23 @@ def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str
     return None
 
 
+# "Shipping from the UK to the EU": a bare "to" between an origin and the next country
+_TO_BETWEEN_RE = re.compile(r"[^\S\n]*,?[^\S\n]*(?:to|into)[^\S\n]+(?:(?:all[^\S\n]+)?(?:of[^\S\n]+)?the[^\S\n]+)?")
+
+
+def _from_then_to(norm: str, prev: tuple[int, int, str], prev_role: str | None, start: int, code: str) -> str:
+    """Role of a country that a "from" cue reaches, after another country of the same clause: a destination
+    after "<origin> to" ("Shipping from the UK to the EU"), on along its list ("... to the EU and worldwide"), and
+    a worldwide word right after the origin ("Ships from Germany worldwide"); else an origin."""
+    if prev_role == "from" and _TO_BETWEEN_RE.fullmatch(norm, prev[1], start):
+        return "to"
+    if prev_role == "to" and _is_gap(norm, prev[1], start):
+        return "to"
+    if prev_role == "from" and code == "WORLDWIDE" and _is_gap(norm, prev[1], start):
+        return "to"
+    return "from"
+
+
 def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str | None]:
     """Role of each mention (sorted by start): from / to / not, or None.
 
@@ -898,6 +915,8 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                         if ok:
                             role = "to" if cur[2] == "within" else cur[2]
                             reach = e
+                        if role == "from" and idx > k and roles[idx - 1] in ("from", "to"):
+                            role = _from_then_to(norm, mentions[idx - 1], roles[idx - 1], s, _code)
                     if role is None:
                         role = _fallback_role(norm, s, e, prev_end)
                         if role in ("to", "not"):

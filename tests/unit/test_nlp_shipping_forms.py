@@ -159,6 +159,23 @@ def test_a_delivery_time_after_a_country_makes_it_a_destination(text: str, expec
     assert roles(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # "from <origin> to <destination>" with words between that the "ship ... to" cue does not span
+    ("Shipping from the UK to the EU", (["GB"], ["EU"], [], [])),
+    ("Shipping from the UK to the EU and worldwide", (["GB"], ["EU", "WORLDWIDE"], [], [])),
+    ("Shipping from the UK to all of the EU", (["GB"], ["EU"], [], [])),
+    ("Ships from UK, France to Germany", (["GB", "FR"], ["DE"], [], [])),
+    ("Ships from Germany worldwide", (["DE"], ["WORLDWIDE"], [], [])),
+    # not: a list of origins, worldwide as the only "origin", an origin after a destination's clause
+    ("Ships from Germany, Netherlands", (["DE", "NL"], [], [], [])),
+    ("Ships from Germany and the Netherlands", (["DE", "NL"], [], [], [])),
+    ("Origin Country : World Wide", ([], [], [], [])),
+    ("Ships from UK to EU, also ships from NL", (["GB", "NL"], ["EU"], [], [])),
+])
+def test_from_an_origin_to_a_destination(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
 # ---------------------------------------------------------------- domestic with a delivery time
 
 @pytest.fixture(scope="module")
