@@ -535,6 +535,8 @@ _NOT_RE = re.compile(
     r"\b(?:no|not|never|don['`´ʼ]?t|dont|do not|doesn['`´ʼ]?t|does not|won['`´ʼ]?t|wont|will not|cannot|"
     r"can['`´ʼ]?t|cant|isn['`´ʼ]?t|aren['`´ʼ]?t|unable to)\s+(?:\w+\s+){0,3}?"
     r"(?:ship(?:ping|s|ped)?|send(?:ing)?|sent|deliver(?:y|ing|ies|ed)?|post(?:age|ed)?|mail(?:ed)?|export)(?:\s+(?:\w+\s+){0,3}?(?:to|into|in))?\b"
+    r"|\b(?:stopped|ceased|quit|paused|suspended|halted)\s+(?:\w+\s+){0,2}?(?:ship|send|deliver|post|mail)\w*"
+    r"(?:\s+(?:\w+\s+){0,3}?(?:to|into|in))?\b"
     r"|\bexcept(?:\s+for)?\b|\bexcluding\b|\bexcl\b\.?|\bbut not\b|\bnot to\b|\bno ship(?:ping)? to\b"
     r"|\b(?:excluded|restricted|banned|blacklist(?:ed)?|prohibited|forbidden|embargoed|unsupported)\s+"
     r"(?:countries|country|destinations?|locations?|regions?)\b"
@@ -635,7 +637,8 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "within": ("out", "beyond"),
     "not": ("no", "n't", "n`t", "n´t", "nʼt",
             "dont", "doesnt", "wont", "never", "cannot", "cant", "except", "excl", "but not", "unable",
-            "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported"),
+            "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported",
+            "stopped", "ceased", "quit", "paused", "suspended", "halted"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "out of", "outside"),
     "inside": ("within",),
@@ -837,6 +840,15 @@ def _fallback_role(norm: str, start: int, end: int, prev_end: int | None) -> str
 _TO_BETWEEN_RE = re.compile(r"[^\S\n]*,?[^\S\n]*(?:to|into)[^\S\n]+(?:(?:all[^\S\n]+)?(?:of[^\S\n]+)?the[^\S\n]+)?")
 
 
+# a negation after the destination: "Shipping to the USA is not possible", "to Australia is no longer available",
+# "Shipping to Canada: not available"
+_POST_NOT_RE = re.compile(
+    r"[^\S\n]*[:,\-–(]?[^\S\n]*(?:(?:is|are|was|were|will\s+be|has\s+been|have\s+been)\s+)?"
+    r"(?:(?:currently|temporarily|unfortunately|sadly|now|sometimes)\s+)?"
+    r"(?:(?:not|no\s+longer)\s+(?:possible|available|allowed|accepted|supported|offered|an\s+option)"
+    r"|unavailable|impossible|suspended|stopped|paused|discontinued|disabled|banned|forbidden|prohibited)\b")
+
+
 def _from_then_to(norm: str, prev: tuple[int, int, str], prev_role: str | None, start: int, code: str) -> str:
     """Role of a country that a "from" cue reaches, after another country of the same clause: a destination
     after "<origin> to" ("Shipping from the UK to the EU"), on along its list ("... to the EU and worldwide"), and
@@ -927,6 +939,15 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                                    and _is_gap(norm, mentions[back - 1][1], mentions[back][0])):
                                 back -= 1
                                 roles[back] = role
+                    if role == "to" and _POST_NOT_RE.match(norm, e, clause_end):
+                        # "Shipping to the USA is not possible", "Shipping to Canada and the US: not available":
+                        # the negation after the list takes it back
+                        role = "not"
+                        back = idx
+                        while (back > k and roles[back - 1] == "to"
+                               and _is_gap(norm, mentions[back - 1][1], mentions[back][0])):
+                            back -= 1
+                            roles[back] = role
                     roles[idx] = role
                     prev_end = e
             k = m_end

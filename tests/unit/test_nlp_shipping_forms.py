@@ -176,6 +176,34 @@ def test_from_an_origin_to_a_destination(text: str, expected: tuple[list[str], .
     assert roles(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # the negation after the country: these sentences negate shipping there, so never ships_to
+    ("Shipping to the USA is not possible", ([], [], ["US"], [])),
+    ("Shipping to Australia is no longer available", ([], [], ["AU"], [])),
+    ("Shipping to Australia is currently suspended", ([], [], ["AU"], [])),
+    ("Shipping to Canada: not available", ([], [], ["CA"], [])),
+    ("Shipping to Canada and the US: not available", ([], [], ["CA", "US"], [])),
+    ("We stopped shipping to Canada", ([], [], ["CA"], [])),
+    # not: the negation is of something else, in another clause, or of another country's clause
+    ("Shipping to the USA is possible", ([], ["US"], [], [])),
+    ("Ships to Germany. Tracking is not available", ([], ["DE"], [], [])),
+    ("We ship to Germany, shipping to Canada is not possible", ([], ["DE"], ["CA"], [])),
+    ("We stopped using tracking. Ships to Canada", ([], ["CA"], [], [])),
+])
+def test_a_negation_after_the_destination(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize("template", ["Shipping to {c} is not possible", "Delivery to {c}: not available",
+                                      "We stopped shipping to {c}", "Shipping to {c} is no longer offered"])
+def test_no_name_after_a_later_negation_is_a_destination(template: str) -> None:
+    names = [(key.title(), code) for key, code in TABLE.by_key.items() if code not in ("EU", "WORLDWIDE")]
+    assert len(names) > 500
+    leaks = [(name, roles(template.format(c=name))) for name, code in names
+             if code in roles(template.format(c=name))[1]]
+    assert leaks == []
+
+
 # ---------------------------------------------------------------- domestic with a delivery time
 
 @pytest.fixture(scope="module")
