@@ -14,11 +14,18 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from crawler.es.node import free_port
 from tests.plugins.es import delete_prefix
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.smtp]
 
 DECOY_PATHS = ("/news/", "/harm-reduction/")
+
+
+DEMO_PORT = free_port()
+"""The demo sites' port for every run of this module. The demo's default, 8808, may be taken (a user's demo
+web, another test session's demo): its fallback is a random port, and listing ids carry the site's address
+(the platform is the URL's host and port), so a second run on another port duplicated every listing."""
 
 
 def run_demo(home: Path, es_url: str, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,6 +34,7 @@ def run_demo(home: Path, es_url: str, prefix: str, *args: str) -> subprocess.Com
         NARCOWATCH_HOME=str(home),
         NARCOWATCH_ES_URL=es_url,
         NARCOWATCH_INDEX_PREFIX=prefix,
+        NARCOWATCH_DEMO_PORT=str(DEMO_PORT),
     )
     env.pop("NARCOWATCH_SMTP_URL", None)
     cmd = [sys.executable, "-m", "crawler.cli", "demo", *args]

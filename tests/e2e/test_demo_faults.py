@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler.es.client import get_client
+from crawler.es.node import free_port
 from tests.plugins.es import start_test_node, stop_test_node
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.elasticsearch, pytest.mark.browser]
@@ -25,7 +26,8 @@ def test_node_stopped_mid_demo_gives_clear_error_with_url(tmp_path: Path) -> Non
         url = info.url
         prefix = f"nwtest-fault-{uuid.uuid4().hex[:6]}"
         env = dict(os.environ, NARCOWATCH_HOME=str(tmp_path / "home"), NARCOWATCH_ES_URL=url,
-                   NARCOWATCH_INDEX_PREFIX=prefix)
+                   NARCOWATCH_INDEX_PREFIX=prefix,
+                   NARCOWATCH_DEMO_PORT=str(free_port()))  # both runs' sites on one port (8808 may be taken)
         env.pop("NARCOWATCH_SMTP_URL", None)
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawler.cli", "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
