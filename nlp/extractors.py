@@ -530,7 +530,8 @@ _CODE_RE = re.compile(r"[a-z]{2,3}")
 _LABELLED_RE = re.compile(r"(?:from|to|:|[→➡⇒➔➜➝➞⟶⇨]|->|>|,|/|&|\band|\bor|(?:^|\n)\s*[-*•·+]?)\s*$")
 CUE_WINDOW = 100  # a from/to cue reaches mentions up to this many characters after it (chained over a list)
 NOT_GAP = 40  # a negation reaches on over a list: each next mention at most this far after the last one
-_CLAUSE_RE = re.compile(r"[.;!?]+(?=\s|$)|[|•]")  # clause ends inside a line (lines are split first)
+# clause ends inside a line (lines are split first); not the dot of "excl." / "incl." / "e.g." ("Worldwide (excl. USA)")
+_CLAUSE_RE = re.compile(r"(?<!\bexcl)(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bapprox)[.;!?]+(?=\s|$)|[|•]")
 _NOT_RE = re.compile(
     r"\b(?:no|not|never|don['`´ʼ]?t|dont|do not|doesn['`´ʼ]?t|does not|won['`´ʼ]?t|wont|will not|cannot|"
     r"can['`´ʼ]?t|cant|isn['`´ʼ]?t|aren['`´ʼ]?t|unable to)\s+(?:\w+\s+){0,3}?"
@@ -563,7 +564,9 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
-                      r"\bshipping\b(?=\s*(?:worldwide|world wide|internationally|globally))|\bonly\b|"
+                      r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|deliver(?:s|y|ies|ing|ed)?|post(?:s|ing|ed)?|mail(?:s|ing|ed)?|"
+                      r"export(?:s|ing|ed)?|dispatch(?:es|ed|ing)?)\b(?=\s*(?:worldwide|world wide|world-wide|"
+                      r"internationally|globally|international|everywhere|anywhere|ww)\b)|\bonly\b|"
                       r"[→➡⇒➔➜➝➞⟶⇨]|->|=>|\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
     ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
 ]

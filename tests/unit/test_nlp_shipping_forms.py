@@ -204,6 +204,22 @@ def test_no_name_after_a_later_negation_is_a_destination(template: str) -> None:
     assert leaks == []
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # any shipping verb right before a worldwide word ("Ships worldwide" gave nothing)
+    ("Ships worldwide", ([], ["WORLDWIDE"], [], [])),
+    ("We send worldwide", ([], ["WORLDWIDE"], [], [])),
+    ("Shipped worldwide from Spain", (["ES"], ["WORLDWIDE"], [], [])),
+    # the dot of "excl." ends no clause
+    ("Ships worldwide excl. Australia and NZ", ([], ["WORLDWIDE"], ["AU", "NZ"], [])),
+    ("Worldwide (excl. USA/AUS)", ([], [], ["US", "AU"], [])),
+    # not: a worldwide word that is not the destination, a sentence's dot
+    ("Worldwide famous Dutch seller", (["NL"], [], [], [])),
+    ("We ship to Germany. USA is slow", ([], ["DE"], [], ["US"])),
+])
+def test_ships_worldwide_and_abbreviations(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
 # ---------------------------------------------------------------- domestic with a delivery time
 
 @pytest.fixture(scope="module")
