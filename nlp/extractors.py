@@ -555,14 +555,15 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"\bfactory in\b|\bwe are (?:in|from)\b|\bcountry of origin\b|\bmade in\b|\bproduced in\b|"
                         r"\b(?:ship|sen[dt]|post|mail|dispatch)\w*\s+out\s+of\b|"
                         r"\bfree (?:postage|shipping) from\b|"
-                        r"\baus\b|\bdesde\b|\bиз\b|从|\boutside of\b")),
+                        r"\baus\b|\bdesde\b|\bиз\b|从|\boutside of\b|\blocation\s*:")),
     # "ship within the US", "delivery within Europe": sent from there, to there
     # (not a time: "we ship within 48 hours to Germany", "within 2-3 business days", "within a week")
     ("inside", re.compile(r"\bwithin(?:\s+all)?(?:\s+of)?\b(?!\s*(?:\d[\d\s\-–/.,]*|an?\s+|one\s+|two\s+|three\s+|"
                           r"few\s+|several\s+|the\s+next\s+|next\s+)(?:business\s+|working\s+)?"
                           r"(?:hours?|hrs?|h|days?|d|weeks?|wks?|minutes?|mins?|months?)\b)")),
     ("to", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|deliver(?:s|y|ies|ing)?|post(?:age|ing)?|"
-                      r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?(?:to|into|in)\b|\bto\s*:|\bdestination\b|"
+                      r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?"
+                      r"(?:to|into|in|across|throughout|all over|around)\b|\bto\s*:|\bdestinations?\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
                       r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|deliver(?:s|y|ies|ing|ed)?|post(?:s|ing|ed)?|mail(?:s|ing|ed)?|"
                       r"export(?:s|ing|ed)?|dispatch(?:es|ed|ing)?)\b(?=\s*(?:worldwide|world wide|world-wide|"
@@ -643,7 +644,7 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
             "restricted", "banned", "blacklist", "prohibited", "forbidden", "embargo", "unsupported",
             "stopped", "ceased", "quit", "paused", "suspended", "halted"),
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
-             "aus", "desde", "из", "从", "out of", "outside"),
+             "aus", "desde", "из", "从", "out of", "outside", "location"),
     "inside": ("within",),
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "->", "=>",
            *"→➡⇒➔➜➝➞⟶⇨", "env", "发", "寄"),

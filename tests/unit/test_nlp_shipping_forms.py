@@ -220,6 +220,21 @@ def test_ships_worldwide_and_abbreviations(text: str, expected: tuple[list[str],
     assert roles(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Shipping Destinations: US, CA, UK", ([], ["US", "CA", "GB"], [], [])),
+    ("Location: Netherlands", (["NL"], [], [], [])),
+    ("Vendor location: Canada", (["CA"], [], [], [])),
+    ("We're based in the UK and ship across Europe", (["GB"], ["EU"], [], [])),
+    ("We deliver throughout Europe", ([], ["EU"], [], [])),
+    # not: a location that is no label, restricted destinations, a negated "across"
+    ("The location of the lab in China is secret", ([], [], [], ["CN"])),
+    ("Restricted destinations: Australia", ([], [], ["AU"], [])),
+    ("We don't ship across Europe", ([], [], [], [])),
+])
+def test_destinations_locations_and_across(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
 # ---------------------------------------------------------------- domestic with a delivery time
 
 @pytest.fixture(scope="module")
