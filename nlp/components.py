@@ -182,7 +182,8 @@ class IntentScorer:
         if p < threshold and title_offer(lower, st["tokens"].words, [(h.start, h.end) for h in st.get("hits", [])]):
             p = max(p, TITLE_OFFER_PROB)
         if p >= threshold:  # the guard only ever lowers p: skip it for texts already "other"
-            p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []))
+            p = public_health_prob(lower, p, len(st.get("contacts") or []), len(st.get("wallets") or []),
+                                   st["tokens"].words)
         st["p_sale"] = p
         st["intent"] = "sale" if p >= threshold else "other"
         sale_signal = st["intent"] == "sale"

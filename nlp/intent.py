@@ -7,7 +7,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,13 +143,32 @@ _NOT_FOR_SALE = re.compile(
     r"\b(sells? nothing|nothing (is )?for sale|not for sale|we do not sell|we don'?t sell|no sales?\b|"
     r"(are|is) free at|free of charge at)")
 _NOT_FOR_SALE_KEYS = ("nothing", "not for sale", "not sell", "n't sell", "no sale", "free at", "free of charge")
-_HEALTH_CUES = re.compile(
-    r"\b(harm reduction|naloxone|narcan|test strips?|never use alone|start low|go slow|overdose|outreach|"
-    r"drop-in|recovery position|call emergency|emergency services|wound care|treatment referrals?|clinic|"
-    r"helpline|hotline|people who use drugs|needle exchange|syringe services|"
+_HEALTH_CUE_ALTERNATIVES = (
+    "harm reduction", "naloxone", "narcan", "test strips?", "never use alone", "start low", "go slow", "overdose",
+    "outreach", "drop-in", "recovery position", "call emergency", "emergency services", "wound care",
+    "treatment referrals?", "clinic", "helpline", "hotline", "people who use drugs", "needle exchange",
+    "syringe services",
     # reporting on the trade rather than taking part in it
-    r"law enforcement|opioid (epidemic|crisis)|overdose deaths|public health|prosecuted|prosecutors|"
-    r"arrested|police|authorities|seized|seizures?)\b")
+    "law enforcement", "opioid (epidemic|crisis)", "overdose deaths", "public health", "prosecuted", "prosecutors",
+    "arrested", "police", "authorities", "seized", "seizures?")
+_HEALTH_CUES = re.compile(r"\b(" + "|".join(_HEALTH_CUE_ALTERNATIVES) + r")\b")
+
+
+def _first_words(alternatives: Iterable[str]) -> frozenset[str]:
+    """The words a match of each alternative starts with ("seizures?": "seizures" and "seizure")."""
+    out: set[str] = set()
+    for alt in alternatives:
+        m = re.match(r"([a-z]+)(\?)?", alt)
+        assert m is not None, alt  # every alternative starts with a plain word
+        out.add(m.group(1))
+        if m.group(2):
+            out.add(m.group(1)[:-1])
+    return frozenset(out)
+
+
+# A cue is a whole word (or starts with one) of an ASCII text's tokens: a text whose tokens hold none of these
+# has no cue, and its 30 substring tests below are skipped.
+_HEALTH_FIRST_WORDS = _first_words(_HEALTH_CUE_ALTERNATIVES)
 # substrings of the cues above: the regex runs only when at least two are present (fast path)
 _HEALTH_KEYS = ("harm reduction", "naloxone", "narcan", "test strip", "never use alone", "start low", "go slow",
                 "overdose", "outreach", "drop-in", "recovery position", "emergency", "wound care", "treatment",
@@ -158,15 +177,19 @@ _HEALTH_KEYS = ("harm reduction", "naloxone", "narcan", "test strip", "never use
                 "police", "authorities", "seize", "seizure")
 
 
-def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: int) -> float:
+def public_health_prob(text_lower: str, p: float, n_contacts: int, n_wallets: int,
+                       words: Collection[str] | None = None) -> float:
     """``p`` lowered for harm-reduction and public-health writing that offers no way to buy.
 
-    ``text_lower`` must be lower-case (the pipeline's normalised text is).
+    ``text_lower`` must be lower-case (the pipeline's normalised text is); ``words``, if given, are its tokens
+    (``lexicon.Tokens``).
     """
     if n_contacts or n_wallets:
         return p
     if any(k in text_lower for k in _NOT_FOR_SALE_KEYS) and _NOT_FOR_SALE.search(text_lower):
         return min(p, 0.05)
+    if words is not None and text_lower.isascii() and _HEALTH_FIRST_WORDS.isdisjoint(words):
+        return p
     if sum(k in text_lower for k in _HEALTH_KEYS) >= 2:
         cues = {m.group(0) for m in _HEALTH_CUES.finditer(text_lower)}
         if len(cues) >= 2:

@@ -2,8 +2,10 @@
 
 import pytest
 
+from nlp import datasets
 from nlp.analyzer import Analyzer, build_pipeline
-from nlp.intent import public_health_prob
+from nlp.intent import _HEALTH_CUE_ALTERNATIVES, _HEALTH_CUES, _HEALTH_FIRST_WORDS, public_health_prob
+from nlp.lexicon import Tokens
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +22,35 @@ def test_two_health_cues_cap_probability_one_does_not() -> None:
     text = "carry naloxone and never use alone: fentanyl is in pressed m30 blues"
     assert public_health_prob(text, 0.9, 0, 0) == 0.2
     assert public_health_prob("fentanyl patches, overdose warning on the box", 0.9, 0, 0) == 0.9
+
+
+def _spellings(alternative: str) -> list[str]:
+    """Every text a cue alternative matches ("seizures?": "seizures", "seizure")."""
+    out = [alternative]
+    if "(epidemic|crisis)" in alternative:
+        out = [alternative.replace("(epidemic|crisis)", w) for w in ("epidemic", "crisis")]
+    return [v for o in out for v in ((o.replace("s?", "s"), o.replace("s?", "")) if "s?" in o else (o,))]
+
+
+def test_every_cue_starts_with_a_token_the_fast_path_knows() -> None:
+    # the fast path skips texts whose tokens hold no first word of a cue: each cue must start with one
+    spellings = [s for alt in _HEALTH_CUE_ALTERNATIVES for s in _spellings(alt)]
+    assert len(spellings) == 36
+    for cue in spellings:
+        assert _HEALTH_CUES.fullmatch(cue), cue
+        assert Tokens(f"the {cue} here").words[1] in _HEALTH_FIRST_WORDS, cue
+
+
+def test_fast_path_gives_the_same_probability() -> None:
+    texts = [x.text.lower() for x in datasets.seizure_news()[:1500]]
+    texts += ["carry naloxone and never use alone", "overdose deaths and an overdose", "police seized 2 kg",
+              "the drop-in clinic", "opioid crisis, public health", "m30 blues 100 pcs", "seizures"]
+    lowered = 0
+    for text in texts:
+        slow = public_health_prob(text, 0.9, 0, 0)
+        assert public_health_prob(text, 0.9, 0, 0, Tokens(text).words) == slow, text
+        lowered += slow < 0.9
+    assert lowered > 100
 
 
 def test_a_way_to_buy_keeps_the_offer() -> None:
