@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import re
@@ -67,6 +68,57 @@ def drugs_ner(path: Path = CORPORA / "drugs_training.jsonl") -> list[NerExample]
             out.append(NerExample(row["text"], [(s["start"], s["end"]) for s in row.get("spans", [])
                                                 if s["label"] == "DRUG"]))
     return out
+
+
+ANNOTATION_FIXES = Path(__file__).resolve().parent / "data" / "annotation_fixes.tsv"
+
+
+def text_id(text: str) -> str:
+    """The key of a comment in annotation_fixes.tsv: the first 16 hex digits of the SHA-1 of its text."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def apply_fixes(train: list[NerExample], test: list[NerExample],
+                path: Path = ANNOTATION_FIXES) -> list[NerExample]:
+    """Copies of ``train`` with the re-annotations of ``path`` (docs/annotation.md) applied.
+
+    Each row adds or removes one span of one training comment; a row naming a test comment, a comment that is
+    not in ``train``, or a span whose text differs is an error naming the file and line. The test split is
+    never changed: its figures stay comparable with every earlier one.
+    """
+    by_id = {text_id(x.text): i for i, x in enumerate(train)}
+    test_ids = {text_id(x.text) for x in test}
+    out = [NerExample(x.text, list(x.spans)) for x in train]
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.rstrip("\n").split("\t")
+            try:
+                tid, action, start, end, span_text = cols[0], cols[1], int(cols[2]), int(cols[3]), cols[4]
+            except (IndexError, ValueError) as exc:
+                raise ValueError(f"{path}:{n}: expected id, action, start, end, text: {exc}") from exc
+            if tid in test_ids:
+                raise ValueError(f"{path}:{n}: comment {tid} is in the test split; only training comments are fixed")
+            if tid not in by_id:
+                raise ValueError(f"{path}:{n}: comment {tid} is not in the training split")
+            ex = out[by_id[tid]]
+            if ex.text[start:end] != span_text:
+                raise ValueError(f"{path}:{n}: text at {start}-{end} is {ex.text[start:end]!r}, not {span_text!r}")
+            if action == "add" and (start, end) not in ex.spans:
+                ex.spans.append((start, end))
+                ex.spans.sort()
+            elif action == "remove" and (start, end) in ex.spans:
+                ex.spans.remove((start, end))
+            elif action not in ("add", "remove"):
+                raise ValueError(f"{path}:{n}: action must be add or remove, not {action!r}")
+    return out
+
+
+def drugs_train(fixes: bool = True) -> list[NerExample]:
+    """The training split of drugs_training.jsonl, re-annotated by annotation_fixes.tsv unless ``fixes`` is off."""
+    train, test = split(drugs_ner())
+    return apply_fixes(train, test) if fixes else train
 
 
 def seizure_news(path: Path = CORPORA / "seizure_news_train.jsonl") -> list[NerExample]:

@@ -153,14 +153,14 @@ def train_ner(seed: int = datasets.SEED, epochs: int = 30, extra: Iterable[datas
               names: list[str] | None = None, base: list[datasets.NerExample] | None = None,
               dropout: float = 0.2,
               features: Callable[[str], list[tuple[int, int, str]]] | None = None) -> Language:
-    """Train the NER on the training split of drugs_training.jsonl (never the held-out 25%).
+    """Train the NER on the training split of drugs_training.jsonl, re-annotated (never the held-out 25%).
 
     ``base`` replaces that split (model selection trains on the training split minus the dev split).
     ``features`` gives the lexicon spans of a text (``lexicon_spans``): the model then embeds them too.
     """
     spacy.util.fix_random_seed(seed)
     rng = random.Random(seed)
-    train = base if base is not None else datasets.split(datasets.drugs_ner())[0]
+    train = base if base is not None else datasets.drugs_train()
     items = [*train, *extra]
     if augment_copies and names:
         items += augment(train, names, augment_copies, rng)

@@ -22,8 +22,8 @@ DEMOTE_BELOW = 0.5  # a lexicon word tagged less often than this is demoted to s
 
 
 def _learn_from(examples: list[datasets.NerExample] | None) -> list[datasets.NerExample]:
-    """The annotated r/opiates comments the learned parts come from: the training split unless given."""
-    return examples if examples is not None else datasets.split(datasets.drugs_ner())[0]
+    """The annotated r/opiates comments the learned parts come from: the re-annotated training split unless given."""
+    return examples if examples is not None else datasets.drugs_train()
 
 
 def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt",
