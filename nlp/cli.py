@@ -167,8 +167,10 @@ def evaluate_command(model: str | None, as_json: bool) -> None:
 @click.option("--rebuild", is_flag=True, help="Train the dev pipeline again from the fit part.")
 @click.option("--epochs", type=click.IntRange(1, 500), default=30, show_default=True)
 @click.option("--errors", is_flag=True, help="List the false positives and misses.")
-@click.option("--no-fixes", is_flag=True, help="Build from the original annotations (without annotation_fixes.tsv).")
-def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool, no_fixes: bool) -> None:
+@click.option("--fixes/--no-fixes", default=None,
+              help="Build from the re-annotated training split (annotation_fixes.tsv) or the original one "
+                   "(default: as the shipped pipeline, datasets.TRAIN_WITH_FIXES).")
+def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool, fixes: bool | None) -> None:
     """Model selection: SUBSTANCE F1 on the dev part of the training split (never the test split).
 
     The dev pipeline is learned from the other 80% of the training split; runtime rules (merging,
@@ -183,10 +185,10 @@ def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool
     if rebuild or not (path / "config.cfg").exists():
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         click.echo(f"training the dev pipeline in {path} (fit part only) ...", err=True)
-        build_dev(path, epochs=epochs, fixes=not no_fixes)
+        build_dev(path, epochs=epochs, fixes=fixes)
     analyzer = Analyzer.load(path)
     click.echo("original dev annotations (comparable with every earlier dev figure):")
-    click.echo(dev_report(analyzer).text(errors))
+    click.echo(dev_report(analyzer, fixes=False).text(errors))
     click.echo("re-annotated dev part (annotation_fixes.tsv; comparable only with itself):")
     click.echo(dev_report(analyzer, fixes=True).text())
 

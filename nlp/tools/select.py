@@ -19,15 +19,17 @@ from nlp.evaluate import PRF, score_spans, substance_spans
 DEV_DIR = Path.home() / ".cache" / "narcowatch" / "nlp-dev"
 
 
-def parts(fixes: bool = True) -> tuple[list[datasets.NerExample], list[datasets.NerExample]]:
+def parts(fixes: bool | None = None) -> tuple[list[datasets.NerExample], list[datasets.NerExample]]:
     """(fit, dev): the training split of drugs_training.jsonl cut in two; the test split is not touched.
 
-    ``fixes``: with the re-annotations of annotation_fixes.tsv (docs/annotation.md); the cut is the same.
+    ``fixes``: with the re-annotations of annotation_fixes.tsv (docs/annotation.md; default
+    ``datasets.TRAIN_WITH_FIXES``); the cut is the same.
     """
     return datasets.dev_split(datasets.drugs_train(fixes))
 
 
-def build_dev(output: Path = DEV_DIR, epochs: int = 30, seed: int = datasets.SEED, fixes: bool = True) -> Path:
+def build_dev(output: Path = DEV_DIR, epochs: int = 30, seed: int = datasets.SEED,
+              fixes: bool | None = None) -> Path:
     """Train a pipeline from the fit part only (tables under ``output/tables``) and write it to ``output``."""
     from nlp.tools.train import train
 
@@ -35,7 +37,7 @@ def build_dev(output: Path = DEV_DIR, epochs: int = 30, seed: int = datasets.SEE
     tables = output / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     train(output, seed=seed, epochs=epochs, learn_from=fit, tables=tables)
-    meta = {"seed": seed, "epochs": epochs, "fit": len(fit), "fixes": fixes}
+    meta = {"seed": seed, "epochs": epochs, "fit": len(fit), "fixes": fixes}  # None: the shipped default
     (output / "dev.json").write_text(json.dumps(meta), encoding="utf-8")
     return output
 
