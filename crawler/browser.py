@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import os
@@ -91,6 +92,8 @@ META_DEADLINE = "narcowatch_page_deadline"
 PAGE_TOTAL_FACTOR = 4
 """Everything a rendered page loads (document, scripts, images, fetches) may come to this many times the
 source's page limit; its main document alone, to the limit itself."""
+READ_CHUNK = 64 * 1024
+"""Bytes asked of Chromium at a time when a rendered page's document is read through DevTools."""
 META_KEEP_PAGE = "narcowatch_keep_page"
 """Request meta flag: leave ``playwright_page`` open for the spider callback (it must close it)."""
 META_CRASH_RETRIED = "narcowatch_crash_retried"
@@ -590,12 +593,14 @@ class BrowserGuard:
         # bytes pass the limit, and the page is dropped when its navigation ends, not retried.
 
     async def watch(self, page: Page, url: str, *, deadline: float | None = None) -> None:
-        """Meter a new page's bytes while it loads, whatever its Content-Length says (PageMeter, fed by a
-        DevTools session of the page). Past a limit the page is a bad page (``too_large``, named in a
-        WARNING and counted) and its renderer is crashed at once (``Page.crash``: it reads no further
-        byte, Chromium cancels its requests and the navigation fails now, not at its timeout);
-        BrowserPageMiddleware then drops it without a retry. ``url`` is the Scrapy request's. A page that
-        has not given its response ``deadline`` seconds after this is crashed (``too_slow``), likewise."""
+        """Bound a new page's bytes while it loads, whatever its Content-Length says, through a DevTools session
+        of the page. Its main document is read by us with back-pressure and refused past the limit
+        (``_read_document``); everything it loads is metered (PageMeter) and past ``PAGE_TOTAL_FACTOR`` times
+        the limit its renderer is crashed at once (``Page.crash``: it reads no further byte, Chromium cancels
+        its requests and the navigation fails now, not at its timeout). Either way the page is a bad page
+        (``too_large``, named in a WARNING and counted) that BrowserPageMiddleware drops without a retry.
+        ``url`` is the Scrapy request's. A page that has not given its response ``deadline`` seconds after
+        this is crashed (``too_slow``), likewise."""
         if not (deadline or self.max_bytes):
             return
         cdp = await page.context.new_cdp_session(page)
@@ -616,9 +621,75 @@ class BrowserGuard:
                 self._stopping.add(task)
                 task.add_done_callback(self._stopping.discard)
 
+        def paused(event: dict[str, Any]) -> None:
+            task = asyncio.ensure_future(self._read_document(cdp, event, url, meter.main_frame))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
         cdp.on("Network.requestWillBeSent", meter.request)
         cdp.on("Network.dataReceived", received)
+        cdp.on("Fetch.requestPaused", paused)
         await cdp.send("Network.enable")
+        await cdp.send("Fetch.enable", {"patterns": [{"resourceType": "Document", "requestStage": "Response"}]})
+
+    async def _read_document(self, cdp: CDPSession, event: dict[str, Any], url: str, main_frame: str) -> None:
+        """``Fetch.requestPaused`` at the response of a document: the main frame's body of unknown or encoded
+        length is read here, ``READ_CHUNK`` bytes at a time, and handed to the page only when it ends within
+        the limit. Chromium reads from the server only as fast as we read from Chromium (back-pressure), so a
+        page that goes on past the limit stops the limit plus Chromium's and the kernel's buffers in,
+        however slow this process is; it fails (``BlockedByClient``) and is counted ``too_large``. Redirects,
+        error statuses, frames, downloads and bodies whose Content-Length is within the limit pass as they
+        are; a body announced over the limit is refused unread."""
+        request_id = event["requestId"]
+        status = event.get("responseStatusCode")
+        headers = {h["name"].lower(): h["value"] for h in event.get("responseHeaders") or []}
+        announced = headers.get("content-length", "")
+        size = int(announced) if announced.isdigit() else None
+        encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        passes = (event.get("frameId") != main_frame or status is None or event.get("responseErrorReason")
+                  or not 200 <= int(status) < 300 or int(status) == 204
+                  or "attachment" in headers.get("content-disposition", "").lower()
+                  or (size is not None and size <= self.max_bytes and not encoded))
+        try:
+            if passes:
+                await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+                return
+            if size is not None and size > self.max_bytes and not encoded:
+                self.too_large(url, f"document of {size} bytes announced, over {self.max_bytes}")
+                await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"})
+                return
+            stream = (await cdp.send("Fetch.takeResponseBodyAsStream", {"requestId": request_id}))["stream"]
+        except Exception as exc:  # the page is gone or navigated away
+            log.debug("document of %s: %s", url, exc)
+            return
+        body = bytearray()
+        try:
+            while True:
+                chunk = await cdp.send("IO.read", {"handle": stream, "size": READ_CHUNK})
+                data = chunk.get("data") or ""
+                body += base64.b64decode(data) if chunk.get("base64Encoded") else data.encode("utf-8")
+                if len(body) > self.max_bytes:
+                    self.too_large(url, f"document over {self.max_bytes} bytes while loading ({len(body)} read)")
+                    await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"})
+                    return
+                if chunk.get("eof"):
+                    break
+            kept = [h for h in event.get("responseHeaders") or []
+                    if h["name"].lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+            await cdp.send("Fetch.fulfillRequest", {
+                "requestId": request_id, "responseCode": int(status or 200), "responseHeaders": kept,
+                "body": base64.b64encode(bytes(body)).decode("ascii")})
+        except Exception as exc:
+            log.debug("reading the document of %s: %s", url, exc)
+            try:
+                await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "Failed"})
+            except Exception:
+                pass
+        finally:
+            try:
+                await cdp.send("IO.close", {"handle": stream})
+            except Exception:
+                pass
 
     async def _deadline(self, page: Page, cdp: CDPSession, url: str, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -204,9 +204,10 @@ def test_page_whose_script_holds_the_browser_is_closed_and_counted(tmp_path: Pat
 
 def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> None:
     """Chromium puts pages in one renderer process when it reaches its process limit (on a host short of
-    memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of an endless page
-    (``too_large``) then crashed the normal page being rendered beside it, which was lost (no retries
-    left). Now the endless page is dropped and counted, and its sibling is rendered once more and yields."""
+    memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of a page whose frame
+    never ends (``too_large``: its resources pass 4 times the limit) then crashed the normal page being
+    rendered beside it, which was lost (no retries left). Now the endless page is dropped and counted, and
+    its sibling is rendered once more and yields."""
     beside_loading, stream_over = threading.Event(), threading.Event()
     sent = {"stream": 0}
     # In this order: the normal page is parsed and waits for its script; then the endless page streams (into
@@ -221,7 +222,9 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
         send(req, 200, b"", "application/javascript")
 
     links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("stream", "ok"))
-    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/stream": endless,
+    framed = page("stream", "<iframe src='/endless'></iframe>")
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/endless": endless,
+              "/item/stream": lambda req: send(req, 200, framed),
               "/item/ok": lambda req: send(req, 200, page("ok", body)), "/slow.js": slow_script}
     with local_server(routes) as (base, hits):
         source = {"name": "sharer", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
@@ -271,9 +274,10 @@ def _endless_page(sent: dict[str, int], after: threading.Event | None = None,
 
 
 def test_endless_page_is_given_up_at_once_not_at_its_navigation_timeout(tmp_path: Path) -> None:
-    """Past the page limit the endless page's renderer is crashed: it reads no more and its navigation fails
-    at once. Before, the network was cut and loading stopped, but the navigation still waited for its timeout
-    (here 30 s: the crawl of two pages took over 30 s; now a few seconds)."""
+    """Past the page limit the endless page's navigation fails at once (its document is refused; a page whose
+    resources pass the limit has its renderer crashed). Before, the network was cut and loading stopped, but
+    the navigation still waited for its timeout (here 30 s: the crawl of two pages took over 30 s; now a
+    few seconds)."""
     sent = {"stream": 0}
     routes = {"/": lambda req: send(req, 200, page("market", "<a class='item-link' href='/item/stream'>s</a>")),
               "/item/stream": _endless_page(sent)}
@@ -288,3 +292,78 @@ def test_endless_page_is_given_up_at_once_not_at_its_navigation_timeout(tmp_path
     assert 0 < sent["stream"] < BIG_BYTES
     # Browser start, index and the stopped page: a few seconds even on a loaded machine; >= 30 s before.
     assert result.stat("elapsed_time_seconds") < 30
+
+
+def _crawl_pid(spec: Path) -> int | None:
+    """Pid of the crawl process started by ``run_crawl`` for ``spec`` (its command line names the spec file)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(spec).encode() in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def test_endless_page_stops_at_the_limit_however_slow_the_crawler(tmp_path: Path) -> None:
+    """A loaded machine used to let 26.7 MB of the endless page through: Chromium read on while the crawler
+    was too busy to stop it. The crawler is frozen here (SIGSTOP, 2 s) as soon as the page starts: Chromium
+    reads the document only as the crawler asks for it, so the server stays blocked on its full socket
+    buffers, near the 1 MB limit, instead of sending ~16 MB/s all along."""
+    import signal
+
+    sent = {"stream": 0}
+    endless = _endless_page(sent)
+    spec = tmp_path / "crawl-frozen" / "spec.json"
+
+    def frozen_crawler(req: Any) -> None:
+        pid = _crawl_pid(spec)
+        if pid is not None:
+            os.kill(pid, signal.SIGSTOP)
+            threading.Timer(2.0, os.kill, (pid, signal.SIGCONT)).start()
+        endless(req)
+
+    routes = {"/": lambda req: send(req, 200, page("market", "<a class='item-link' href='/item/stream'>s</a>")),
+              "/item/stream": frozen_crawler}
+    with local_server(routes) as (base, hits):
+        source = {"name": "frozen", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "retry": {"times": 0}, "timeout": 15, "max_page_bytes": 1024 * 1024,
+                  "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title"},
+                  "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path)
+    assert result.items == [] and hits.get("/item/stream") == 1
+    assert result.stat("narcowatch/bad_page/too_large") == 1
+    assert "/item/stream (too_large): document over 1048576 bytes while loading" in result.log
+    assert 0 < sent["stream"] < 12 * 1024 * 1024  # 2 s at the server's pace is 32 MB
+
+
+def test_documents_read_through_devtools_render_as_sent(tmp_path: Path) -> None:
+    """The documents the guard reads itself (encoded, or of unknown length) reach the page whole: a gzip page,
+    a page without Content-Length (ended by closing the connection), non-ASCII text intact."""
+    import gzip as gzip_module
+
+    def listing(name: str) -> bytes:
+        return page(name, f"<h1 class='title'>Fentanyl powder {name} é</h1><div class='desc'>ships from CN</div>")
+
+    def gzipped(req: Any) -> None:
+        send(req, 200, gzip_module.compress(listing("gz")), headers={"Content-Encoding": "gzip"})
+
+    def unsized(req: Any) -> None:
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.end_headers()
+        req.wfile.write(listing("unsized"))
+        req.close_connection = True
+
+    links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("gz", "unsized"))
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/gz": gzipped, "/item/unsized": unsized}
+    with local_server(routes) as (base, hits):
+        source = {"name": "readback", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 1, "randomize": False},
+                  "retry": {"times": 0}, "timeout": 10, "max_page_bytes": 1024 * 1024,
+                  "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title", "description": "div.desc"},
+                  "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path)
+    assert sorted(i["title"] for i in result.items) == ["Fentanyl powder gz é", "Fentanyl powder unsized é"]
+    assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/gz") == hits.get("/item/unsized") == 1
