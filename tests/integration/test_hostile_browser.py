@@ -59,6 +59,9 @@ def test_harmless_listings_still_rendered(crawl: tuple[EvilMarket, CrawlResult])
     assert titles == ["Fentanyl powder cookie", "Fentanyl powder js", "Fentanyl powder ok"]
     assert result.stat("finish_reason") == "finished"
     assert market.hits.get("/item/ok") == 1
+    # every request on one page, opened once and closed once, refused and oversize ones too (none reopened)
+    pages = result.stat("downloader/request_count")
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == pages
 
 
 def test_nothing_reaches_other_ports_or_hosts(crawl: tuple[EvilMarket, CrawlResult]) -> None:
