@@ -320,9 +320,12 @@ def test_endless_page_stops_at_the_limit_however_slow_the_crawler(tmp_path: Path
     endless = _endless_page(sent)
     spec = tmp_path / "crawl-frozen" / "spec.json"
 
+    frozen: list[int] = []
+
     def frozen_crawler(req: Any) -> None:
         pid = _crawl_pid(spec)
         if pid is not None:
+            frozen.append(pid)
             os.kill(pid, signal.SIGSTOP)
             threading.Timer(2.0, os.kill, (pid, signal.SIGCONT)).start()
         endless(req)
@@ -335,7 +338,7 @@ def test_endless_page_stops_at_the_limit_however_slow_the_crawler(tmp_path: Path
                   "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title"},
                   "browser": {"screenshot": False}}
         result = run_crawl(source, tmp_path)
-    assert result.items == [] and hits.get("/item/stream") == 1
+    assert frozen and result.items == [] and hits.get("/item/stream") == 1
     assert result.stat("narcowatch/bad_page/too_large") == 1
     assert "/item/stream (too_large): document over 1048576 bytes while loading" in result.log
     assert 0 < sent["stream"] < 12 * 1024 * 1024  # 2 s at the server's pace is 32 MB
