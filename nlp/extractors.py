@@ -531,7 +531,8 @@ _LABELLED_RE = re.compile(r"(?:from|to|:|[→➡⇒➔➜➝➞⟶⇨]|->|>|,|/|
 CUE_WINDOW = 100  # a from/to cue reaches mentions up to this many characters after it (chained over a list)
 NOT_GAP = 40  # a negation reaches on over a list: each next mention at most this far after the last one
 # clause ends inside a line (lines are split first); not the dot of "excl." / "incl." / "e.g." ("Worldwide (excl. USA)")
-_CLAUSE_RE = re.compile(r"(?<!\bexcl)(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bapprox)[.;!?]+(?=\s|$)|[|•]")
+_CLAUSE_RE = re.compile(r"[.;!?](?<!\bexcl\.)(?<!\bincl\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bapprox\.)[.;!?]*(?=\s|$)"
+                        r"|[|•]")
 _NOT_RE = re.compile(
     r"\b(?:no|not|never|don['`´ʼ]?t|dont|do not|doesn['`´ʼ]?t|does not|won['`´ʼ]?t|wont|will not|cannot|"
     r"can['`´ʼ]?t|cant|isn['`´ʼ]?t|aren['`´ʼ]?t|unable to)\s+(?:\w+\s+){0,3}?"
@@ -565,11 +566,14 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                       r"mail(?:ing)?|export(?:s|ing)?)\s+(?:\w+\s+){0,2}?"
                       r"(?:to|into|in|across|throughout|all over|around)\b|\bto\s*:|\bdestinations?\b|"
                       r"\bships?\s+to\b|\bdeliver(?:y)? (?:to|in)\b|\bavailable (?:in|for)\b|\bwe ship\b|"
-                      r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|deliver(?:s|y|ies|ing|ed)?|post(?:s|ing|ed)?|mail(?:s|ing|ed)?|"
-                      r"export(?:s|ing|ed)?|dispatch(?:es|ed|ing)?)\b(?=\s*(?:worldwide|world wide|world-wide|"
-                      r"internationally|globally|international|everywhere|anywhere|ww)\b)|\bonly\b|"
+                      r"\bonly\b|"
                       r"[→➡⇒➔➜➝➞⟶⇨]|->|=>|\benv[ií]os? a\b|\benviamos a\b|\bдоставка (?:в|по)\b|发货到|发往|寄往")),
     ("to", re.compile(r"\b(?:we|i)\s+(?:only\s+)?(?:ship|send|deliver)\s+(?:\w+\s+){0,2}?to\b")),
+    # any shipping verb right before a worldwide word: "Ships worldwide", "We send worldwide"
+    ("worldwide", re.compile(r"\b(?:ship(?:s|ping|ped)?|send(?:s|ing)?|sent|deliver(?:s|y|ies|ing|ed)?|"
+                             r"post(?:s|ing|ed)?|mail(?:s|ing|ed)?|export(?:s|ing|ed)?|dispatch(?:es|ed|ing)?)\b"
+                             r"(?=\s*(?:worldwide|world wide|world-wide|internationally|globally|international|"
+                             r"everywhere|anywhere|ww)\b)")),
 ]
 # Shipping cues in the languages of nlp/data/inn_names.tsv (German, Dutch, French, Spanish, Italian, Polish, Russian,
 # Chinese; Hindi puts its postpositions after the country, see _HI_AFTER_*), each with the words that gate it. A
@@ -646,15 +650,16 @@ _CUE_KEYS: dict[str, tuple[str, ...]] = {
     "from": ("from", "origin", "located", "based", "warehouse", "stock", "factory", "we are", "made in", "produced",
              "aus", "desde", "из", "从", "out of", "outside", "location"),
     "inside": ("within",),
+    "worldwide": ("world", "international", "globally", "everywhere", "anywhere", "ww"),
     "to": ("ship", "send", "deliver", "post", "mail", "export", "to", "destination", "available", "only", "->", "=>",
            *"→➡⇒➔➜➝➞⟶⇨", "env", "发", "寄"),
 }
-_EN_CUES = [(role, pattern, _CUE_KEYS[role]) for role, pattern in _CUES]
+_EN_CUES = [("to" if role == "worldwide" else role, pattern, _CUE_KEYS[role]) for role, pattern in _CUES]
 _ALL_CUES = _EN_CUES + _INTL_CUES
 # one search tells whether any cue of another language may match: its key at the start of a word (anywhere in
 # Chinese, which has no spaces); cheaper than each cue's own keys on every clause of English text
 _INTL_KEYS = sorted({k for _r, _p, keys in _INTL_CUES for k in keys}, key=len, reverse=True)
-_INTL_GATE_RE = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k) for k in _INTL_KEYS if not _CJK_RE.search(k)) + ")|"
+_INTL_GATE_RE = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in _INTL_KEYS if not _CJK_RE.search(k)) + ")|"
                            + "|".join(re.escape(k) for k in _INTL_KEYS if _CJK_RE.search(k)))
 _ARROW_RE = re.compile(_ARROW + r"| - ")
 _ARROWS = frozenset(("→", "->", "=>", ">>", "-", ">", "to", "-->", "==>", *"➡⇒➔➜➝➞⟶⇨"))
