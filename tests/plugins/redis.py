@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,6 +47,18 @@ class RedisServer:
                 self.process.wait()
 
 
+_PRCTL = None
+if sys.platform.startswith("linux"):
+    with contextlib.suppress(OSError, AttributeError):
+        _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # loaded here: no dlopen between fork and exec
+
+
+def _die_with_session() -> None:  # in the child between fork and exec
+    """A redis-server outlives a session killed with SIGKILL unless told to die with it (PR_SET_PDEATHSIG)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -63,7 +79,7 @@ def start_redis(directory: Path, *, attempts: int = 5) -> RedisServer:
             [exe, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory), "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
              "--logfile", str(directory / f"redis-{port}.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_session,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
