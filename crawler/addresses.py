@@ -8,13 +8,21 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from scrapy import Spider
 
-    from crawler.sources.models import SourceBase
+
+class ConfiguredSource(Protocol):
+    """What the address rules read of a configured source (``crawler.sources.models.SourceBase``; that module
+    imports this one, so it is described here rather than imported): its name, and by ``getattr`` its
+    ``domains``, ``allow_private_addresses``, ``proxy`` and ``urls()``."""
+
+    @property
+    def name(self) -> str: ...
+
 
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 """Host names that always mean this machine (``*.localhost`` too, RFC 6761)."""
@@ -107,7 +115,7 @@ class AddressPolicy:
     _cache: dict[str, tuple[float, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def for_source(cls, source: SourceBase | None, spider: Spider | None = None) -> AddressPolicy:
+    def for_source(cls, source: ConfiguredSource | None, spider: Spider | None = None) -> AddressPolicy:
         """The policy of a configured source (a spider without one: its ``allowed_domains`` / attributes)."""
         if source is not None:
             return cls(
@@ -206,16 +214,16 @@ def checked_resolution(name: str, address: str) -> str:
     raise DNSLookupError(f"{name} resolves to the private address {address}: refused (crawler.addresses)")
 
 
-def start_urls_of(src: SourceBase | Spider) -> list[str]:
+def start_urls_of(src: ConfiguredSource | Spider) -> list[str]:
     """The URLs a crawl of ``src`` starts from: a configured source's ``urls()``, else its ``start_urls``.
 
     (Here rather than in crawler.sources.models, which imports this module: the policy needs them too.)
     """
     urls = getattr(src, "urls", None)
-    return list(urls()) if callable(urls) else list(src.start_urls)
+    return list(urls()) if callable(urls) else list(getattr(src, "start_urls"))  # noqa: B009 (a Spider's)
 
 
-def _start_urls(source: SourceBase) -> list[str]:
+def _start_urls(source: ConfiguredSource) -> list[str]:
     try:
         return start_urls_of(source)
     except AttributeError:  # a stand-in source without start URLs
