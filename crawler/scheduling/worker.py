@@ -282,7 +282,8 @@ class RunSink:
 
     def recent_runs(self, source: str, n: int) -> list[dict[str, Any]]:
         """The source's last ``n`` run documents, newest first: from Elasticsearch when runs are recorded
-        there, else (or when it is down) from this machine's run log."""
+        there (with this machine's logged runs newer than any there, e.g. kept pending during an outage), else
+        (or when it is down) from this machine's run log."""
         if self.settings.record_runs:
             try:
                 from crawler.es.names import IndexNames
@@ -290,9 +291,21 @@ class RunSink:
                 resp = self._client().search(
                     index=IndexNames().crawl_runs, size=n, sort=[{"started_at": "desc"}],
                     query={"term": {"source": source}}, ignore_unavailable=True)
-                return [h["_source"] for h in resp["hits"]["hits"]]
+                found: list[dict[str, Any]] = [h["_source"] for h in resp["hits"]["hits"]]
             except Exception as exc:
                 log.warning("recent runs of %s not read from Elasticsearch (%s); using the local log", source, exc)
+            else:
+                # runs of this machine not in the index yet (kept pending while it was down) count too
+                known = {d.get("run_id") for d in found}
+                newest = max((str(d.get("started_at") or "") for d in found), default="")
+                extra = [d for d in self._local_runs(source, n)
+                         if d.get("run_id") not in known and str(d.get("started_at") or "") > newest]
+                merged = sorted(found + extra, key=lambda d: str(d.get("started_at") or ""), reverse=True)
+                return merged[:n]
+        return self._local_runs(source, n)
+
+    def _local_runs(self, source: str, n: int) -> list[dict[str, Any]]:
+        """The source's last ``n`` runs in this machine's run log, newest first."""
         out: list[dict[str, Any]] = []
         path = local_runs_path()
         if path.exists():
@@ -332,7 +345,9 @@ class RunSink:
                         if raw.strip():
                             record_run(client, names, RunRecord.from_document(json.loads(raw)))
                     pending.unlink()
-            record_run(client, names, record)
+            # visible to searches when this returns: the next run's drift check reads the history from the index,
+            # and a run started right after this one (by hand, or a short cron) must find it there
+            record_run(client, names, record, refresh="wait_for")
         except Exception as exc:
             log.warning(
                 "run %s of %s not written to Elasticsearch (%s); kept in %s and written with the next run",
