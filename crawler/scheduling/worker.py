@@ -90,6 +90,24 @@ def local_runs_path() -> Path:
     return scheduler_home() / "runs.jsonl"
 
 
+def lines_from_end(path: Path, block: int = 65536) -> Iterator[str]:
+    """The lines of a text file, last first, read backwards ``block`` bytes at a time (not the whole file)."""
+    with path.open("rb") as fh:
+        pos = fh.seek(0, os.SEEK_END)
+        rest = b""
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            fh.seek(pos)
+            parts = (fh.read(step) + rest).split(b"\n")
+            rest = parts[0]
+            for raw in reversed(parts[1:]):
+                if raw:
+                    yield raw.decode("utf-8", errors="replace")
+        if rest:
+            yield rest.decode("utf-8", errors="replace")
+
+
 def pending_runs_path() -> Path:
     """Run records not yet written to Elasticsearch (it was unreachable); replayed before the next write."""
     return scheduler_home() / "runs-pending.jsonl"
@@ -308,10 +326,10 @@ class RunSink:
         """The source's last ``n`` runs in this machine's run log, newest first."""
         out: list[dict[str, Any]] = []
         path = local_runs_path()
-        if path.exists():
-            with _FILE_LOCK:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            for raw in reversed(lines):
+        if not path.exists():
+            return out
+        with _FILE_LOCK:  # read from the end: the log grows by a line a run, for months; the newest are last
+            for raw in lines_from_end(path):
                 try:
                     doc = json.loads(raw)
                 except ValueError:

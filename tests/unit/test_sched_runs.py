@@ -123,3 +123,18 @@ def test_failed_notifier_retries_next_time(tmp_path: Path) -> None:
     assert handle_streak(t, rec("failed"), lambda s, b: calls.append(s)) is True
     assert handle_streak(t, rec("failed"), lambda s, b: calls.append(s)) is False
     assert len(calls) == 2
+
+
+def test_lines_from_end_reads_the_run_log_backwards_across_blocks(tmp_path: Path) -> None:
+    """The drift history reads the newest runs from the end of an ever-growing log, a block at a time."""
+    from crawler.scheduling.worker import lines_from_end
+
+    lines = [f'{{"run": {i}, "text": "{"é" * (i % 7)}{"x" * (i * 3 % 11)}"}}' for i in range(200)]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for block in (1, 2, 5, 16, 4096):
+        assert list(lines_from_end(path, block=block)) == lines[::-1]
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline at the end; an empty line is skipped
+    assert list(lines_from_end(path, block=7)) == lines[::-1]
+    path.write_text("", encoding="utf-8")
+    assert list(lines_from_end(path)) == []
