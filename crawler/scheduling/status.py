@@ -48,22 +48,30 @@ def last_runs_es(sources: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def last_runs_local() -> dict[str, dict[str, Any]]:
-    """The newest run of each source in this machine's run log (when Elasticsearch cannot be asked)."""
-    from crawler.scheduling.worker import local_runs_path
+def last_runs_local(names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The newest run of each source in this machine's run log (when Elasticsearch cannot be asked).
+
+    The log grows by a line a run for months, so it is read from its end (a source's runs never overlap,
+    its last line is its newest run) and reading stops once every source in ``names`` has been seen.
+    """
+    from crawler.scheduling.worker import lines_from_end, local_runs_path
 
     out: dict[str, dict[str, Any]] = {}
     path = local_runs_path()
     if not path.exists():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    wanted = set(names) if names else None
+    for line in lines_from_end(path):
         try:
             doc = json.loads(line)
         except ValueError:
             continue
-        prev = out.get(doc.get("source", ""))
-        if prev is None or doc.get("started_at", "") >= prev.get("started_at", ""):
-            out[doc["source"]] = doc
+        source = doc.get("source") if isinstance(doc, dict) else None
+        if not isinstance(source, str) or source in out:
+            continue
+        out[source] = doc
+        if wanted is not None and wanted <= out.keys():
+            break
     return out
 
 
@@ -129,10 +137,10 @@ def collect_status(config: Path | None) -> dict[str, Any]:
         sources, status["config_error"] = [], str(exc)
     names = [s.name for s in sources]
     try:
-        last = last_runs_es(names) if status["node"]["ok"] else last_runs_local()
+        last = last_runs_es(names) if status["node"]["ok"] else last_runs_local(names)
         status["last_runs_from"] = "elasticsearch" if status["node"]["ok"] else "local run log"
     except Exception as exc:
-        last, status["last_runs_from"] = last_runs_local(), f"local run log ({str(exc)[:120]})"
+        last, status["last_runs_from"] = last_runs_local(names), f"local run log ({str(exc)[:120]})"
     try:
         nxt = next_runs(load_settings(config).resolved_jobstore_url())
     except Exception as exc:
