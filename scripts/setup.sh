@@ -11,7 +11,20 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_apt+=(ch
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
+# Optional: colour emoji in referral-report PDFs (Telegram posts are full of them; without the font they
+# print as boxes). Installed with the others when apt can be used, never a reason to fail.
+want_apt=()
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || want_apt+=(fonts-noto-color-emoji)
+if [ ${#need_apt[@]} -eq 0 ] && [ ${#want_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want_apt[@]}" >/dev/null 2>&1 \
+      || echo "setup: optional ${want_apt[*]} not installed (report PDFs show emoji as boxes)" >&2
+  else
+    echo "setup: optional Debian package not installed: ${want_apt[*]} (report PDFs show emoji as boxes)" >&2
+  fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
+  need_apt+=("${want_apt[@]}")
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
