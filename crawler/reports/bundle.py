@@ -10,16 +10,19 @@ says when, by which command and query the report was made, which index documents
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from crawler import __version__
 from crawler.common.clock import utc_now_iso
@@ -79,29 +82,29 @@ def _record_name(record_id: str) -> str:
     return _SAFE.sub("", record_id.removeprefix("<").removesuffix(">").removeprefix("urn:uuid:"))[:64] or "record"
 
 
-def index_warc(warc_file: Path) -> dict[str, list[tuple[int, int]]]:
+def index_warc(warc: BinaryIO) -> dict[str, list[tuple[int, int]]]:
     """``{response record id: [(offset, length) of the response record, of its concurrent request record]}``."""
     from warcio.archiveiterator import ArchiveIterator
 
     spans: dict[str, list[tuple[int, int]]] = {}
-    with open(warc_file, "rb") as fh:
-        it = ArchiveIterator(fh)
-        for record in it:
-            rid = record.rec_headers.get_header("WARC-Record-ID")
-            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
-            kind = record.rec_type
-            it.read_to_end(record)
-            span = (it.get_record_offset(), it.get_record_length())
-            if kind == "response" and rid:
-                spans.setdefault(rid, []).insert(0, span)
-            elif kind == "request" and concurrent:
-                spans.setdefault(concurrent, []).append(span)
+    warc.seek(0)
+    it = ArchiveIterator(warc)
+    for record in it:
+        rid = record.rec_headers.get_header("WARC-Record-ID")
+        concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+        kind = record.rec_type
+        it.read_to_end(record)
+        span = (it.get_record_offset(), it.get_record_length())
+        if kind == "response" and rid:
+            spans.setdefault(rid, []).insert(0, span)
+        elif kind == "request" and concurrent:
+            spans.setdefault(concurrent, []).append(span)
     return spans
 
 
-def copy_records(warc_file: Path, spans: list[tuple[int, int]], out: Path) -> None:
-    """Copy WARC records (gzip members) byte for byte from ``warc_file`` to ``out``."""
-    with open(warc_file, "rb") as src, open(out, "wb") as dst:
+def copy_records(src: BinaryIO, spans: list[tuple[int, int]], out: Path) -> None:
+    """Copy WARC records (gzip members) byte for byte from the open run WARC ``src`` to ``out``."""
+    with open(out, "wb") as dst:
         for start, length in spans:
             src.seek(start)
             dst.write(src.read(length))
@@ -118,36 +121,73 @@ def default_evidence_dirs() -> list[Path]:
     return [state_home() / "evidence"]
 
 
-def evidence_file(path: str, roots: list[Path]) -> Path:
-    """``path`` (from an index record, so not trusted) resolved, when it is a regular file inside ``roots``.
+def open_evidence(path: str, roots: list[Path]) -> BinaryIO:
+    """``path`` (from an index record, so not trusted) opened for reading, when it is a regular file inside ``roots``.
 
     An index record can be tampered with (or written by another tool): a report must not copy whatever
     readable file it names (``/etc/passwd``, a key, ``/dev/zero``) into a bundle meant to be handed over.
     Refused, with OutsideEvidence saying why: a relative path, any ``..`` component, a path that is not
     inside one of ``roots`` once symlinks are resolved (of the path and of the roots), and anything but a
-    regular file.
-    """
-    import os
-    import stat
+    regular file with one link.
 
+    The file is not opened by its name after that check (a symlink swapped in between, by anyone who can
+    write in the evidence directory, would be followed): it is reached from the root's directory descriptor
+    one component at a time (``openat``), each with ``O_NOFOLLOW``, so a symlink met anywhere below the root
+    is refused, and the opened descriptor itself must be a regular file (``fstat``).
+    """
     given = Path(path)
     if not given.is_absolute():
         raise OutsideEvidence(f"{path!r} is not an absolute path")
     if ".." in given.parts:
         raise OutsideEvidence(f"{path!r} has a '..' component")
     real = Path(os.path.realpath(given))
-    inside = [r for r in roots if real.is_relative_to(os.path.realpath(r))]
+    inside = [Path(os.path.realpath(r)) for r in roots if real.is_relative_to(os.path.realpath(r))]
     if not inside:
         where = ", ".join(str(r) for r in roots) or "none given"
         raise OutsideEvidence(f"{path!r} is outside the evidence directories ({where})"
                               + (f"; it resolves to {real}" if str(real) != path else ""))
+    root = inside[0]
+    parts = real.relative_to(root).parts
+    if not parts:
+        raise OutsideEvidence(f"{path!r} is not a regular file")
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        mode = os.stat(real).st_mode
+        fd = os.open(root, nofollow | os.O_DIRECTORY)
     except OSError as exc:
         raise OutsideEvidence(f"{path!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        raise OutsideEvidence(f"{path!r} is not a regular file")
-    return real
+    try:
+        for name in parts[:-1]:
+            try:
+                step = os.open(name, nofollow | os.O_DIRECTORY, dir_fd=fd)
+            except OSError as exc:
+                raise _moved(path, exc) from None
+            os.close(fd)
+            fd = step
+        try:  # O_NONBLOCK: a FIFO swapped in must not hang the report before fstat refuses it
+            step = os.open(parts[-1], nofollow | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=fd)
+        except OSError as exc:
+            raise _moved(path, exc) from None
+        os.close(fd)
+        fd = step
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutsideEvidence(f"{path!r} is not a regular file")
+        if info.st_nlink != 1:
+            raise OutsideEvidence(f"{path!r} has {info.st_nlink} hard links (evidence files have one)")
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return handle
+
+
+def _moved(path: str, exc: OSError) -> OutsideEvidence:
+    """Why a component of a checked evidence path could not be opened without following a link."""
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return OutsideEvidence(f"{path!r} changed under us: a symbolic link where the checked path had a file "
+                               "or directory")
+    return OutsideEvidence(f"{path!r}: {exc.strerror}")
 
 
 def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] | None = None) -> Bundle:
@@ -179,7 +219,8 @@ def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] |
             try:
                 if warc_file not in indexes:
                     try:
-                        indexes[warc_file] = index_warc(evidence_file(warc_file, roots))
+                        with open_evidence(warc_file, roots) as fh:
+                            indexes[warc_file] = index_warc(fh)
                     except OutsideEvidence as exc:
                         log.warning("listing %s (record %s): WARC file refused: %s", doc.id, record_id, exc)
                         bundle.refuse(warc_file, exc)
@@ -192,7 +233,8 @@ def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] |
                 spans = known.get(record_id)
                 if not spans:
                     raise KeyError(f"no WARC record {record_id} in {warc_file}")
-                copy_records(evidence_file(warc_file, roots), spans, target)
+                with open_evidence(warc_file, roots) as fh:
+                    copy_records(fh, spans, target)
                 cap.source_offset = spans[0][0]
                 cap.warc = f"{EVIDENCE_DIR}/{target.name}"
             except Exception as exc:  # unreadable or damaged run WARC: the report says so, per listing
@@ -203,7 +245,8 @@ def write_evidence(directory: Path, docs: list[Doc], evidence_dirs: list[Path] |
             if shot:
                 shot_target = ev / f"{name}.png"
                 try:
-                    shutil.copyfile(evidence_file(shot, roots), shot_target)
+                    with open_evidence(shot, roots) as fh, open(shot_target, "wb") as out:
+                        shutil.copyfileobj(fh, out)
                     cap.screenshot = f"{EVIDENCE_DIR}/{shot_target.name}"
                 except OutsideEvidence as exc:
                     log.warning("listing %s (record %s): screenshot refused: %s", doc.id, record_id, exc)
@@ -413,8 +456,6 @@ def verify_bundle(directory: Path, lookup: IndexLookup) -> Verification:
 
 def _in_report(directory: Path, rel: str) -> bool:
     """True when ``rel`` (read from custody.json, so not trusted) names a path inside the report directory."""
-    import os
-
     return (not Path(rel).is_absolute() and ".." not in Path(rel).parts
             and Path(os.path.realpath(directory / rel)).is_relative_to(os.path.realpath(directory)))
 

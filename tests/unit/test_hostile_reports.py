@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
@@ -112,3 +114,72 @@ def test_verify_refuses_custody_paths_outside_the_report(places: dict[str, Path]
     result = verify_bundle(report, lambda alias, ids: {})
     assert not result.ok
     assert sum("OUTSIDE" in f for f in result.failures) == 2
+
+
+def _swap_after_check(monkeypatch: pytest.MonkeyPatch, path: Path, swap: Callable[[], None]) -> None:
+    """Run ``swap`` right after ``path`` has been resolved for the check: the window a local attacker with write
+    access to the evidence directory has between checking a path and opening it."""
+    import os
+
+    real = os.path.realpath
+    done: list[bool] = []
+
+    def realpath(p: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(p, *args, **kwargs)
+        if str(p) == str(path) and not done:
+            done.append(True)
+            swap()
+        return out
+
+    monkeypatch.setattr(os.path, "realpath", realpath)
+
+
+@pytest.mark.parametrize("where", ["file", "directory"])
+def test_symlink_swapped_in_after_the_check_is_not_followed(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The path passes the check (a regular file inside the root), then the file, or a directory on its way, is
+    replaced by a symlink to a file outside: the copy must not follow it (it used to: check by name, open by
+    name)."""
+    root, outside, shot = places["root"], places["outside"], places["shot"]
+    warc = root / "market" / "run1.warc.gz"
+    record = _warc(warc, b"<html>good listing</html>")
+    (outside / "item.png").write_bytes(SECRET)
+    shots = shot.parent
+
+    def swap() -> None:
+        if where == "file":
+            shot.unlink()
+            shot.symlink_to(outside / "passwd")
+        else:
+            shots.rename(shots.with_name("moved"))
+            shots.symlink_to(outside, target_is_directory=True)
+
+    _swap_after_check(monkeypatch, shot, swap)
+    bundle = write_evidence(places["report"], [_doc("swapped", str(warc), record, str(shot))], [root])
+    copied = b"".join(p.read_bytes() for p in (places["report"] / EVIDENCE_DIR).iterdir())
+    assert b"SECRET-LINE" not in copied
+    assert bundle.by_listing["swapped"].warc and not bundle.by_listing["swapped"].screenshot
+    assert "changed under us: a symbolic link" in "\n".join(bundle.problems)
+    assert set(bundle.refused) == {str(shot)}
+
+
+def test_fifo_and_hard_link_inside_the_root_are_refused_without_hanging(places: dict[str, Path]) -> None:
+    """A FIFO (opening it for reading would wait for a writer for ever) and a hard link to a file outside (same
+    inode, so no path check sees it) inside the root are refused."""
+    import os
+
+    root, outside = places["root"], places["outside"]
+    warc = root / "market" / "run1.warc.gz"
+    record = _warc(warc, b"<html>good listing</html>")
+    fifo = root / "market" / "fifo.png"
+    os.mkfifo(fifo)
+    linked = root / "market" / "linked.png"
+    os.link(outside / "passwd", linked)
+    docs = [_doc("fifo", str(warc), record, str(fifo)), _doc("link", str(warc), record + "x", str(linked))]
+    bundle = write_evidence(places["report"], docs, [root])
+    problems = "\n".join(bundle.problems)
+    assert f"{str(fifo)!r} is not a regular file" in problems
+    assert f"{str(linked)!r} has 2 hard links" in problems
+    copied = b"".join(p.read_bytes() for p in (places["report"] / EVIDENCE_DIR).iterdir())
+    assert b"SECRET-LINE" not in copied
