@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
 
 from crawler.common.durable import write_atomic
@@ -170,8 +172,8 @@ def playwright_settings(
         args.append(f"--host-resolver-rules={host_resolver_rules(source)}")
     settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "http": "crawler.browser.PageSlotHandler",
+            "https": "crawler.browser.PageSlotHandler",
         },
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
@@ -800,6 +802,31 @@ async def save_screenshot(page: Page, directory: Path, url: str | None = None) -
 
 
 # ---------------------------------------------------------------- context recycling
+
+
+class PageSlotHandler(ScrapyPlaywrightDownloadHandler):
+    """scrapy-playwright's download handler, with each page's slot in its context freed once.
+
+    scrapy-playwright bounds the pages open at once in a context (``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT``) with a
+    semaphore that a page's ``close`` and ``crash`` events both release. A crashed page is closed afterwards
+    (by us, or by the handler), so every renderer crash added a slot for good: after a few crashes a context
+    held several times its limit of pages (2 allowed, 6 open after 4 pages crashed twice each). Here the
+    slot is released by whichever event comes first, and only then."""
+
+    def _make_close_page_callback(self, context_name: str) -> Callable[[], None]:
+        released = False
+
+        def close_page_callback() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            wrapper = self.context_wrappers.get(context_name)
+            if wrapper is not None:
+                wrapper.semaphore.release()
+
+        return close_page_callback
+
 
 
 class ContextRecycler:

@@ -373,3 +373,47 @@ def test_documents_read_through_devtools_render_as_sent(tmp_path: Path) -> None:
         result = run_crawl(source, tmp_path)
     assert sorted(i["title"] for i in result.items) == ["Fentanyl powder gz é", "Fentanyl powder unsized é"]
     assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/gz") == hits.get("/item/unsized") == 1
+
+
+OOM = "<script>var hoard = []; for (;;) { hoard.push(new Array(1e6).fill(1.5)); }</script>"
+"""A page script that allocates until its renderer dies (out of memory under ``--max-old-space-size=16``)."""
+
+
+def test_renderer_crashes_do_not_let_a_context_open_more_pages_than_its_limit(tmp_path: Path) -> None:
+    """scrapy-playwright frees a page's slot in its context on the page's ``crash`` event and again when it is
+    closed: each crash added a slot for good, and a context of 2 pages at once rendered 6 after 4 crashes (2
+    pages that crash their renderer, each rendered twice). Slow pages after them measure how many pages the
+    context renders at once (the server counts the requests it holds)."""
+    held = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow(req: Any) -> None:
+        with lock:
+            held["now"] += 1
+            held["most"] = max(held["most"], held["now"])
+        time.sleep(1.0)
+        with lock:
+            held["now"] -= 1
+        send(req, 200, page("ok", "<h1 class='title'>Fentanyl powder ok</h1>"))
+
+    def crasher(req: Any) -> None:
+        send(req, 200, page("crash", "<h1 class='title'>Fentanyl powder crash</h1>" + OOM))
+
+    slow_paths, crash_paths = [f"/item/slow{i}" for i in range(6)], ["/item/crash0", "/item/crash1"]
+    # the scheduler takes the last link first: the crashing pages are rendered first
+    links = "".join(f"<a class='item-link' href='{p}'>i</a> " for p in slow_paths + crash_paths)
+    routes = {"/": lambda req: send(req, 200, page("market", links)),
+              **{p: slow for p in slow_paths}, **{p: crasher for p in crash_paths}}
+    with local_server(routes) as (base, hits):
+        source = {"name": "crasher", "kind": "browser", "allow_private_addresses": True, "start_urls": [f"{base}/"],
+                  "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 8, "randomize": False},
+                  "retry": {"times": 0}, "timeout": 20, "links": {"listing": "a.item-link"},
+                  "fields": {"title": "h1.title"},
+                  "browser": {"screenshot": False, "max_contexts": 1, "max_pages_per_context": 1000}}
+        result = run_crawl(source, tmp_path, settings={"PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 2},
+                           env={"NARCOWATCH_CHROMIUM_ARGS": "--js-flags=--max-old-space-size=16"})
+    assert [i["title"] for i in result.items] == ["Fentanyl powder ok"] * 6
+    assert result.stat("narcowatch/bad_page/renderer_crashed") == 2  # each crashed on both renderings
+    assert all(hits.get(p) == 2 for p in crash_paths)
+    assert held["most"] <= 2, held  # 6 before: every crash added a page to the context's limit
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == 1 + 6 + 4

@@ -62,7 +62,7 @@ def test_find_chromium_falls_back_to_candidates(monkeypatch: pytest.MonkeyPatch,
 def test_playwright_settings(tmp_path: Path) -> None:
     exe = str(_exe(tmp_path / "chromium"))
     s = playwright_settings(exe, max_contexts=3, max_pages_per_context=5)
-    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    handler = "crawler.browser.PageSlotHandler"  # scrapy-playwright's, a page's slot freed once
     assert s["DOWNLOAD_HANDLERS"] == {"http": handler, "https": handler}
     assert s["PLAYWRIGHT_BROWSER_TYPE"] == "chromium"
     assert s["PLAYWRIGHT_MAX_CONTEXTS"] == 3 and s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] == 5
