@@ -193,6 +193,36 @@ def select_command(dev_dir: str | None, rebuild: bool, epochs: int, errors: bool
     click.echo(dev_report(analyzer, fixes=True).text())
 
 
+@nlp_group.command("cv")
+@click.option("--folds", "k", type=click.IntRange(2, 20), default=3, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 500), default=20, show_default=True,
+              help="NER epochs, the same for every candidate (the shipped NER trains 30).")
+@click.option("--candidate", "names", multiple=True,
+              help="Candidate to score (repeatable; default: all but no-news). See nlp/tools/cv.py CANDIDATES.")
+@click.option("--dir", "cv_dir", type=click.Path(file_okay=False), default=None,
+              help="Cache of fold pipelines and NER models (default: ~/.cache/narcowatch/nlp-cv).")
+def cv_command(k: int, epochs: int, names: tuple[str, ...], cv_dir: str | None) -> None:
+    """Model selection by k-fold cross-validation over the training split (never the test split).
+
+    Prints, per candidate, SUBSTANCE exact F1 of the pooled folds and the mean and spread over folds.
+    """
+    import logging
+
+    from nlp.tools.cv import CANDIDATES, CV_DIR, DEFAULT, run, table
+
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise click.BadParameter(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}",
+                                 param_hint="--candidate")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    workdir = Path(cv_dir) if cv_dir else CV_DIR
+    workdir.mkdir(parents=True, exist_ok=True)
+    scores = run([CANDIDATES[n] for n in names or DEFAULT], k=k, epochs=epochs, workdir=workdir,
+                 results=workdir / "results.jsonl")
+    click.echo(f"{k}-fold CV over the training split, NER {epochs} epochs, SUBSTANCE exact (original gold):")
+    click.echo(table(scores))
+
+
 @nlp_group.command("bench")
 @click.option("-n", "--texts", "n", type=click.IntRange(100, 1_000_000), default=5000, show_default=True)
 @click.option("--words", type=click.IntRange(5, 10_000), default=80, show_default=True)

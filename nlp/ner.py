@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -102,7 +103,10 @@ def set_lexicon_features(doc: Doc, spans: Iterable[tuple[int, int, str]]) -> Doc
 
 def uses_lexicon_features(model_nlp: Language) -> bool:
     """True when the NER embeds ``LEX_ATTR`` (a model trained with ``lexicon=...``)."""
-    cfg = model_nlp.config["components"]["ner"]["model"]["tok2vec"]
+    ner = model_nlp.config["components"].get("ner")
+    if ner is None:
+        return False
+    cfg = ner["model"]["tok2vec"]
     return LEX_ATTR in (cfg.get("embed") or {}).get("attrs", [])
 
 
@@ -197,6 +201,8 @@ class NerGate:
         self.n_run = 0
         self.stop: frozenset[str] = frozenset()
         self.lex_features = False
+        # more NER models (other seeds): a span is kept where most of the models, ``model_nlp`` included, find it
+        self.voters: list[Language] = []
 
     def _load_stop(self, path: Path) -> None:
         # words that are mostly not drug names in the training text: a NER guess on them alone is dropped
@@ -240,11 +246,19 @@ class NerGate:
                 inputs.append(doc)
         else:
             inputs = [state(d).get("text") or d.text for d in wanted]
-        ner_docs = self.model_nlp.pipe(inputs)
-        for d, nd in zip(wanted, ner_docs, strict=True):
-            state(d)["ner_spans_raw"] = [(e.start_char, e.end_char) for e in nd.ents
-                                         if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop
-                                         and not _DOSE_RE.fullmatch(e.text)]
+        models = [self.model_nlp, *self.voters]
+        found: list[list[tuple[int, int]]] = [[] for _ in wanted]
+        for model_nlp in models:
+            docs_in = [d.copy() for d in inputs] if self.voters and self.lex_features else inputs
+            for i, nd in enumerate(model_nlp.pipe(docs_in)):
+                found[i] += [(e.start_char, e.end_char) for e in nd.ents
+                             if " ".join(TOKEN_RE.findall(e.text.lower())) not in self.stop
+                             and not _DOSE_RE.fullmatch(e.text)]
+        for d, spans in zip(wanted, found, strict=True):
+            if self.voters:
+                counts = Counter(spans)
+                spans = sorted(sp for sp, n in counts.items() if 2 * n > len(models))
+            state(d)["ner_spans_raw"] = spans
         return docs
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
@@ -257,12 +271,17 @@ class NerGate:
         if self.model_nlp is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
             self.model_nlp.to_disk(Path(path) / "model")
+        for i, voter in enumerate(self.voters, 1):
+            voter.to_disk(Path(path) / f"model_{i}")
 
     def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> NerGate:
         self._load_stop(Path(path) / "stoplist.txt")
         model_dir = Path(path) / "model"
         self.model_nlp = spacy.load(model_dir) if (model_dir / "config.cfg").exists() else None
         self.lex_features = self.model_nlp is not None and uses_lexicon_features(self.model_nlp)
+        self.voters = []
+        while (Path(path) / f"model_{len(self.voters) + 1}" / "config.cfg").exists():
+            self.voters.append(spacy.load(Path(path) / f"model_{len(self.voters) + 1}"))
         return self
 
 

@@ -27,12 +27,13 @@ def _learn_from(examples: list[datasets.NerExample] | None) -> list[datasets.Ner
 
 
 def build_stoplist(out: Path = DATA_DIR / "slang_stoplist.txt",
-                   learn_from: list[datasets.NerExample] | None = None) -> int:
+                   learn_from: list[datasets.NerExample] | None = None, news: str = "all") -> int:
     """Words that are mostly not drug names in real text (news, r/opiates train split): slang never fires on them."""
     inside: Counter[str] = Counter()
     outside: Counter[str] = Counter()
     train = _learn_from(learn_from)
-    for ex in [*train, *datasets.seizure_news()]:
+    news_text = datasets.seizure_news() if news == "all" else datasets.seizure_news_split()[0]
+    for ex in [*train, *news_text]:
         for m in TOKEN_RE.finditer(ex.text):
             word = m.group().lower()
             if any(s <= m.start() < e for s, e in ex.spans):
@@ -140,19 +141,71 @@ def learned_terms(min_ratio: float | None = None, demote_below: float | None = N
     return rows
 
 
+NEWS_CHOICES = ("all", "train", "none")
+
+
+def news_examples(which: str = "all") -> list[datasets.NerExample]:
+    """Seizure-news sentences with DRUG spans added to the NER's training text (other register, same label).
+
+    ``all``: every annotated sentence (what the shipped NER was built with); ``train``: only those of the news
+    training split (``datasets.seizure_news_split``), so the 45 news sentences of the out-of-source set, all from
+    the news test split, stay unseen; ``none``: no news.
+    """
+    if which not in NEWS_CHOICES:
+        raise ValueError(f"news must be one of {NEWS_CHOICES}, not {which!r}")
+    if which == "none":
+        return []
+    news = datasets.seizure_news() if which == "all" else datasets.seizure_news_split()[0]
+    return [x for x in news if x.spans]
+
+
+def attach_ner(nlp: Any, learn_from: list[datasets.NerExample] | None = None, seed: int = datasets.SEED,
+               epochs: int = 30, ner_from: Path | None = None, lex_features: bool = False, dropout: float = 0.2,
+               news: str = "all", vote_seeds: tuple[int, ...] = ()) -> Any:
+    """Add the gated statistical NER to a pipeline whose substance table is initialised; returns the gate.
+
+    ``vote_seeds``: more NER models trained with these seeds; a span is then kept where most models find it.
+    """
+    import spacy
+
+    from nlp.ner import lexicon_spans, train_ner, uses_lexicon_features
+
+    lex = cast(Any, nlp.get_pipe("substances")).lexicon
+    gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
+    extra = news_examples(news)
+
+    def features(text: str) -> list[tuple[int, int, str]]:
+        norm = normalize(text, is_known=lex.is_known, is_word=lex.vocabulary.__contains__)
+        return lexicon_spans(lex.match(norm.text), norm.to_original)
+
+    def fit(s: int) -> Any:
+        return train_ner(seed=s, epochs=epochs, extra=extra, base=learn_from, dropout=dropout,
+                         features=features if lex_features else None)
+
+    gate.model_nlp = spacy.load(ner_from) if ner_from else fit(seed)
+    gate.voters = [fit(s) for s in vote_seeds]
+    gate.lex_features = uses_lexicon_features(gate.model_nlp)
+    # weak list slang ("whack", "root") never counts in discussion text: a NER guess on it is not kept either
+    names = [k for k, t in lex.by_key.items() if t.strength != "weak" or is_curated(t)]
+    gate.stop = frozenset(ner_stoplist(learn_from, lexicon_keys=names))
+    return gate
+
+
 def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = True, epochs: int = 30,
           ner_from: Path | None = None, learn_from: list[datasets.NerExample] | None = None,
-          tables: Path = DATA_DIR, lex_features: bool = False) -> Path:
+          tables: Path = DATA_DIR, lex_features: bool = False, dropout: float = 0.2, news: str = "all",
+          vote_seeds: tuple[int, ...] = ()) -> Path:
     """Build lexicon tables, train the intent model (and the gated NER), write the pipeline to ``output``.
 
     ``learn_from`` replaces the training split of drugs_training.jsonl for every learned part (stoplists,
     learned terms, NER; the intent model leaves out the comments not in it) and ``tables`` is where the
     built tables go: model selection (nlp.tools.select) builds a dev pipeline this way from the fit part only.
     ``lex_features``: the NER also embeds the lexicon's verdict on each token (``nlp.ner.lexicon_spans``).
+    ``dropout``, ``news``, ``vote_seeds``: see ``attach_ner``.
     """
     random.seed(seed)
     stop_file, table = tables / "slang_stoplist.txt", tables / "substances.tsv"
-    n_stop = build_stoplist(stop_file, learn_from)
+    n_stop = build_stoplist(stop_file, learn_from, news=news)
     build(table, stoplist=set(), stoplist_file=stop_file)
     n_terms = build(table, stoplist=set(), learned=learned_terms(learn_from=learn_from, table=table),
                     stoplist_file=stop_file)
@@ -172,24 +225,8 @@ def train(output: Path = MODEL_DIR, seed: int = datasets.SEED, with_ner: bool = 
     model.train(texts, [y for _, y in train_rows], seed=seed)
     cast(Any, nlp.get_pipe("intent")).model = model
     if with_ner:
-        import spacy
-
-        from nlp.ner import lexicon_spans, train_ner, uses_lexicon_features
-
-        gate = cast(Any, nlp.add_pipe("narcowatch_ner_v1", name="ner_gate", after="intent"))
-        # the seizure-news DRUG spans are added to the r/opiates training split (other register, same label)
-        news = [x for x in datasets.seizure_news() if x.spans]
-
-        def features(text: str) -> list[tuple[int, int, str]]:
-            norm = normalize(text, is_known=lex.is_known, is_word=lex.vocabulary.__contains__)
-            return lexicon_spans(lex.match(norm.text), norm.to_original)
-
-        gate.model_nlp = spacy.load(ner_from) if ner_from else train_ner(
-            seed=seed, epochs=epochs, extra=news, base=learn_from, features=features if lex_features else None)
-        gate.lex_features = uses_lexicon_features(gate.model_nlp)
-        # weak list slang ("whack", "root") never counts in discussion text: a NER guess on it is not kept either
-        names = [k for k, t in lex.by_key.items() if t.strength != "weak" or is_curated(t)]
-        gate.stop = frozenset(ner_stoplist(learn_from, lexicon_keys=names))
+        attach_ner(nlp, learn_from, seed=seed, epochs=epochs, ner_from=ner_from, lex_features=lex_features,
+                   dropout=dropout, news=news, vote_seeds=vote_seeds)
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return output

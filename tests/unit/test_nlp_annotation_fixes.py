@@ -47,3 +47,22 @@ def test_shipped_fixes_touch_training_comments_only() -> None:
     assert changed
     assert not {train[i].text for i in changed} & {x.text for x in test}
     assert datasets.split(datasets.drugs_ner())[1] == test  # the test gold is read as it is
+
+
+def test_guideline_test_gold_is_a_separate_copy_of_the_test_split() -> None:
+    _train, test = datasets.split(datasets.drugs_ner())
+    guideline = datasets.drugs_test_guideline()
+    assert [x.text for x in guideline] == [x.text for x in test]  # same comments, same order as the test split
+    added = sum(len(g.spans) - len(o.spans) for o, g in zip(test, guideline, strict=True))
+    assert added == 19  # docs/annotation.md: 19 spans added, none removed
+    assert all(set(o.spans) <= set(g.spans) for o, g in zip(test, guideline, strict=True))
+    assert datasets.split(datasets.drugs_ner())[1] == test  # the original test gold is not changed
+
+
+def test_guideline_rows_may_name_test_comments_only(tmp_path: Path) -> None:
+    row = f"{datasets.text_id(TRAIN[0].text)}\tadd\t8\t14\tnarcan\t1\ttest\tctx"
+    with pytest.raises(ValueError, match="in the training split; only test comments") as info:
+        datasets.apply_fixes(TEST, TRAIN, _fixes(tmp_path, row), part="test")
+    assert "fixes.tsv:2" in str(info.value)
+    ok = f"{datasets.text_id(TEST[0].text)}\tadd\t9\t15\tnarcan\t1\ttest\tctx"
+    assert datasets.apply_fixes(TEST, TRAIN, _fixes(tmp_path, ok), part="test")[0].spans == [(9, 15)]
