@@ -103,13 +103,19 @@ class NarcowatchPipeline:
             return item
         if self.processor is None:
             raise DropItem("the pipeline has no Elasticsearch connection (see the error above)")
-        fp.apply(item)
+        fp.apply(item, self._site(spider))
         self.buffer.append(item)
         if self.oldest is None:
             self.oldest = time.monotonic()
         if len(self.buffer) >= self.config.batch_size:
             return self._flush().addCallback(lambda _: item)
         return item
+
+    @staticmethod
+    def _site(spider: Spider) -> fp.SiteIdentity | None:
+        """The addresses of the spider's configured source (its mirrors, any port) for listing ids."""
+        identity = getattr(getattr(spider, "source", None), "identity", None)
+        return identity() if callable(identity) else None
 
     def _tick(self) -> None:
         if self.buffer and self.oldest is not None and time.monotonic() - self.oldest >= self.config.batch_seconds:

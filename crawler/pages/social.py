@@ -260,6 +260,9 @@ class MastodonStatus:
         d = self.data
         acct = d.get("account") or {}
         host = urlsplit(self.page.response.url).netloc
+        site = self.page.source.identity()
+        if site is not None:  # the instance's own address on any port, or a mirror of it: one id
+            host = site.key_host(host)
         content = d.get("content") or ""
         links = [u for u in Selector(text=f"<div>{content}</div>").css("a::attr(href)").getall()
                  if u.startswith(("http://", "https://")) and "/tags/" not in u]

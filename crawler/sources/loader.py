@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from crawler.config.loader import ConfigError, ConfigIssue, format_loc, line_of, load_yaml_with_lines
 from crawler.paths import CONFIG_DIR
-from crawler.sources.models import KINDS, SourceBase, SourceConfig
+from crawler.sources.models import KINDS, SourceBase, SourceConfig, mirror_host
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(SourceConfig)
 
@@ -89,6 +89,7 @@ def check_sources(path: Path | str | None = None) -> tuple[list[SourceBase], lis
     sources: list[SourceBase] = []
     issues: list[ConfigIssue] = []
     seen: dict[str, str] = {}
+    origin: dict[str, Path] = {}
     for file in files:
         found, problems = parse_sources_file(file)
         issues += problems
@@ -105,7 +106,72 @@ def check_sources(path: Path | str | None = None) -> tuple[list[SourceBase], lis
                 continue
             seen[src.name] = str(file)
             sources.append(src)
+            origin[src.name] = file
+    issues += _shared_addresses(sources, origin)
     return sources, issues
+
+
+def _mirror_or_none(entry: Any) -> str | None:
+    try:
+        return mirror_host(entry)
+    except ValueError:
+        return None
+
+
+_ADDRESS_FIELD = {"telegram_public": "base_url", "reddit": "base_url", "mastodon": "instance"}
+
+
+def _shared_addresses(sources: list[SourceBase], origin: dict[str, Path]) -> list[ConfigIssue]:
+    """An address that is one source's mirror and another source's address (its first start URL's host or
+    a mirror) must belong to one site: both sources must name the same platform, else the one offer seen
+    through either would be two listings, or two sites' offers one. Reported at the mirror's line."""
+    issues: list[ConfigIssue] = []
+    claims: dict[str, tuple[SourceBase, str]] = {}
+    files: dict[Path, Any] = {}
+
+    def where(src: SourceBase, field: str, index: int | None) -> tuple[str, int | None, str]:
+        file = origin[src.name]
+        if file not in files:
+            files[file] = load_yaml_with_lines(file)
+        data = files[file]
+        i = next((i for i, e in enumerate(data["sources"]) if isinstance(e, dict) and e.get("name") == src.name), 0)
+        if field != "mirrors" or index is None:
+            loc: tuple[Any, ...] = ("sources", i, field) if index is None else ("sources", i, field, index)
+            return str(file), line_of(data, loc), format_loc(loc)
+        # scalars in lists carry no line: find the entry (as written) below its key
+        host = src.mirrors[index]
+        raw = [e for e in data["sources"][i].get("mirrors") or []]
+        j = next((j for j, e in enumerate(raw) if _mirror_or_none(e) == host), index)
+        line = line_of(data, ("sources", i, "mirrors"))
+        if line is not None and j < len(raw):
+            text = file.read_text(encoding="utf-8").splitlines()
+            line = next((n for n in range(line, len(text) + 1) if str(raw[j]) in text[n - 1]), line)
+        return str(file), line, format_loc(("sources", i, "mirrors", j))
+
+    def field_of(src: SourceBase, host: str) -> tuple[str, int | None]:
+        if host in src.mirrors:
+            return "mirrors", src.mirrors.index(host)
+        if src.start_urls:
+            return "start_urls", 0
+        return _ADDRESS_FIELD.get(src.kind, "start_urls"), None
+
+    for src in sources:
+        for host in src.site_hosts:
+            if host not in claims:
+                claims[host] = (src, "mirror" if host in src.mirrors else "address")
+                continue
+            other, how = claims[host]
+            same_site = other.platform_name == src.platform_name and other.site_host == src.site_host
+            if same_site or (how != "mirror" and host not in src.mirrors):
+                continue
+            file, line, field = where(src, *field_of(src, host))
+            o_file, o_line, o_field = where(other, *field_of(other, host))
+            issues.append(ConfigIssue(file, line, field, (
+                f"{host} is an address of source {src.name!r} (platform {src.platform_name!r}, canonical address "
+                f"{src.site_host}) and of source {other.name!r} (platform {other.platform_name!r}, canonical "
+                f"address {other.site_host}; {o_file}:{o_line} {o_field}); an address belongs to one site: remove "
+                "the mirror, or make both sources one site (same platform and canonical address)")))
+    return issues
 
 
 def load_sources(path: Path | str | None = None) -> list[SourceBase]:

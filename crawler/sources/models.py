@@ -22,6 +22,7 @@ from crawler.addresses import private_hosts, start_urls_of
 from crawler.common.cron import check_cron
 from crawler.common.durations import duration_schema, parse_duration
 from crawler.config.regexes import check_user_regex
+from crawler.fingerprint import SiteIdentity
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 KINDS = ("market", "browser", "b2b_chemicals", "forum", "telegram_public", "reddit", "mastodon", "feed")
@@ -314,6 +315,28 @@ def _domain(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def mirror_host(entry: Any) -> str:
+    """A ``mirrors`` entry as a lower-case host name: ``Mirror.onion``, ``http://mirror.onion:8080/x`` ->
+    ``mirror.onion`` (every port of a mirror is the same site); ValueError for anything else."""
+    if not isinstance(entry, str):
+        raise ValueError(f"{entry!r} is not a host name (write `mirror.onion`)")
+    text = entry.strip()
+    if "://" in text:
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        if not host or parts.scheme not in ("http", "https"):
+            raise ValueError(f"{entry!r} is not an http(s) URL or a host name (write `mirror.onion`)")
+        text = host
+    host = text.rstrip(".").lower().strip("[]")
+    if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f:.]+", host):
+        raise ValueError(f"{entry!r} is not a host name (write `mirror.onion`, without port or path: every port "
+                         "of a mirror is the same site)")
+    return host
+
+
 class SourceBase(_Model):
     """Options every kind shares."""
 
@@ -333,6 +356,13 @@ class SourceBase(_Model):
     local test sites (the fixture web); ``config check`` warns when it is on."""
     platform: str | None = None
     """Platform name for attribution (default: domain of the first start URL, or the network name)."""
+    mirrors: list[str] = Field(default_factory=list)
+    """Other addresses of the same site: onion mirrors, the domain it moved to or from (``mirror2.onion``;
+    a URL is reduced to its host). A listing seen on a mirror, or on another port of the site, is the same
+    listing as on the site's canonical address (the first start URL's host, or ``platform`` when that is
+    one of the mirrors): one document, updated, no second "new" alert. The crawl may visit mirrors too.
+    An address belongs to one site: a mirror that another source with another platform also uses is an
+    error."""
     schedule: str | None = None
     """Cron expression, UTC (``*/30 * * * *``); none = only on demand."""
     rate_limit: RateLimit = RateLimit()
@@ -384,6 +414,11 @@ class SourceBase(_Model):
             out.append(d.strip("[]"))
         return out
 
+    @field_validator("mirrors", mode="before")
+    @classmethod
+    def _mirrors(cls, v: Any) -> Any:
+        return list(dict.fromkeys(mirror_host(e) for e in v)) if isinstance(v, list) else v
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
@@ -406,7 +441,8 @@ class SourceBase(_Model):
                              "(e.g. Privoxy) in front of Tor for plain requests")
         if not self.allow_private_addresses:
             hosts = private_hosts([*start_urls_of(self), *(f"http://[{d}]/" if ":" in d else f"http://{d}/"
-                                                           for d in self.allowed_domains or ())])
+                                                           for d in [*(self.allowed_domains or ()),
+                                                                     *self.mirrors])])
             if hosts:
                 raise ValueError(
                     f"start_urls: {', '.join(hosts)} is a loopback, private or link-local address; such targets are "
@@ -424,9 +460,35 @@ class SourceBase(_Model):
 
     @property
     def domains(self) -> list[str]:
-        if self.allowed_domains is not None:
-            return self.allowed_domains
-        return sorted({_domain(u) for u in start_urls_of(self) if _domain(u)})
+        """Domains the crawl may visit: ``allowed_domains`` (else the start URLs' hosts), and the mirrors."""
+        base = self.allowed_domains if self.allowed_domains is not None else sorted(
+            {_domain(u) for u in start_urls_of(self) if _domain(u)})
+        return [*base, *(m for m in self.mirrors if m not in base)]
+
+    @property
+    def site_host(self) -> str | None:
+        """The host listing ids are computed with: ``platform`` when it names one of the mirrors (a site that
+        moved keeps its old address as its identity), else the first start URL's host (none without URLs)."""
+        urls = start_urls_of(self)
+        first = _domain(urls[0]) if urls else ""
+        named = (self.platform or "").strip().lower()
+        if named and named in self.mirrors:
+            return named
+        return first or None
+
+    @property
+    def site_hosts(self) -> list[str]:
+        """Every address of the site: the canonical ``site_host``, the first start URL's host and the mirrors."""
+        urls = start_urls_of(self)
+        out = [h for h in (self.site_host, _domain(urls[0]) if urls else None) if h]
+        return list(dict.fromkeys([*out, *self.mirrors]))
+
+    def identity(self) -> SiteIdentity | None:
+        """The site's addresses for listing ids (crawler.fingerprint); None for a source without start URLs."""
+        host = self.site_host
+        if not host:
+            return None
+        return SiteIdentity(canonical=f"[{host}]" if ":" in host else host, hosts=frozenset(self.site_hosts))
 
 
 def _require_start_urls(src: SourceBase) -> None:
