@@ -36,7 +36,7 @@ bench: setup
 mutation: setup
 	$(BIN)/python scripts/mutation.py $(MUTATION_TARGETS)
 
-## `source suggest` on the saved real pages: gold titles/vendors per market (exit 1 below 90%), other markets' fill rates.
+## `source suggest` on the saved real pages: gold titles/vendors per market (exit 1 below 90%), other markets' fill rates; listing and vendor pages field by field (crawler/sources/listing_eval.py).
 suggest-figures: setup
 	$(BIN)/python -m crawler.sources.suggest_eval
 

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from parsel import Selector, SelectorList
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
 from crawler.common.clock import parse_iso, utc_iso
 from crawler.config.regexes import user_search
@@ -45,6 +45,12 @@ def select_values(sel: Selectable, spec: SelectorSpec | None) -> list[str]:
         return []
     if spec.value is not None:
         values = [spec.value]
+    elif spec.label is not None:
+        from crawler.pages.labels import label_values
+
+        roots: list[Selector] = list(sel) if isinstance(sel, SelectorList) else \
+            [sel.selector if isinstance(sel, TextResponse) else sel]  # type: ignore[list-item]
+        values = [v for r in roots if not isinstance(r.root, str) for v in label_values(r.root, spec.label)]
     else:
         nodes = sel.css(spec.css) if spec.css is not None else sel.xpath(spec.xpath or "")
         values = []
@@ -76,7 +82,7 @@ def select_first(sel: Selectable, spec: SelectorSpec | None) -> str | None:
 
 def link_values(sel: Selectable, spec: SelectorSpec) -> list[str]:
     """Link targets a selector points at: its ``attr`` if given, else each element's href (or src)."""
-    if spec.attr is not None or spec.value is not None:
+    if spec.attr is not None or spec.value is not None or spec.label is not None:
         return select_values(sel, spec)
     nodes = sel.css(spec.css) if spec.css is not None else sel.xpath(spec.xpath or "")
     out = []
@@ -120,6 +126,16 @@ def parse_price(text: str | None, default_currency: str | None = None) -> tuple[
     """``"0.09925558 BTC"`` -> ("0.09925558", "BTC"); ``"$1,234.50"`` -> ("1234.50", "USD"); ``"12,50 €"``."""
     if not text:
         return None, default_currency
+    m = _NUMBER.search(text)
+    if m:  # the currency written next to the number read: "฿0.000787 (€7.28)" is BTC
+        before, after = text[max(0, m.start() - 4):m.start()].rstrip(), text[m.end():m.end() + 6].lstrip()
+        for sym in sorted(_CURRENCY_SYMBOLS, key=len, reverse=True):
+            if before.endswith(sym) or after.startswith(sym):
+                return _decimal(m.group(0)), _CURRENCY_SYMBOLS[sym]
+        code = re.match(r"[A-Za-z]{3,4}\b", after) or re.search(r"\b([A-Za-z]{3,4})$", before)
+        if code and code.group(0).upper() in _CURRENCY_CODES:
+            word = code.group(0).upper()
+            return _decimal(m.group(0)), "CNY" if word == "RMB" else word
     currency = None
     for sym in sorted(_CURRENCY_SYMBOLS, key=len, reverse=True):
         if sym in text:

@@ -112,8 +112,10 @@ def source_group() -> None:
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
               help="Besides loopback, a host PAGE may be fetched from (repeatable).")
 @click.option("--preview", default=10, show_default=True, help="Offers shown in the preview table (stderr).")
+@click.option("--listing-page", is_flag=True,
+              help="PAGE is one offer's own page: propose its fields by their labels (Ships from, Price...).")
 def suggest_command(page: str, examples: tuple[str, ...], name: str, kind: str, start_url: str | None,
-                    base_url: str | None, allow_hosts: tuple[str, ...], preview: int) -> None:
+                    base_url: str | None, allow_hosts: tuple[str, ...], preview: int, listing_page: bool) -> None:
     """Propose a source block for the result page PAGE (a saved file or an http(s) URL on this machine).
 
     Finds the repeating offer rows, the link to each offer's page, pagination and the fields (title, price,
@@ -127,6 +129,18 @@ def suggest_command(page: str, examples: tuple[str, ...], name: str, kind: str, 
         url, body = read_page(page, allow_hosts)
     except PageRefused as exc:
         raise click.ClickException(str(exc)) from None
+    if listing_page:
+        from crawler.sources.suggest_listing import listing_yaml, read_fields, suggest_listing
+
+        one = suggest_listing(body, url or base_url or "http://change-me.example/")
+        click.echo(listing_yaml(one, name=name, start_url=start_url, kind=kind, page=page), nl=False)
+        if "title" not in one.fields:
+            click.echo(f"{page}: no title found on the page", err=True)
+            sys.exit(1)
+        if not is_quiet():
+            for fname, value in read_fields(body, one).items():
+                click.echo(f"  {fname:<11} {value}", err=True)
+        return
     found = suggest(body, url or base_url or "http://change-me.example/", list(examples), preview=preview)
     click.echo(to_yaml(found, name=name, start_url=start_url or url, kind=kind, page=page), nl=False)
     if found.rows is None:

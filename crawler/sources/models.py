@@ -51,12 +51,15 @@ class SelectorSpec(_Model):
     """Join all matched values with this separator (default: the first match only; lists keep all)."""
     value: str | None = None
     """A constant instead of a selector (``currency: {value: BTC}``)."""
+    label: str | None = None
+    """The value the page shows after this label (``Ships from``; alternatives ``Ships from|Origin``): the next
+    table cell, ``dd``, or the text after the label element or after ``Label:`` (crawler/pages/labels.py)."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorSpec:
-        given = [k for k in ("css", "xpath", "value") if getattr(self, k) is not None]
+        given = [k for k in ("css", "xpath", "value", "label") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of css, xpath or value")
+            raise ValueError("give exactly one of css, xpath, value or label")
         if self.css is not None:
             _check_css(self.css)
         if self.xpath is not None:

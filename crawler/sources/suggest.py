@@ -45,7 +45,7 @@ PRICE_RX = (rf"(?:{_CUR_SYM}\s?(?:{_NUM})|(?:{_NUM})\s?{_CUR_SYM}|{_CUR_CODE}\s?
 _PRICE = re.compile(PRICE_RX)
 _CAS_RX = re.compile(r"\d{2,7}-\d{2}-\d")
 _CODES = "USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|BTC|XMR|ETH|LTC|USDT|BCH"
-PRICE_YAML_RX = rf"((?:[$€£¥₽]|\b(?:{_CODES})\b)\s?\d[\d,.]*|\d[\d,.]*\s?(?:[$€£¥₽]|(?:{_CODES})\b))"
+PRICE_YAML_RX = (rf"((?:[$€£¥₽฿₿Ƀɱ]|\b(?:{_CODES})\b)\s?\d[\d,.]*|\d[\d,.]*\s?(?:[$€£¥₽฿₿Ƀɱ]|(?:{_CODES})\b))")
 """The price regex written into suggestions: short enough to read, the same shapes as PRICE_RX."""
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_RX = (rf"(?:\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[./]\d{{1,2}}[./]\d{{4}}"

@@ -4,7 +4,8 @@ For every result page with offer-by-offer gold (apollon, empire: ``<market>/gold
 suggestion made from the page alone, with no hand edits, is applied to the page and each gold offer is looked up
 by its link: the share of gold titles and vendors recovered. Pages without row gold (dream, cryptonia, bohemia,
 asean, chemical shops) get their offer count (against the count gold or the README where there is one) and the
-fill rate of each suggested field.
+fill rate of each suggested field. Then the listing-page assistant on the gold markets' listing and vendor pages
+(crawler/sources/listing_eval.py).
 """
 
 from __future__ import annotations
@@ -176,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     pages = Path(args[0]) if args else PAGES
     found = figures(pages)
     print(report(pages, found))
+    from crawler.sources import listing_eval
+
+    print()
+    print(listing_eval.report(listing_eval.figures(pages)))
     gold = found[0]
     worst = min(min(f.title_rate, f.vendor_rate) for f in gold)
     return 0 if worst >= 0.9 else 1

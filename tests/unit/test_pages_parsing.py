@@ -70,7 +70,7 @@ def test_select_values_post_processing() -> None:
 
 
 def test_selector_spec_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match="exactly one of css, xpath or value"):
+    with pytest.raises(ValueError, match="exactly one of css, xpath, value or label"):
         SelectorSpec(css="h1", xpath="//h1")
     with pytest.raises(ValueError, match="invalid regex"):
         SelectorSpec(css="h1", regex="(")
