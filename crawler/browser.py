@@ -29,6 +29,7 @@ from crawler.stats_helpers import CrawlerStatsMixin
 
 if TYPE_CHECKING:
     import pwd
+    from ipaddress import IPv4Address, IPv6Address
 
     from playwright.async_api import BrowserContext, CDPSession, Download, Page
     from playwright.async_api import Request as PageRequest
@@ -700,6 +701,18 @@ class BrowserGuard:
         self.bad_page(url, "too_slow", f"no response after {seconds:.0f} s (a page script may hold the browser)")
         await _crash_renderer(cdp, url)
 
+    def known_address(self, url: str) -> IPv4Address | IPv6Address | None:
+        """The address Chromium must have connected to for ``url``, when that is certain: its host is an IP
+        literal and the source has no proxy. A document we read and handed to the page ourselves
+        (``_read_document``) has no server address in Chromium (``Fetch.fulfillRequest``), so Playwright gives
+        its response none and the WARC record had no ``WARC-IP-Address``. A host name is resolved by Chromium
+        again after our look-up, so its address is not known for sure and none is given."""
+        from crawler.addresses import ip_of
+
+        if self.policy.proxied:
+            return None
+        return ip_of(urlsplit(url).hostname or "")
+
     def settle(self, page: Page) -> None:
         """The page gave its response (BrowserPageMiddleware): its deadline no longer applies."""
         task = self._deadlines.pop(id(page), None)
@@ -994,6 +1007,8 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
         if refused is not None:
             await self._release(request)
             raise IgnoreRequest(f"rendered page {request.url} dropped: {refused} (final URL {response.url})")
+        if response.ip_address is None and self.guard is not None and (ip := self.guard.known_address(response.url)):
+            response = response.replace(ip_address=ip)  # the evidence's WARC-IP-Address
         try:
             if request.meta.get(META_TAKE_SCREENSHOT) and self.screenshots and self.screenshot_dir is not None:
                 try:

@@ -373,6 +373,14 @@ def test_documents_read_through_devtools_render_as_sent(tmp_path: Path) -> None:
         result = run_crawl(source, tmp_path)
     assert sorted(i["title"] for i in result.items) == ["Fentanyl powder gz é", "Fentanyl powder unsized é"]
     assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/gz") == hits.get("/item/unsized") == 1
+    # Their WARC records name the server's address like every other capture (Chromium has none for a response
+    # handed to the page through DevTools: both lacked WARC-IP-Address, the index page, passed as sent, had it).
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(result.stat("narcowatch/evidence/warc_file"), "rb") as fh:
+        records = [r.rec_headers for r in ArchiveIterator(fh) if r.rec_type == "response"]
+    addresses = {h.get_header("WARC-Target-URI").rsplit("/", 1)[1]: h.get_header("WARC-IP-Address") for h in records}
+    assert addresses == {"": "127.0.0.1", "gz": "127.0.0.1", "unsized": "127.0.0.1"}
 
 
 OOM = "<script>var hoard = []; for (;;) { hoard.push(new Array(1e6).fill(1.5)); }</script>"
