@@ -101,6 +101,14 @@ META_KEEP_PAGE = "narcowatch_keep_page"
 """Request meta flag: leave ``playwright_page`` open for the spider callback (it must close it)."""
 META_CRASH_RETRIED = "narcowatch_crash_retried"
 """Request meta flag: this page's renderer crashed once already; it was rendered again on a fresh page."""
+SCRIPT_HOLD_SECONDS = 10.0
+"""A renderer whose main thread answers no DevTools probe for this long has its running script stopped
+(``Runtime.terminateExecution``): a page script that never yields holds every page of its renderer process
+(``NARCOWATCH_BROWSER_SCRIPT_HOLD`` sets it)."""
+PROBE_INTERVAL = 1.0
+"""Seconds between two probes of a loading page's main thread (``BrowserGuard._watchdog``)."""
+SCRIPTS_STOPPED_STAT = "narcowatch/browser/scripts_stopped"
+"""Scripts stopped because they held their renderer's main thread past ``SCRIPT_HOLD_SECONDS``."""
 CRASH_RETRY_STAT = "narcowatch/browser/crash_retries"
 """Pages rendered once more because their renderer crashed (theirs, or a page's sharing its process)."""
 
@@ -521,6 +529,10 @@ class BrowserGuard:
         """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
         self._stopping: set[asyncio.Future[None]] = set()
         self._deadlines: dict[int, asyncio.Future[None]] = {}
+        self._watchdogs: dict[int, asyncio.Future[None]] = {}
+        self.script_hold = SCRIPT_HOLD_SECONDS
+        """Seconds a renderer's main thread may go without answering before its running script is stopped."""
+        self._last_stop = -1e9
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BrowserGuard:
         return self  # settings are copied; the guard and its state are one per crawl
@@ -611,6 +623,10 @@ class BrowserGuard:
             task = asyncio.ensure_future(self._deadline(page, cdp, url, deadline))
             self._deadlines[id(page)] = task
             task.add_done_callback(lambda _: self._deadlines.pop(id(page), None))
+        if self.script_hold > 0:
+            dog = asyncio.ensure_future(self._watchdog(page, cdp, url))
+            self._watchdogs[id(page)] = dog
+            dog.add_done_callback(lambda _: self._watchdogs.pop(id(page), None))
         if not self.max_bytes:
             return
         tree = await cdp.send("Page.getFrameTree")
@@ -713,11 +729,48 @@ class BrowserGuard:
             return None
         return ip_of(urlsplit(url).hostname or "")
 
+    async def _watchdog(self, page: Page, cdp: CDPSession, url: str) -> None:
+        """Probe the page's main thread (``Runtime.evaluate`` of ``0``) every ``PROBE_INTERVAL`` until it gives its
+        response. A script that never yields (``for (;;) {}`` after ``load``) holds the renderer's main thread:
+        its page, and every page Chromium put in the same process, wait on it (reading their HTML has no
+        timeout), until the page's deadline crashes the renderer, taking the neighbours with it. Unanswered for
+        ``script_hold`` seconds, the running script is stopped (``Runtime.terminateExecution``, served while a
+        script runs): the renderer answers again, its pages go on (the held page is read as it stands, its
+        script's later turns stopped likewise), and its neighbours are not delayed longer than that. Pages
+        sharing the held renderer all miss their probes: one stop serves them all (no second one within
+        ``script_hold``, which would stop a later, innocent script)."""
+        loop = asyncio.get_running_loop()
+        while not page.is_closed():
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                await asyncio.wait_for(cdp.send("Runtime.evaluate", {"expression": "0"}), self.script_hold)
+                continue
+            except TimeoutError:
+                pass
+            except Exception as exc:  # navigating (context destroyed), or the page is gone
+                if page.is_closed() or "crash" in str(exc).lower() or "closed" in str(exc).lower():
+                    return
+                continue
+            if self.stats is not None:
+                self.stats.inc_value(SCRIPTS_STOPPED_STAT)
+            log.warning("renderer of %s gave no answer for %.0f s (a page script holds it): scripts of the page "
+                        "stopped, it is read as it stands [source %s]", url, self.script_hold, self.source)
+            try:  # queued first, so the page runs no script after the one stopped now (a timer would hold it again)
+                disabling = asyncio.ensure_future(cdp.send("Emulation.setScriptExecutionDisabled", {"value": True}))
+                if loop.time() - self._last_stop >= self.script_hold:  # else: another page's stop serves this one
+                    self._last_stop = loop.time()
+                    await asyncio.wait_for(cdp.send("Runtime.terminateExecution"), 5)
+                await asyncio.wait_for(disabling, 5)
+            except Exception as exc:
+                log.debug("stopping the scripts of %s: %s", url, exc)
+            return
+
     def settle(self, page: Page) -> None:
-        """The page gave its response (BrowserPageMiddleware): its deadline no longer applies."""
-        task = self._deadlines.pop(id(page), None)
-        if task is not None:
-            task.cancel()
+        """The page gave its response (BrowserPageMiddleware): its deadline and watchdog no longer apply."""
+        for tasks in (self._deadlines, self._watchdogs):
+            task = tasks.pop(id(page), None)
+            if task is not None:
+                task.cancel()
 
     def too_large(self, url: str, detail: str) -> None:
         """Count and name a rendered page over the limit (once: a Content-Length may have said so already)."""
@@ -945,6 +998,7 @@ class BrowserPageMiddleware(CrawlerStatsMixin):
             guard.bind(self.crawler.stats)
             _GUARDS[guard.source] = guard
             guard.abort_resources |= self.crawler.settings.getbool("NARCOWATCH_BROWSER_ABORT_RESOURCES")
+            guard.script_hold = self.crawler.settings.getfloat("NARCOWATCH_BROWSER_SCRIPT_HOLD", SCRIPT_HOLD_SECONDS)
             if not guard.max_bytes:
                 guard.max_bytes = BadPageConfig.from_settings(self.crawler.settings).max_bytes
         elif source is not None:

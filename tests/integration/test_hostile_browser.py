@@ -425,3 +425,41 @@ def test_renderer_crashes_do_not_let_a_context_open_more_pages_than_its_limit(tm
     assert all(hits.get(p) == 2 for p in crash_paths)
     assert held["most"] <= 2, held  # 6 before: every crash added a page to the context's limit
     assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == 1 + 6 + 4
+
+
+RELOOP = "<script>addEventListener('load', function () { setInterval(function () { for (;;) {} }, 0); });</script>"
+"""A page script that holds Chromium's main thread once the page has loaded, and again each time it is stopped."""
+
+
+def test_page_whose_script_holds_the_browser_does_not_hold_its_neighbour(tmp_path: Path) -> None:
+    """A held page kept its slot (one page at a time here) until its deadline (twice the source's 10 s timeout):
+    the next request waited for 20 s. Now a renderer that answers no probe for 2 s (``NARCOWATCH_BROWSER_SCRIPT_HOLD``)
+    has its running script stopped: the held page is read as it stands and the next one starts at once."""
+    arrived: dict[str, float] = {}
+
+    def listing(name: str, extra: str = "") -> Any:
+        body = f"<h1 class='title'>Fentanyl powder {name}</h1><div class='desc'>ships from CN</div>{extra}"
+
+        def serve(req: Any) -> None:
+            arrived[name] = time.monotonic()
+            send(req, 200, page(name, body))
+
+        return serve
+
+    # the scheduler takes the last link first: the held page, then its neighbour
+    links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("ok", "hold"))
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/ok": listing("ok"),
+              "/item/hold": listing("hold", RELOOP)}
+    with local_server(routes) as (base, hits):
+        source = {"name": "neighbour", "kind": "browser", "allow_private_addresses": True,
+                  "start_urls": [f"{base}/"], "robots": "ignore",
+                  "rate_limit": {"download_delay": 0, "concurrency": 1, "randomize": False},
+                  "retry": {"times": 0}, "timeout": 10, "links": {"listing": "a.item-link"},
+                  "fields": {"title": "h1.title", "description": "div.desc"}, "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path, settings={"NARCOWATCH_BROWSER_SCRIPT_HOLD": 2}, timeout=120)
+    assert arrived["ok"] - arrived["hold"] < 12, arrived  # 20 s and more before (the held page's deadline)
+    assert sorted(i["title"] for i in result.items) == ["Fentanyl powder hold", "Fentanyl powder ok"]
+    assert result.stat("narcowatch/browser/scripts_stopped") >= 1
+    assert "/item/hold gave no answer for 2 s (a page script holds it): scripts of the page stopped" in result.log
+    assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/hold") == 1
+    assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == 3
