@@ -116,8 +116,8 @@ def absolute_links(response: Response, sel: Selectable, specs: list[SelectorSpec
 # ---------------------------------------------------------------- value parsing
 
 _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "CNY", "₽": "RUB", "₹": "INR",
-                     "฿": "BTC", "Ƀ": "BTC", "₿": "BTC", "ɱ": "XMR"}
-_CURRENCY_CODES = {"USD", "EUR", "GBP", "CNY", "RMB", "RUB", "INR", "CAD", "AUD", "MXN", "CHF", "JPY", "BTC",
+                     "฿": "BTC", "Ƀ": "BTC", "₿": "BTC", "ɱ": "XMR", "zł": "PLN"}
+_CURRENCY_CODES = {"USD", "EUR", "GBP", "CNY", "RMB", "RUB", "INR", "CAD", "AUD", "MXN", "CHF", "JPY", "PLN", "BTC",
                    "XMR", "ETH", "LTC", "USDT", "TRX", "BCH"}
 _NUMBER = re.compile(r"\d[\d\s.,']*")
 

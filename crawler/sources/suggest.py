@@ -37,15 +37,15 @@ _SKIP_TAGS = {"script", "style", "noscript", "head", "meta", "link", "select", "
 
 # ---------------------------------------------------------------- value shapes
 
-_CUR_SYM = r"(?:US\$|[$€£¥₽₹฿₿Ƀɱ])"
-_CUR_CODE = r"(?:USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|BTC|XMR|ETH|LTC|USDT|BCH|ZEC|DASH)"
+_CUR_SYM = r"(?:US\$|zł|[$€£¥₽₹฿₿Ƀɱ])"
+_CUR_CODE = r"(?:USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|PLN|BTC|XMR|ETH|LTC|USDT|BCH|ZEC|DASH)"
 _NUM = r"\d{1,3}(?:[,.' ]\d{3})*(?:[.,]\d{1,8})?|\d+(?:[.,]\d{1,8})?"
 PRICE_RX = (rf"(?:{_CUR_SYM}\s?(?:{_NUM})|(?:{_NUM})\s?{_CUR_SYM}|{_CUR_CODE}\s?(?:{_NUM})|(?:{_NUM})\s?{_CUR_CODE})"
             r"(?![\w])")
 _PRICE = re.compile(PRICE_RX)
 _CAS_RX = re.compile(r"\d{2,7}-\d{2}-\d")
-_CODES = "USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|BTC|XMR|ETH|LTC|USDT|BCH"
-PRICE_YAML_RX = (rf"((?:[$€£¥₽฿₿Ƀɱ]|\b(?:{_CODES})\b)\s?\d[\d,.]*|\d[\d,.]*\s?(?:[$€£¥₽฿₿Ƀɱ]|(?:{_CODES})\b))")
+_CODES = "USD|EUR|GBP|CNY|RMB|RUB|INR|CAD|AUD|CHF|JPY|PLN|BTC|XMR|ETH|LTC|USDT|BCH"
+PRICE_YAML_RX = (rf"((?:[$€£¥₽฿₿Ƀɱ]|\b(?:{_CODES})\b)\s?\d[\d,.]*|\d[\d,.]*\s?(?:zł|[$€£¥₽฿₿Ƀɱ]|(?:{_CODES})\b))")
 """The price regex written into suggestions: short enough to read, the same shapes as PRICE_RX."""
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_RX = (rf"(?:\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[./]\d{{1,2}}[./]\d{{4}}"
@@ -544,7 +544,9 @@ def _analyse(rows: list[Any], examples: list[str]) -> tuple[dict[str, Guess], fl
             score = fill * distinct * (min(avg, 80) / 80 + (1.0 if is_link else 0.0))
             if is_link:
                 hrefs = list(s.hrefs.values())
-                if _distinct(hrefs) < 0.6 or sum(1 for h in hrefs if _VENDOR_HREF.search(h)) > 0.5 * len(hrefs):
+                # (the address's path and query: a host named "shop.example" is no profile link)
+                if _distinct(hrefs) < 0.6 or sum(1 for h in hrefs if _VENDOR_HREF.search(
+                        urlsplit(h).path + "?" + urlsplit(h).query)) > 0.5 * len(hrefs):
                     score *= 0.3
             if leaf_tag in ("h1", "h2", "h3", "h4", "h5", "h6") or "title" in s.path[-1] or "name" in s.path[-1]:
                 score += 0.3 * fill

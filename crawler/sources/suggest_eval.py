@@ -11,13 +11,14 @@ fill rate of each suggested field. Then the listing-page assistant on the gold m
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.pages.base import clean
+from crawler.pages.base import clean, find_cas
 from crawler.sources.suggest import Suggestion, source_dict, suggest
 from crawler.sources.trial import ITEM_FIELD
 
@@ -85,6 +86,9 @@ class PageFigures:
     dates_gold: int = 0
     expected: int | None = None
     fill: dict[str, float] = field(default_factory=dict)
+    shown: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per field: (rows read with a value, rows whose own text shows one): a CAS number with a valid check digit;
+    shipping words ("ship", "deliver", "from", "→") for ships from/to."""
 
     @property
     def title_rate(self) -> float:
@@ -116,14 +120,40 @@ def _read(pages: Path, page: str) -> tuple[Suggestion, list[dict[str, Any]]]:
     return s, crawl_rows(body, s) if s.rows is not None else []
 
 
+_SHIPPING_WORDS = re.compile(r"(?i)\bship|\bdeliver|\bfrom\b|→|->")
+
+
+def _row_texts(body: bytes, s: Suggestion) -> list[str]:
+    """The visible text of each suggested row, in page order (what a reader of the row sees)."""
+    from scrapy.http import HtmlResponse
+
+    from crawler.sources.suggest import _spec
+
+    spec = _spec(s.rows)
+    if spec is None:
+        return []
+    response = HtmlResponse(url=BASE, body=body)
+    nodes = response.css(spec.css) if spec.css is not None else response.xpath(spec.xpath or "")
+    return [" ".join(n.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]").getall()) for n in nodes]
+
+
 def measure(pages: Path, page: str, expected: int | None = None) -> PageFigures:
     s, rows = _read(pages, page)
-    rows = [r for r in rows if r.get("title")]
+    texts = _row_texts((pages / page).read_bytes(), s) if rows else []
+    pairs = [(r, t) for r, t in zip(rows, texts + [""] * (len(rows) - len(texts)), strict=True) if r.get("title")]
+    rows = [r for r, _t in pairs]
     fig = PageFigures(page, len(rows), expected=expected)
     if rows:
         for fname in s.fields:
             attr = ITEM_FIELD.get(fname, fname)
             fig.fill[fname] = sum(1 for r in rows if r.get(attr) not in (None, "", [])) / len(rows)
+            if fname == "cas_numbers":
+                named = [r for r, t in pairs if find_cas([t])]
+            elif fname in ("ships_from", "ships_to"):
+                named = [r for r, t in pairs if _SHIPPING_WORDS.search(t)]
+            else:
+                continue
+            fig.shown[fname] = (sum(1 for r in named if r.get(attr) not in (None, "", [])), len(named))
     if page in ROW_GOLD:
         by_url = {_key(r.get("url")): r for r in rows}
         gold = gold_rows(pages, page)
@@ -167,7 +197,8 @@ def report(pages: Path = PAGES, found: tuple[list[PageFigures], list[PageFigures
     lines += ["", "pages without row gold: offers found (expected) and fill rate of each suggested field"]
     for f in other:
         exp = "" if f.expected is None else f" (expected {f.expected})"
-        fills = ", ".join(f"{k} {v:.0%}" for k, v in f.fill.items())
+        fills = ", ".join(f"{k} {v:.0%}" + (f" ({f.shown[k][0]}/{f.shown[k][1]} of rows showing one)"
+                                             if k in f.shown else "") for k, v in f.fill.items())
         lines.append(f"  {f.page:<58} rows {f.rows:>3}{exp}: {fills}")
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from crawler.cli import main
 from crawler.sources import suggest as sg
-from crawler.sources.suggest_eval import PAGES, ROW_GOLD, measure
+from crawler.sources.suggest_eval import PAGES, ROW_GOLD, _read, measure
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -216,3 +216,20 @@ def test_table_columns_named_by_their_headers() -> None:
 
     src = _ADAPTER.validate_python(sg.source_dict(found, kind="b2b_chemicals"))
     assert src.fields.cas_numbers is not None and src.listing_rows is not None
+
+
+def test_shops_rows_titles_and_what_rows_show() -> None:
+    """Chemical shops and Bohemia: every row that shows a CAS number or shipping has it read (the fill rates below
+    100% are rows that show none: mixtures and solutions, digital goods). es-drei's title is the product link (its
+    host 'shop.' is no profile link); Warchem's offers are its product rows priced in zł, not its category menu."""
+    for page in ("chemshops/labchem/search_results.html", "chemshops/tcichemicals/search_acetamide.html",
+                 "chemshops/esdrei/search_wasser.html"):
+        right, shown = measure(PAGES, page).shown["cas_numbers"]
+        assert shown >= 10 and right == shown, page
+    bohemia = measure(PAGES, "bohemia/results/listings.html")
+    assert bohemia.shown["ships_from"] == bohemia.shown["ships_to"] == (18, 18)
+    _s, rows = _read(PAGES, "chemshops/esdrei/search_wasser.html")
+    assert rows[0]["title"] == "Wasser (demineralisiert, silicatfrei, zur Analyse)"
+    _s, rows = _read(PAGES, "chemshops/warchem/search_woda.html")
+    assert len(rows) == 14 and rows[0]["title"] == "WODA AMONIAKALNA 1% (AMONIAK) - czysty"
+    assert rows[0]["currency"] == "PLN" and rows[0]["price"] in ("4.00", "3.25")
