@@ -74,7 +74,9 @@ def demo_command(
     web = _start_demo_web()
     base_url = web.base_url
     os.environ["NARCOWATCH_DEMO_URL"] = base_url.rstrip("/")
-    console.print(f"[green]Demo sites[/green] {base_url}")
+    wanted = os.environ.get("NARCOWATCH_DEMO_PORT", "8808")
+    taken = f" (port {wanted} is taken; listing ids do not depend on it)" if str(web.port) != wanted else ""
+    console.print(f"[green]Demo sites[/green] {base_url}{taken}")
     sink: MailSink | None = None
     mail_dir = workdir / "mail"
     if smtp_url:
@@ -141,8 +143,12 @@ def _referral_report(directory: Path, evidence: Path) -> dict[str, Any]:
 
 
 def _start_demo_web() -> DemoWeb:
-    """The demo sites on a stable port (NARCOWATCH_DEMO_PORT, default 8808), so that the ids of posts
-    that carry their server's address (Mastodon) are the same in every demo run; any free port if taken."""
+    """The demo sites on NARCOWATCH_DEMO_PORT (default 8808), or any free port when that one is taken.
+
+    The port does not matter to what is indexed: listing ids leave out the port of a source's own address
+    (crawler.fingerprint.SiteIdentity), so a run on another port updates the documents of the last one
+    (0 new listings, no new alert mail) instead of indexing them again.
+    """
     from crawler.demo_web import DemoWeb
 
     port = int(os.environ.get("NARCOWATCH_DEMO_PORT", "8808"))

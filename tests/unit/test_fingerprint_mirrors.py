@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scrapy.http import Request, TextResponse
 
 from crawler.config import ConfigError
@@ -19,6 +21,7 @@ from crawler.pages import MastodonTimeline
 from crawler.pipelines import NarcowatchPipeline
 from crawler.sources import check_sources, load_sources
 from crawler.sources.models import SourceBase
+from tests.support.examples import examples
 
 
 def legacy_fingerprint(listing: Listing) -> str:
@@ -226,3 +229,24 @@ def test_pipeline_fingerprints_with_the_spiders_source(sources: dict[str, Source
 
     assert NarcowatchPipeline._site(Spider()) == sources["dream"].identity()  # type: ignore[arg-type]
     assert NarcowatchPipeline._site(object()) is None  # type: ignore[arg-type]
+
+
+hosts = st.sampled_from(["dreamabc.onion", "dreamdef.onion", "DreamGhi.onion"])
+ports = st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}"))
+path_parts = st.lists(st.text("abcXYZ019-_.~", min_size=1, max_size=6), max_size=3).map(lambda p: "/" + "/".join(p))
+queries = st.lists(st.tuples(st.text("abqz", min_size=1, max_size=3), st.text("xyz09", max_size=3)), max_size=3)
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(a=hosts, b=hosts, pa=ports, pb=ports, path=path_parts, query=queries, native=st.booleans())
+def test_any_address_and_port_of_a_site_gives_one_id(a: str, b: str, pa: str, pb: str, path: str,
+                                                      query: list[tuple[str, str]], native: bool) -> None:
+    site = SiteIdentity("dreamabc.onion", frozenset({"dreamabc.onion", "dreamdef.onion", "dreamghi.onion"}))
+    q = "&".join(f"{k}={v}" for k, v in query)
+    one, two = (Listing(url=f"http://{h}{p}{path}?{q}", source="dream", source_kind="market",
+                        platform="dreamabc.onion", native_id=f"http://{h}{p}/?p=1" if native else None)
+                for h, p in ((a, pa), (b, pb)))
+    assert fingerprint(one, site) == fingerprint(two, site)
+    other = Listing(url=f"http://othermarket.onion{pa}{path}?{q}", source="o", source_kind="market",
+                    platform="othermarket.onion", native_id=one.native_id)
+    assert fingerprint(other, site) != fingerprint(one, site)
