@@ -62,7 +62,8 @@ def check_command(path: Path | None, quiet: bool) -> None:
         files = source_files(root)
         for src in sources:
             state = "" if src.enabled else " (disabled)"
-            click.echo(f"ok  {src.name:<28} {src.kind:<16} {src.platform_name}{state}")
+            site = f" (canonical address {src.site_host}, mirrors {', '.join(src.mirrors)})" if src.mirrors else ""
+            click.echo(f"ok  {src.name:<28} {src.kind:<16} {src.platform_name}{site}{state}")
         if rules is not None:
             click.echo(f"ok  {rules} alert rule(s) in {root / 'alerts.yaml'}")
         click.echo(f"{len(sources)} source(s) in {len(files)} file(s) under {root}: configuration is valid")

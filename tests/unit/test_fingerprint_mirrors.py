@@ -250,3 +250,15 @@ def test_any_address_and_port_of_a_site_gives_one_id(a: str, b: str, pa: str, pb
     other = Listing(url=f"http://othermarket.onion{pa}{path}?{q}", source="o", source_kind="market",
                     platform="othermarket.onion", native_id=one.native_id)
     assert fingerprint(other, site) != fingerprint(one, site)
+
+
+def test_config_check_shows_a_sites_canonical_address_and_mirrors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from crawler.sources.cli import config_group
+
+    (tmp_path / "sources.yaml").write_text(SOURCES, encoding="utf-8")
+    res = CliRunner().invoke(config_group, ["check", str(tmp_path / "sources.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "oldname.onion (canonical address oldname.onion, mirrors oldname.onion)" in res.output
+    assert "dreamabc.onion (canonical address dreamabc.onion, mirrors dreamdef.onion, dreamghi.onion)" in res.output
