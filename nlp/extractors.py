@@ -774,10 +774,15 @@ def _within_any(spans: list[tuple[int, int]], start: int, end: int) -> bool:
 
 
 _FROM_BEFORE_RE = re.compile(r"\bfrom(?:[^\S\n]+the)?[^\S\n]+$")  # searched in the 30 characters before
-_BULLET_RE = re.compile(r"\s*(?:[-*•·>+~–—]+|\(?\d{1,2}[.)]|[a-z][.)])?\s*")
+# a bullet, a number, or a country code in brackets before the name ("(EU) Austria", "(DE) Germany")
+_BULLET_RE = re.compile(r"\s*(?:[-*•·>+~–—]+|\(?\d{1,2}[.)]|[a-z][.)]|\([a-z]{2,3}\))?\s*")
 # what may stand between the countries of a list: separators and a few small words
 _LIST_GAP_RE = re.compile(r"(?:[\s,;/&+.:()\[\]*\-–—•·!'\"]|\band\b|\bor\b|\bnor\b|\bthe\b|\ball\b|\bof\b|"
                           r"\bto\b|\bin\b|\bany\b|\bplus\b"
+                          # one word between slashes: a name in another language the table lacks
+                          # ("Luxembourg / Lëtzebuerg / Luxemburg")
+                          r"|(?:(?<=/)|(?<=/ ))[^\W\d_]{2,20}(?=[^\S\n]?[/(,;]|[^\S\n]*$)"
+                          r"|\([a-z]{2,3}\)"  # a code in brackets that tags the next name: "Austria (EU) France"
                           # "and" / "or" in the languages of the country table ("Deutschland und Österreich")
                           r"|\b(?:und|oder|die|der|den|nach|en|naar|et|ou|la|le|les|l|au|aux|y|o|ni|a|al|e|i|lub|albo|do)\b|(?<!\w)(?:и|или|в|во)(?!\w)|\bऔर\b|\bया\b|[、和及与或])*")
 
@@ -1023,6 +1028,22 @@ def _heading_above(norm: str, line_start: int, prev_mention_end: int) -> str | N
     return "to" if role == "within" else role
 
 
+def _drop_tags(norm: str, mentions: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """``mentions`` without the codes in brackets that tag the country named right after them: "(EU) Italy /
+    Italia" (cryptonia vendor profile, tests/fixtures/nlp_probe) names Italy, not the whole EU, in a list of
+    countries that are never shipped to."""
+    out: list[tuple[int, int, str]] = []
+    for k, (s, e, code) in enumerate(mentions):
+        if (e - s <= 3 and 0 < s and norm[s - 1] == "(" and e < len(norm) and norm[e] == ")"
+                and k + 1 < len(mentions) and mentions[k + 1][0] - e <= 3
+                and not norm[e + 1:mentions[k + 1][0]].strip(" \t")
+                # "Germany (DE) Ghana (GH)": the code of the name before it, not a tag
+                and not (out and out[-1][2] == code and s - out[-1][1] <= 3)):
+            continue
+        out.append((s, e, code))
+    return out
+
+
 def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens) -> dict[str, Any]:
     """Assign country mentions to ships_from / ships_to / ships_not_to by the clause and list grammar of
     ``_assign_roles``; region words ("Scandinavia", "Middle East") stand for their countries."""
@@ -1031,7 +1052,7 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
     ships_not: list[str] = []
     unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
-    mentions = sorted(countries)
+    mentions = _drop_tags(norm, sorted(countries))
     roles = _assign_roles(norm, mentions) if mentions else []
     for idx, (start, end, code) in enumerate(mentions):
         role = roles[idx]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 TOKEN_RE = re.compile(r"[^\W_][\w\u0900-\u097f]*|[\u0900-\u097f]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
@@ -39,6 +39,65 @@ _ASCII_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_]*")
 _FENT_MORPH_RE = re.compile(r"(?<![\w-])(?:(?:\d{1,2}(?:,\d{1,2})*|[a-z]|alpha|beta|para|ortho|meta"
                             r"|[a-z]*(?:yl|o|oxy))-)*[a-z]*fent[aeiouy]{0,2}n[aeiouy]{1,2}ls?\b")
 FENT_CONTROL = "US CSA Schedule I (fentanyl-related substances, class-wide)"
+
+
+# Names the tables lack whose stem says the class (WHO INN stems and designer-drug series, as
+# tools/build_lexicon.STEM_CLASSES reads the DEA rows): "flubromazepam", "dexamphetamine", "MAM-2201",
+# "5-MeO-DMT" were no substance at all in real Agora titles (tests/fixtures/nlp_probe). One word, the stem at
+# its end (or a series code), never an English word; the search runs only when a stem's letters occur.
+_STEM_NAME_RE = re.compile(
+    r"(?<![\w,-])(?:\d{1,2},)*(?:"  # locants written before the name: "3,4-methylenedioxy-..."
+    r"(?P<depressant>[a-z0-9][a-z0-9-]{1,19}(?:azepam|azolam))"
+    # ring-substituted amphetamines (DOM, DOB, MDA) are hallucinogens, as in build_lexicon.STEM_CLASSES
+    r"|(?P<hallucinogen>\d-(?:meo|ho|aco)-[a-z]{2,5}|[a-z0-9][a-z0-9-]{0,9}-?nbome"
+    r"|[a-z0-9-]*(?:methoxy|methylenedioxy)[a-z0-9-]*(?:amphetamine?|amfetamine?))"
+    r"|(?P<stimulant>[a-z0-9][a-z0-9-]{0,19}(?:amphetamine?|amfetamine?))"
+    r"|(?P<opioid>[a-z0-9][a-z0-9-]{0,19}nitaze(?:ne|pyne))"
+    r"|(?P<cannabis>[a-z0-9][a-z0-9-]{0,19}(?:pinaca|binaca|minaca)"
+    r"|jwh-?\d{3}|m?am-?\d{3,4}|ur-?\d{3}|xlr-?\d{2}|akb-?\d{2})"
+    r")s?(?![\w-])")
+_STEM_KEYS = ("azepam", "azolam", "amphetamin", "amfetamin", "nitaze", "inaca", "jwh", "am-", "am2", "ur-", "ur1",
+              "xlr", "akb", "-meo-", "-ho-", "-aco-", "nbome")
+STEM_SOURCE = "name stem (WHO INN stem or designer-drug series)"
+
+
+def stem_hits(text: str, hits: list[Hit], known: Mapping[str, Any]) -> list[Hit]:
+    """Hits for the names in ``text`` (lower-case) that only their stem classes (``_STEM_NAME_RE``): words
+    no hit in ``hits`` overlaps and the table does not know."""
+    present = [k for k in _STEM_KEYS if k in text]
+    if not present:
+        return []
+    # the words around each occurrence of a stem's letters: the name pattern runs on those alone (a text
+    # passes the test above about one time in five; scanning all of it cost 60 us per listing)
+    n = len(text)
+    windows: set[tuple[int, int]] = set()
+    for key in present:
+        i = text.find(key)
+        while i >= 0:
+            a, b = i, i + len(key)
+            while a > 0 and (text[a - 1].isalnum() or text[a - 1] in "-,"):
+                a -= 1
+            while b < n and (text[b].isalnum() or text[b] == "-"):
+                b += 1
+            windows.add((a, b))
+            i = text.find(key, b)
+    spans = sorted((h.start, h.end) for h in hits)
+    starts = [a for a, _b in spans]
+    out = []
+    for m in (m for a, b in sorted(windows) for m in _STEM_NAME_RE.finditer(text, a, b)):
+        s, e = m.span()
+        k = bisect.bisect_right(starts, e) - 1
+        if k >= 0 and spans[k][0] < e and any(a < e and s < b for a, b in spans[max(0, k - 8):k + 1]):
+            continue
+        cls = m.lastgroup
+        assert cls is not None
+        name = m.group()
+        if name.endswith("s") and not name.endswith(("ss", "us")):
+            name = name[:-1]
+        if name in known:
+            continue
+        out.append(Hit(s, e, Term(name, name, cls, "", "", "strong", STEM_SOURCE), -1))
+    return out
 
 
 def fentanyl_pattern(word: str) -> bool:
@@ -261,6 +320,7 @@ class Lexicon:
                 if cas_valid(cas):
                     t = self.by_cas.get(cas) or Term(cas, cas, "unknown", cas, "", "strong", "CAS number in text")
                     hits.append(Hit(m.start(), m.end(), t, -1))
+        hits.extend(stem_hits(text, hits, by_key))
         return hits
 
     def _fentanyl_morphology(self, text: str, hits: list[Hit]) -> None:
