@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
+from crawler.addresses import start_urls_of
 from crawler.config.loader import ConfigError, ConfigIssue, format_loc, line_of, load_yaml_with_lines
 from crawler.paths import CONFIG_DIR
 from crawler.sources.models import KINDS, SourceBase, SourceConfig, mirror_host
@@ -122,9 +124,10 @@ _ADDRESS_FIELD = {"telegram_public": "base_url", "reddit": "base_url", "mastodon
 
 
 def _shared_addresses(sources: list[SourceBase], origin: dict[str, Path]) -> list[ConfigIssue]:
-    """An address that is one source's mirror and another source's address (its first start URL's host or
-    a mirror) must belong to one site: both sources must name the same platform, else the one offer seen
-    through either would be two listings, or two sites' offers one. Reported at the mirror's line."""
+    """An address that is one source's mirror and another source's address (a start URL's host or a mirror)
+    must belong to one site: both sources must name the same platform and canonical address, else the one
+    offer seen through either would be two listings, or two sites' offers one. Reported at the line of the
+    second source's entry, naming the first's."""
     issues: list[ConfigIssue] = []
     claims: dict[str, tuple[SourceBase, str]] = {}
     files: dict[Path, Any] = {}
@@ -135,28 +138,31 @@ def _shared_addresses(sources: list[SourceBase], origin: dict[str, Path]) -> lis
             files[file] = load_yaml_with_lines(file)
         data = files[file]
         i = next((i for i, e in enumerate(data["sources"]) if isinstance(e, dict) and e.get("name") == src.name), 0)
-        if field != "mirrors" or index is None:
-            loc: tuple[Any, ...] = ("sources", i, field) if index is None else ("sources", i, field, index)
-            return str(file), line_of(data, loc), format_loc(loc)
+        if index is None:
+            return str(file), line_of(data, ("sources", i, field)), format_loc(("sources", i, field))
         # scalars in lists carry no line: find the entry (as written) below its key
-        host = src.mirrors[index]
-        raw = [e for e in data["sources"][i].get("mirrors") or []]
-        j = next((j for j, e in enumerate(raw) if _mirror_or_none(e) == host), index)
-        line = line_of(data, ("sources", i, "mirrors"))
+        raw = list(data["sources"][i].get(field) or [])
+        j = index
+        if field == "mirrors":  # the validated list is normalised and de-duplicated
+            j = next((j for j, e in enumerate(raw) if _mirror_or_none(e) == src.mirrors[index]), index)
+        line = line_of(data, ("sources", i, field))
         if line is not None and j < len(raw):
             text = file.read_text(encoding="utf-8").splitlines()
             line = next((n for n in range(line, len(text) + 1) if str(raw[j]) in text[n - 1]), line)
-        return str(file), line, format_loc(("sources", i, "mirrors", j))
+        return str(file), line, format_loc(("sources", i, field, j))
 
     def field_of(src: SourceBase, host: str) -> tuple[str, int | None]:
         if host in src.mirrors:
             return "mirrors", src.mirrors.index(host)
-        if src.start_urls:
-            return "start_urls", 0
+        hosts = [(urlsplit(u).hostname or "") for u in src.start_urls]
+        if host in hosts:
+            return "start_urls", hosts.index(host)
         return _ADDRESS_FIELD.get(src.kind, "start_urls"), None
 
     for src in sources:
-        for host in src.site_hosts:
+        # every address the source starts from, not only the first (whose host is its canonical address)
+        starts = [h for u in start_urls_of(src) if (h := (urlsplit(u).hostname or "").lower())]
+        for host in dict.fromkeys([*src.site_hosts, *starts]):
             if host not in claims:
                 claims[host] = (src, "mirror" if host in src.mirrors else "address")
                 continue

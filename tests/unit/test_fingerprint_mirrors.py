@@ -189,6 +189,17 @@ def test_the_same_mirror_in_two_sites_is_reported_at_the_second_mirror(tmp_path:
     assert [(i.line, i.field) for i in issues] == [(11, "sources[1].mirrors[1]")]
 
 
+def test_a_mirror_that_another_site_starts_from_is_an_error_too(tmp_path: Path) -> None:
+    """Not only a source's first start URL: any of its start URLs on another site's mirror would give that
+    page two ids (its host kept by one source, mapped to the other's canonical address by the other)."""
+    issues = _issues(tmp_path, {"s.yaml": (
+        "sources:\n  - name: a\n    kind: feed\n    start_urls: ['http://a.onion/feed']\n    mirrors: [m.onion]\n"
+        "  - name: b\n    kind: feed\n    start_urls:\n      - http://b.onion/feed\n"
+        "      - http://m.onion:81/feed\n")})
+    assert [(i.line, i.field) for i in issues] == [(10, "sources[1].start_urls[1]")]
+    assert "m.onion is an address of source 'b'" in issues[0].message
+
+
 def test_sources_of_one_site_may_share_addresses(tmp_path: Path) -> None:
     """Two sources that watch one site (a static and a browser crawl) and name it the same are one site."""
     assert _issues(tmp_path, {"s.yaml": (
