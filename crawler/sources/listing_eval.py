@@ -3,8 +3,9 @@ pages of the four gold markets (part of ``make suggest-figures``).
 
 Gold: each market's ``gold/tests_expected.json`` (the tests of the repository the pages were saved by), read into
 the fields an analyst needs and narcowatch has: title, price (+ currency), vendor, ships from, ships to, stock on
-listing pages; vendor name, ships from, ships to on vendor pages. Sales counts, ratings, escrow, payment and PGP
-values are not Listing fields and are not scored. A gold value the page does not show (the gold's extractor
+listing pages; vendor name (Dream's asserted names; Apollon's read from the profile's own tab links the gold
+asserts, ``/user.php?u_id=NAME&tab=6``), ships from, ships to on vendor pages. Sales counts, ratings, escrow,
+payment and PGP values are not Listing fields and are not scored. A gold value the page does not show (the gold's extractor
 filled a default, e.g. Cryptonia's "Worldwide" for digital goods) is not scored either; how many were left out is
 printed.
 
@@ -82,6 +83,11 @@ def gold(pages: Path, market: str) -> dict[str, dict[str, Any]]:
         elif page.startswith("vendors/"):
             if fn == "get_seller_name":
                 g["vendor"] = v["name"]
+            elif fn in ("get_pgp_url", "get_feedback_categories_and_urls"):  # the profile's own tab links
+                url = v.get("pgp_url") or (v.get("urls") or [None])[0]
+                m = re.search(r"u_id=([^&]+)", url or "")
+                if m:
+                    g["vendor"] = m.group(1)
             elif fn == "get_seller_info":
                 g["ships_from"], g["ships_to"] = v.get("ships_from"), v.get("ships_to")
     return {p: {k: x for k, x in g.items() if x is not None} for p, g in out.items() if g}

@@ -153,20 +153,27 @@ def _profile_vendor(root: Any) -> Guess | None:
     page_title = re.sub(r"\s+", " ", head.text_content() if head is not None else "").strip()
     if not re.search(rf"(?i)\b{_PROFILE_WORDS}\b", page_title):
         return None
-    parts = [page_title]
-    for sep in _SEPARATORS:
-        if sep in page_title:
-            parts = [p for p in page_title.split(sep) if not (_SITE_WORDS.search(p) and len(p.split()) <= 4)]
-            break
+    sep = next((x for x in _SEPARATORS if x in page_title), None)
+    parts = page_title.split(sep) if sep else [page_title]
+    words_only = re.compile(rf"(?i)\s*{_PROFILE_WORDS}\s*")
+    # a part that names the handle beside a profile word: "Contact JoyInc", "GreenSupreme Profile"
     for part in parts:
         m = _PROFILE.match(part)
-        if m and (m.group(0).strip() != m.group(1) or len(parts) > 1):
-            if re.fullmatch(rf"(?i){_PROFILE_WORDS}", m.group(1)):
-                continue
-            prefix, suffix = part[: m.start(1)], part[m.end(1):]
-            rx = rf".*?{re.escape(prefix.strip())}\s*([\w.@-]{{2,40}})\s*{re.escape(suffix.strip())}"
+        if m and m.group(0).strip() != m.group(1) and not words_only.fullmatch(m.group(1)):
+            prefix, suffix = part[: m.start(1)].strip(), part[m.end(1):].strip()
+            rx = rf"(?:^|{re.escape(sep.strip())})\s*{re.escape(prefix)}\s*([\w.@-]{{2,40}})\s*{re.escape(suffix)}" \
+                if sep else rf"^\s*{re.escape(prefix)}\s*([\w.@-]{{2,40}})\s*{re.escape(suffix)}"
             return Guess({"xpath": "//title", "regex": rx}, 0.6,
                          f"a profile page: the <title> names the vendor ({m.group(1)!r})")
+    # a part that is only profile words ("User Profile"): the bare handle in another part that names no site
+    if sep and any(words_only.fullmatch(p) for p in parts):
+        for n, part in enumerate(parts):
+            if re.fullmatch(r"\s*[\w.@-]{2,40}\s*", part) and not words_only.fullmatch(part) \
+                    and not _SITE_WORDS.search(part):
+                before = re.escape(sep.join(parts[:n]) + sep) if n else ""
+                rx = rf"^\s*{before}\s*([\w.@-]{{2,40}})\s*(?:{re.escape(sep.strip())}|$)"
+                return Guess({"xpath": "//title", "regex": rx}, 0.5,
+                             f"a profile page: the <title> names the vendor ({part.strip()!r})")
     return None
 
 

@@ -42,6 +42,7 @@ def test_gold_listing_and_vendor_fields(figures: dict[tuple[str, str, str], dict
     dream = figures[("dream", "listings", "site")]
     assert dream["title"][:2] == [2, 2] and dream["vendor"][:2] == [1, 1] and dream["price"][:2] == [2, 2]
     assert figures[("cryptonia", "vendors", "site")]["ships_from"][:2] == [13, 13]
+    assert figures[("apollon", "vendors", "site")]["vendor"][:2] == [2, 2]
 
 
 def test_misses_are_listed() -> None:
@@ -89,3 +90,16 @@ def test_page_without_title_exits_1(tmp_path: Path) -> None:
     page.write_text("<html><body><p>nothing</p></body></html>")
     result = CliRunner().invoke(main, ["source", "suggest", "--listing-page", str(page)])
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(("title", "vendor"), [
+    ("Contact JoyInc", "JoyInc"),
+    ("Bohemia - Profile of 60Agent", "60Agent"),
+    ("21Savage - User Profile - Apollon Market", "21Savage"),
+    ("Cryptonia Market - GreenSupreme Profile", "GreenSupreme"),
+    ("Empire Market - darkbusiness", None),  # no word says it is a profile
+    ("Some Market - Fentanyl patches 100mcg", None),
+])
+def test_vendor_from_a_profile_title(title: str, vendor: str | None) -> None:
+    page = f"<html><head><title>{title}</title></head><body><h3>{title}</h3><p>about me</p></body></html>"
+    assert read_fields(page, suggest_listing(page)).get("vendor") == vendor
