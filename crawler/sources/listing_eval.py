@@ -5,9 +5,9 @@ Gold: each market's ``gold/tests_expected.json`` (the tests of the repository th
 the fields an analyst needs and narcowatch has: title, price (+ currency), vendor, ships from, ships to, stock on
 listing pages; vendor name (Dream's asserted names; Apollon's read from the profile's own tab links the gold
 asserts, ``/user.php?u_id=NAME&tab=6``), ships from, ships to on vendor pages. Sales counts, ratings, escrow,
-payment and PGP values are not Listing fields and are not scored. A gold value the page does not show (the gold's extractor
-filled a default, e.g. Cryptonia's "Worldwide" for digital goods) is not scored either; how many were left out is
-printed.
+payment and PGP values are not Listing fields and are not scored. A gold value the page does not show (the
+gold's extractor filled a default, e.g. Cryptonia's "Worldwide" for digital goods) is not scored either; how many
+were left out is printed.
 
 The pages are read as UTF-8, as tests/real_web.py serves them (several were saved as UTF-8 under a
 ``charset=ISO-8859-1`` meta tag). Two readings, both through the crawler's own page object (config loader +
