@@ -28,6 +28,8 @@ MAX_VALUE = 400
 """Characters of a value kept."""
 MAX_ELEMENTS = 100_000
 """Elements looked at per page (the rest of a bigger page is ignored)."""
+MAX_SIBLINGS = 200
+"""Elements after a label looked at for its value."""
 
 _FORM = {"select", "option", "optgroup", "input", "textarea", "button", "script", "style", "noscript", "template",
          "head", "title", "svg"}
@@ -122,7 +124,9 @@ def _value_after(lab: Any, known: set[str]) -> str:
     parts = [lab.tail or ""]
     size = len(parts[0])
     sig = _signature(lab)
-    for s in lab.itersiblings():
+    for n, s in enumerate(lab.itersiblings()):
+        if n >= MAX_SIBLINGS:
+            break
         if not isinstance(s.tag, str):
             continue
         stag = _tag(s)
@@ -155,9 +159,13 @@ def label_pairs(root: Any, wanted: set[str], known: set[str] | None = None) -> I
     """``(label as shown, value, label element)`` for every label in ``wanted`` under the lxml element ``root``,
     in document order; ``known`` are other label texts where a value stops. Empty values are left out."""
     known = (known or set()) | wanted
+    first_words = {w.split(" ", 1)[0] for w in wanted}
     done: set[Any] = set()  # the elements themselves: an lxml proxy's id() is reused once it is freed
     for el in _elements(root):
-        if el in done:
+        # every structure above starts with an element whose own first text begins with the label's first word
+        # (<b>Ships from</b>, <label>Ships to:</label>, <span>Origin: ..., <div>price <div>..): a cheap test first
+        head = (el.text or "")[:MAX_LABEL].strip()
+        if not head or _WS.split(head.casefold(), 1)[0].rstrip(":") not in first_words or el in done:
             continue
         own = _short_text(el)
         lead = _WS.sub(" ", el.text or "").strip()
