@@ -145,7 +145,7 @@ def suggest_command(page: str, examples: tuple[str, ...], name: str, kind: str, 
     found = suggest(body, url or base_url or "http://change-me.example/", list(examples), preview=preview)
     click.echo(to_yaml(found, name=name, start_url=start_url or url, kind=kind, page=page), nl=False)
     if found.rows is None:
-        click.echo(f"{page}: no repeating offer rows found", err=True)
+        click.echo(f"{page}: no repeating offer rows found (one offer's own page? try --listing-page)", err=True)
         sys.exit(1)
     if not is_quiet():
         _table([f for f in found.fields if f not in ("vendor_url", "images")], found.preview,

@@ -873,6 +873,8 @@ def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: l
     out.rows = Guess(expr, round(min(1.0, exact * min(1.0, score / (3 * len(rows)))), 2),
                      f"{len(rows)} repeated elements with the same tag/class path, each with a title")
     out.row_count = len(rows)
+    if len(rows) <= 3:
+        out.notes.append(f"only {len(rows)} repeated elements: if this is one offer's own page, use --listing-page")
     out.fields = {f: guesses[f] for f in FIELD_ORDER if f in guesses}
     if link is not None:
         spec, agreement = _row_selector(rows[:MAX_ROWS], link)

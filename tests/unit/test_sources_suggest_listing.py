@@ -103,3 +103,12 @@ def test_page_without_title_exits_1(tmp_path: Path) -> None:
 def test_vendor_from_a_profile_title(title: str, vendor: str | None) -> None:
     page = f"<html><head><title>{title}</title></head><body><h3>{title}</h3><p>about me</p></body></html>"
     assert read_fields(page, suggest_listing(page)).get("vendor") == vendor
+
+
+def test_result_page_assistant_points_listing_pages_to_listing_page_mode() -> None:
+    """Before --listing-page, `source suggest` on a listing page proposed 2-3 junk rows (menus, the account's own
+    name as vendor); its note now says what to use."""
+    from crawler.sources.suggest import suggest
+
+    s = suggest((PAGES / "empire/listings/saved_empire_listing_9.html").read_bytes(), "http://x/")
+    assert s.row_count <= 3 and any("--listing-page" in n for n in s.notes)
