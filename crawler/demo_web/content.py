@@ -216,8 +216,11 @@ def telegram_channels(base_url: str) -> dict[str, dict[str, Any]]:
     for i in range(1, 46):
         item, price = SALE_ITEMS[(i - 1) % len(SALE_ITEMS)]
         tpl = SALE_TEMPLATES[(i - 1) % len(SALE_TEMPLATES)]
+        # The text names the market by its onion address, as vendors write it (and as the demo's market source
+        # names its platform), not by the server's loopback port: a demo run on another port must not see every
+        # such message as changed. The link preview goes to the demo's market.
         text = tpl.format(item=item, price=price, handle=CROSS_TELEGRAM,
-                          market_url=f"{base_url}/market/vendor/{CROSS_VENDOR}")
+                          market_url=f"http://agora-demo.onion/vendor/{CROSS_VENDOR}")
         links = [f"{base_url}/market/vendor/{CROSS_VENDOR}"] if "market_url" in tpl else []
         sell.append(Post(id=i, author=CROSS_TELEGRAM, text=text, when=start + timedelta(hours=7 * i),
                          links=links, views=120 + (_h(f"s{i}") % 4000), sale=True))
