@@ -527,7 +527,7 @@ class BrowserGuard:
         """Largest rendered page announced by Content-Length (set from the crawl's settings when 0)."""
         self.refused: dict[str, str] = {}
         """First URL of a refused main-frame navigation -> reason (read by BrowserPageMiddleware)."""
-        self._stopping: set[asyncio.Future[None]] = set()
+        self._stopping: set[asyncio.Future[Any]] = set()
         self._deadlines: dict[int, asyncio.Future[None]] = {}
         self._watchdogs: dict[int, asyncio.Future[None]] = {}
         self.script_hold = SCRIPT_HOLD_SECONDS
@@ -738,8 +738,11 @@ class BrowserGuard:
         script runs): the renderer answers again, its pages go on (the held page is read as it stands, its
         script's later turns stopped likewise), and its neighbours are not delayed longer than that. Pages
         sharing the held renderer all miss their probes: one stop serves them all (no second one within
-        ``script_hold``, which would stop a later, innocent script)."""
+        ``script_hold``, which would stop a later, innocent script), and each has its scripts disabled. Probing
+        goes on after a stop: a renderer held again (the script of a page closed meanwhile runs on in its
+        process until it yields) is stopped again."""
         loop = asyncio.get_running_loop()
+        stopped = False
         while not page.is_closed():
             await asyncio.sleep(PROBE_INTERVAL)
             try:
@@ -751,19 +754,23 @@ class BrowserGuard:
                 if page.is_closed() or "crash" in str(exc).lower() or "closed" in str(exc).lower():
                     return
                 continue
-            if self.stats is not None:
-                self.stats.inc_value(SCRIPTS_STOPPED_STAT)
-            log.warning("renderer of %s gave no answer for %.0f s (a page script holds it): scripts of the page "
-                        "stopped, it is read as it stands [source %s]", url, self.script_hold, self.source)
-            try:  # queued first, so the page runs no script after the one stopped now (a timer would hold it again)
-                disabling = asyncio.ensure_future(cdp.send("Emulation.setScriptExecutionDisabled", {"value": True}))
-                if loop.time() - self._last_stop >= self.script_hold:  # else: another page's stop serves this one
-                    self._last_stop = loop.time()
-                    await asyncio.wait_for(cdp.send("Runtime.terminateExecution"), 5)
-                await asyncio.wait_for(disabling, 5)
+            if not stopped:
+                stopped = True
+                if self.stats is not None:
+                    self.stats.inc_value(SCRIPTS_STOPPED_STAT)
+                log.warning("renderer of %s gave no answer for %.0f s (a page script holds it): scripts of the page "
+                            "stopped, it is read as it stands [source %s]", url, self.script_hold, self.source)
+                # sent first, so the page runs no script after the one stopped now (a timer would hold it again)
+                self._stopping.add(disabling := asyncio.ensure_future(
+                    cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})))
+                disabling.add_done_callback(self._stopping.discard)
+            if loop.time() - self._last_stop < self.script_hold:
+                continue  # another page of this renderer stopped the running script just now
+            self._last_stop = loop.time()
+            try:
+                await asyncio.wait_for(cdp.send("Runtime.terminateExecution"), 5)
             except Exception as exc:
-                log.debug("stopping the scripts of %s: %s", url, exc)
-            return
+                log.debug("stopping the script of %s: %s", url, exc)
 
     def settle(self, page: Page) -> None:
         """The page gave its response (BrowserPageMiddleware): its deadline and watchdog no longer apply."""

@@ -463,3 +463,45 @@ def test_page_whose_script_holds_the_browser_does_not_hold_its_neighbour(tmp_pat
     assert "/item/hold gave no answer for 2 s (a page script holds it): scripts of the page stopped" in result.log
     assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/hold") == 1
     assert result.stat("playwright/page_count") == result.stat("narcowatch/browser/pages_closed") == 3
+
+
+def test_page_sharing_a_held_renderer_goes_on_when_the_script_is_stopped(tmp_path: Path) -> None:
+    """Two pages at once in one renderer process (``--renderer-process-limit=1``): the neighbour's document comes
+    1 s after the held page's script has taken the process's main thread. It used to wait there until its own
+    navigation timed out (10 s; lost, no retries left) while the held page waited for its deadline (20 s). Now
+    both are read about 2 s after the hold began (hold limit 2 s); the neighbour's scripts are stopped too
+    (docs/security.md says so)."""
+    import datetime as dt
+
+    arrived: dict[str, float] = {}
+
+    def listing(name: str, extra: str = "") -> Any:
+        body = f"<h1 class='title'>Fentanyl powder {name}</h1><div class='desc'>ships from CN</div>{extra}"
+
+        def serve(req: Any) -> None:
+            if name == "ok":  # once the held page is there and its script holds the renderer
+                deadline = time.monotonic() + 20
+                while "hold" not in arrived and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(1.0)
+            arrived[name] = time.time()
+            send(req, 200, page(name, body))
+
+        return serve
+
+    links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("ok", "hold"))
+    routes = {"/": lambda req: send(req, 200, page("market", links)), "/item/ok": listing("ok"),
+              "/item/hold": listing("hold", RELOOP)}
+    with local_server(routes) as (base, hits):
+        source = {"name": "sharedhold", "kind": "browser", "allow_private_addresses": True,
+                  "start_urls": [f"{base}/"], "robots": "ignore",
+                  "rate_limit": {"download_delay": 0, "concurrency": 2, "randomize": False},
+                  "retry": {"times": 0}, "timeout": 10, "links": {"listing": "a.item-link"},
+                  "fields": {"title": "h1.title", "description": "div.desc"}, "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path, settings={"NARCOWATCH_BROWSER_SCRIPT_HOLD": 2}, timeout=120,
+                           env={"NARCOWATCH_CHROMIUM_ARGS": "--renderer-process-limit=1"})
+    fetched = {i["title"].rsplit(" ", 1)[1]: dt.datetime.fromisoformat(i["fetched_at"]).timestamp()
+               for i in result.items}
+    assert sorted(fetched) == ["hold", "ok"], fetched  # the neighbour was lost before
+    assert fetched["ok"] - arrived["ok"] < 8, (fetched, arrived)
+    assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/ok") == hits.get("/item/hold") == 1
