@@ -82,7 +82,9 @@ def select_first(sel: Selectable, spec: SelectorSpec | None) -> str | None:
 
 def link_values(sel: Selectable, spec: SelectorSpec) -> list[str]:
     """Link targets a selector points at: its ``attr`` if given, else each element's href (or src)."""
-    if spec.attr is not None or spec.value is not None or spec.label is not None:
+    if spec.label is not None:  # a label's value is text: links (vendor_url, images) need css or xpath
+        return []
+    if spec.attr is not None or spec.value is not None:
         return select_values(sel, spec)
     nodes = sel.css(spec.css) if spec.css is not None else sel.xpath(spec.xpath or "")
     out = []

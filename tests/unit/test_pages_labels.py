@@ -68,6 +68,9 @@ def test_label_selector_through_the_page_objects() -> None:
     spec = SelectorSpec(label="Price", regex=r"\$[\d.]+")
     assert select_values(response, spec) == ["$50.96", "$12.00"]
     assert select_first(response.css("div.row")[1], SelectorSpec(label="price")) == "$12.00"
+    from crawler.pages.base import absolute_links
+
+    assert absolute_links(response, response, [SelectorSpec(label="Price")]) == []  # text, never a made-up URL
     with pytest.raises(ValueError, match="exactly one of css, xpath, value or label"):
         SelectorSpec(label="Price", css="span")
 
