@@ -228,6 +228,14 @@ _VENDOR_VERB_RE = re.compile(r"(?<![\w@])([A-Za-z0-9][\w\-]{2,31})(?:'s)?\s+"
                              r"(?:presents|offers|proudly|brings you|is on)\b", re.I)
 _NOT_HANDLES = frozenset("""this that we i it he she they our my the listing product vendor shop store
 seller price which who what also now here there are is was were""".split())
+# What follows a "Seller:" label is no name when it is a label itself ("Trusted Seller : \n\nPositive Feedback :
+# (98%)", "Seller - Wickr : RealHG", "Quantity : Unlimited" on saved Apollon pages, tests/fixtures/real_pages),
+# a contact channel or a market ("Vendor - Empire [HumboldtGrower]", "contact: JABBER- diego@..."), or lies
+# below a blank line.
+_LABEL_AFTER_RE = re.compile(r"[^\S\n]*(?:[A-Za-z]+[^\S\n]*){0,2}:")
+_CHANNEL_AND_MARKET_WORDS = frozenset("""jabber wickr telegram signal session email e-mail mail xmpp icq threema
+whatsapp wechat protonmail pgp dread empire dream apollon cryptonia bohemia agora berlusconi nightmare wallstreet
+alphabay hansa torrez versus""".split())
 _VENDOR_RE = re.compile(
     r"\b(?:vendor|seller|sold by|shop|store|supplier|dealer|plug|contact)\s*(?:name|id)?\s*"
     r"(?:[:=]|(?<=\s)[\-–]|[\-–](?=\s))\s*"
@@ -351,8 +359,12 @@ def find_handles(text: str) -> list[dict[str, Any]]:
     low = text.lower()
     if any(map(low.__contains__, _VENDOR_KEYS)):
         for m in _VENDOR_RE.finditer(text):
-            if m.group(1).lower() not in _COMMON_TITLE_WORDS:  # "NEW VENDOR - FREE SHIPPING"
-                add(m.group(1), m.start(1), m.end(1))
+            name = m.group(1)
+            if (name.lower() not in _COMMON_TITLE_WORDS  # "NEW VENDOR - FREE SHIPPING"
+                    and name.lower().rstrip(".-") not in _CHANNEL_AND_MARKET_WORDS
+                    and text.count("\n", m.start(), m.start(1)) <= 1
+                    and _LABEL_AFTER_RE.match(text, m.end(1)) is None):
+                add(name, m.start(1), m.end(1))
     if "/" in text:
         for m in _VENDOR_URL_RE.finditer(text):
             add(m.group(1), m.start(1), m.end(1))
@@ -363,7 +375,9 @@ def find_handles(text: str) -> list[dict[str, Any]]:
             # offers", "The Marketplace is on I2P", "Description is on the way", "We are proudly"
             verb = text[m.end(1):m.end()].lstrip(" 's")
             if (w.lower() not in _NOT_HANDLES and not w.isdigit()
-                    and (_handle_shaped(w) or (verb.lower() == "is on" and not w[:1].isupper())
+                    # "dmtnexus is on Agora", not "the label is on the package", "our stealth is on par"
+                    and (_handle_shaped(w) or (verb.lower() == "is on" and not w[:1].isupper()
+                                               and text[m.end():m.end() + 2].strip()[:1].isupper())
                          or (verb.lower() != "is on" and _after_boundary(text, m.start(1)))
                          or verb.startswith(("Presents", "Offers", "Proudly")))):
                 add(w, m.start(1), m.end(1))

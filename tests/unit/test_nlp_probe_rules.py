@@ -172,3 +172,31 @@ def test_shipping_invariants_on_real_text(rules: Analyzer) -> None:
     # a sentence that negates shipping to a country never yields it in ships_to of its text
     for (sentence, to), res in zip(negated, rules.analyze_many([s for s, _ in negated]), strict=True):
         assert not set(res["ships_not_to"]) & to, sentence
+
+
+# ------------------------------------------------------------------ vendor labels that hold no name
+@pytest.mark.parametrize("text", [
+    # saved Apollon listing: the seller field is empty and the next label is read as the name
+    "Verified Seller :  / Trusted Seller : \n\n\t\tPositive Feedback : (98%)\n\nMember since : Oct 08",
+    "Trusted Seller : \n\nQuantity : Unlimited Available",
+    "CS - Jabber : HumboldtGrowersCS\nVendor - Wickr : RealHG2019",
+    "contact:\n\nJABBER- diego-hundreds@xmpp.jp",
+    "The cartridge is on the smaller side of the 1G cartridges",
+    "Our stealth is on par with all vendors",
+])
+def test_labels_and_channels_are_no_vendor(text: str) -> None:
+    from nlp.extractors import find_handles
+
+    assert find_handles(text) == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Sold by:\nAccountVerified\nLEVEL 1", "AccountVerified"),  # the value on the next line
+    ("Vendor: HumboldtGrower", "HumboldtGrower"),
+    ("Seller - dutchquality_1256, ships daily", "dutchquality_1256"),
+    ("dmtnexus is on Agora now", "dmtnexus"),
+])
+def test_stated_vendors_still_found(text: str, name: str) -> None:
+    from nlp.extractors import find_handles
+
+    assert [h["value"] for h in find_handles(text)] == [name]
