@@ -30,7 +30,7 @@ from typing import Any
 from crawler.pages.base import clean
 
 MARKETS = ("apollon", "cryptonia", "dream", "empire")
-LISTING_FIELDS = ("title", "price", "currency", "vendor", "ships_from", "ships_to", "stock")
+LISTING_FIELDS = ("title", "price", "currency", "vendor", "ships_from", "ships_to", "stock", "category")
 VENDOR_FIELDS = ("vendor", "ships_from", "ships_to")
 ITEM = {"ships_from": "ships_from_raw", "ships_to": "ships_to_raw"}
 
@@ -78,6 +78,9 @@ def gold(pages: Path, market: str) -> dict[str, dict[str, Any]]:
                 g["stock"] = v["quantity_in_stock"]
             elif fn == "get_quantity_in_stock_unit_type_and_minimum_order_unit_amount":
                 g["stock"] = v["quantity"]
+            elif fn in ("get_categories", "get_listing_categories"):  # [[name, id, parent, level], ...]
+                levels = sorted(v.get("listing_categories") or [], key=lambda c: c[-1])
+                g["category"] = " / ".join(c[0] for c in levels) or None
             elif fn == "has_unlimited_dispatch_and_quantity_in_stock":
                 g.setdefault("stock", v["has_unlimited_dispatch"][1])
         elif page.startswith("vendors/"):
@@ -124,7 +127,7 @@ def shown(text: str, field: str, expected: Any) -> bool:
         return any(v in text for v in (str(expected), f"{float(expected):.2f}", f"{float(expected):,.2f}"))
     if field == "stock":
         return str(expected) in text
-    parts = expected if isinstance(expected, list) else [expected]
+    parts = expected if isinstance(expected, list) else expected.split(" / ") if field == "category" else [expected]
     return all(_norm(p) in _norm(text) for p in parts)
 
 
