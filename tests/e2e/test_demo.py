@@ -129,6 +129,8 @@ def test_second_demo_run_sends_no_mail_and_duplicates_nothing(demo_run: Any, es_
     assert first.returncode == 0
     before_docs = es_client.count(index=f"{prefix}-listings")["count"]
     before_mails = len(mails(home / "demo" / "mail"))
+    es_client.indices.refresh(index=f"{prefix}-changes")
+    before_changes = es_client.count(index=f"{prefix}-changes")["count"]
     with socket.socket() as squatter:  # the first run's port is taken now: the demo falls back to another
         squatter.bind(("127.0.0.1", DEMO_PORT))
         squatter.listen(1)
@@ -138,4 +140,6 @@ def test_second_demo_run_sends_no_mail_and_duplicates_nothing(demo_run: Any, es_
     es_client.indices.refresh(index=f"{prefix}-listings")
     assert es_client.count(index=f"{prefix}-listings")["count"] == before_docs
     assert len(mails(home / "demo" / "mail")) == before_mails
+    es_client.indices.refresh(index=f"{prefix}-changes")
+    assert es_client.count(index=f"{prefix}-changes")["count"] == before_changes  # nor a "changed" message
     assert "(0 new)" in second.stdout
