@@ -240,10 +240,9 @@ def report(found: dict[tuple[str, str, str], dict[str, list[int]]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     import sys
 
-    from crawler.sources.suggest_eval import PAGES
-
     args = sys.argv[1:] if argv is None else argv
-    pages = Path(args[0]) if args else PAGES
+    # The saved real pages' copy in the checkout (suggest_eval.PAGES; not imported: suggest_eval imports us).
+    pages = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_pages"
     print(report(figures(pages)))
     return 0
 
