@@ -413,6 +413,14 @@ def _everyday_in_context(words: list[str], i: int, sale: bool, window: int) -> b
     return pair and (weight or not CUE_WORDS.isdisjoint(near))
 
 
+# Words of a chemical specification or safety sheet. Street names from the DEA lists that are everyday words
+# ("animal" LSD, "deck" heroin, "button" mescaline, "white powder" cocaine) fired on lab-chemical shop pages
+# (citric, sulfuric, nitric acid, deck cleaner: tests/fixtures/real_pages/chemshops) and on research-chemical
+# listings that print CAS, formula and IUPAC name: in such text they are never a drug name.
+_SPEC_WORDS = frozenset("""assay msds sds iupac cas einecs ghs hazardous corrosive flammable
+acs""".split())
+
+
 def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6) -> list[Hit]:
     """Keep names; keep slang only in context.
 
@@ -429,10 +437,16 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
     strong_idx = sorted(h.token_index for h in hits if h.term.strength == "strong" and h.token_index >= 0)
     kept = []
     words = tokens.words
+    spec: bool | None = None  # whether the text is a chemical specification, decided at the first weak slang
     for h in hits:
         if h.term.strength == "strong" or (h.term.strength == "learned" and not sale):
             kept.append(h)
             continue
+        if h.term.strength == "weak" and is_list_slang(h.term) and not is_curated(h.term):
+            if spec is None:
+                spec = not _SPEC_WORDS.isdisjoint(words)
+            if spec:
+                continue
         i = h.token_index
         if 0 <= i < len(words) - 1 and words[i] in _STANDARD_WORDS and words[i + 1].isdigit():
             continue  # "ISO 9001", not isotonitazene

@@ -200,3 +200,35 @@ def test_stated_vendors_still_found(text: str, name: str) -> None:
     from nlp.extractors import find_handles
 
     assert [h["value"] for h in find_handles(text)] == [name]
+
+
+# ------------------------------------------------------------------ street names in chemical specifications
+def _slang_lexicon() -> Lexicon:
+    src = "slangUE.txt (DEA Drug Slang Code Words 2017)"
+    return Lexicon([Term("animal", "lsd", "hallucinogen", "", "", "weak", src),
+                    Term("white powder", "cocaine", "stimulant", "", "", "weak", src),
+                    Term("citric acid", "citric acid", "other", "", "", "strong", "test")])
+
+
+@pytest.mark.parametrize("text", [
+    # carolinachemical citric acid and sulfuric acid pages (tests/fixtures/real_pages/chemshops)
+    "Citric Acid Anhydrous USP, CAS 77-92-9. Assay 99.5 - 100.5%. Suitable for all food, drug, animal uses.",
+    "Sulfuric Acid ACS Reagent, corrosive. Not for food, drug, human, animal or household use. Price $45, ships today.",
+    "5g 25D-NBOMe CAS: 923036-71-9 Compound purity: > 99.7% Appearance: White powder IUPAC: 2-(2,5-dimethoxy)",
+])
+def test_street_names_are_no_drug_in_a_chemical_specification(text: str) -> None:
+    from nlp.lexicon import Tokens, filter_context
+
+    low = text.lower()
+    tokens = Tokens(low)
+    kept = filter_context(_slang_lexicon().match(low, tokens), tokens, sale=True)
+    assert all(h.term.strength == "strong" for h in kept), [h.term.canonical for h in kept]
+
+
+def test_street_names_still_count_in_a_drug_offer() -> None:
+    from nlp.lexicon import Tokens, filter_context
+
+    low = "pure white powder, 5g, stealth shipping, price on request, drug tested".lower()
+    tokens = Tokens(low)
+    kept = filter_context(_slang_lexicon().match(low, tokens), tokens, sale=True)
+    assert [h.term.canonical for h in kept] == ["cocaine"]
