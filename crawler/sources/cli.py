@@ -124,12 +124,13 @@ def suggest_command(page: str, examples: tuple[str, ...], name: str, kind: str, 
     selector commented with how sure it is, and a preview of the first offers on stderr.
     """
     from crawler.cli import is_quiet
-    from crawler.sources.suggest import PageRefused, read_page, suggest, to_yaml
+    from crawler.sources.suggest import PageRefused, read_page, saved_page_text, suggest, to_yaml
 
     try:
-        url, body = read_page(page, allow_hosts)
+        url, raw = read_page(page, allow_hosts)
     except PageRefused as exc:
         raise click.ClickException(str(exc)) from None
+    body = raw if url else saved_page_text(raw)
     if listing_page:
         from crawler.sources.suggest_listing import listing_yaml, read_fields, suggest_listing
 

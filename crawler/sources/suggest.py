@@ -1068,6 +1068,31 @@ def fetch_page(url: str, allow_hosts: tuple[str, ...] = (), max_bytes: int = MAX
     raise PageRefused(f"{url}: more than {max_redirects} redirects")
 
 
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+
+
+def saved_page_text(body: bytes) -> str | bytes:
+    """A saved file's bytes as the page showed them.
+
+    Browsers' "save page" writes UTF-8 but keeps the page's own ``<meta charset>``, so saved market pages
+    often declare ISO-8859-1 or windows-1252 over UTF-8 bytes (the Dream Market pages in
+    tests/fixtures/real_pages): read by the declaration, every non-ASCII character comes out garbled.
+    Bytes that are valid UTF-8 and hold a multi-byte sequence are read as UTF-8 whatever the page declares
+    (text in a single-byte encoding almost never forms valid UTF-8 sequences); anything else is left to
+    the declaration, as a browser would. Only for files: a fetched page's HTTP header decides.
+    """
+    if body.isascii():
+        return body
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    declared = _DECLARED_CHARSET.search(body[:4096])
+    if declared is None or declared.group(1).decode("ascii").lower().replace("_", "-") in ("utf-8", "utf8"):
+        return body
+    return text
+
+
 def read_page(page: str, allow_hosts: tuple[str, ...] = (),
               max_bytes: int = MAX_PAGE_BYTES) -> tuple[str | None, bytes]:
     """A saved file or a URL -> (its URL or None, its bytes)."""

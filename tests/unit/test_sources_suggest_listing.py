@@ -118,3 +118,37 @@ def test_result_page_assistant_points_listing_pages_to_listing_page_mode() -> No
 
     s = suggest((PAGES / "empire/listings/saved_empire_listing_9.html").read_bytes(), "http://x/")
     assert s.row_count <= 3 and any("--listing-page" in n for n in s.notes)
+
+
+_SAVED = """<html><head><meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">
+<title>25g Speed Paste</title></head><body><h1>25g Speed Paste</h1>
+<table><tr><td>Price</td><td>฿0.0012</td></tr><tr><td>Ships from</td><td>Österreich</td></tr></table>
+</body></html>"""
+
+
+def test_saved_file_with_a_wrong_charset_declaration_is_read_as_utf8(tmp_path: Path) -> None:
+    """A browser's "save page" writes UTF-8 under the page's own ISO-8859-1 declaration (the saved Dream pages)."""
+    from crawler.sources.suggest import saved_page_text
+
+    utf8 = _SAVED.encode("utf-8")
+    assert saved_page_text(utf8) == _SAVED
+    page = tmp_path / "saved.html"
+    page.write_bytes(utf8)
+    result = CliRunner().invoke(main, ["source", "suggest", "--listing-page", str(page)])
+    assert result.exit_code == 0, result.output
+    assert "Österreich" in result.output and "Ã" not in result.output
+
+
+def test_saved_file_really_in_its_declared_charset_is_left_to_the_declaration(tmp_path: Path) -> None:
+    from crawler.sources.suggest import saved_page_text
+
+    latin1 = _SAVED.replace("฿", "EUR ").encode("iso-8859-1")
+    assert saved_page_text(latin1) == latin1  # not valid UTF-8: the declaration decides
+    assert saved_page_text(b"<p>plain ascii</p>") == b"<p>plain ascii</p>"
+    declared_utf8 = _SAVED.replace("ISO-8859-1", "utf-8").encode("utf-8")
+    assert saved_page_text(declared_utf8) == declared_utf8
+    page = tmp_path / "latin1.html"
+    page.write_bytes(latin1)
+    result = CliRunner().invoke(main, ["source", "suggest", "--listing-page", str(page)])
+    assert result.exit_code == 0, result.output
+    assert "Österreich" in result.output
