@@ -95,6 +95,9 @@ META_DEADLINE = "narcowatch_page_deadline"
 PAGE_TOTAL_FACTOR = 4
 """Everything a rendered page loads (document, scripts, images, fetches) may come to this many times the
 source's page limit; its main document alone, to the limit itself."""
+READ_BACK_TYPES = ("Document", "Script")
+"""Resources whose bodies of unknown or encoded length the guard reads itself, with back-pressure (documents, the
+main frame's and frames', and scripts, which a page waits for); the rest only meet the page's meter."""
 READ_CHUNK = 64 * 1024
 """Bytes asked of Chromium at a time when a rendered page's document is read through DevTools."""
 META_KEEP_PAGE = "narcowatch_keep_page"
@@ -649,23 +652,31 @@ class BrowserGuard:
         cdp.on("Network.dataReceived", received)
         cdp.on("Fetch.requestPaused", paused)
         await cdp.send("Network.enable")
-        await cdp.send("Fetch.enable", {"patterns": [{"resourceType": "Document", "requestStage": "Response"}]})
+        await cdp.send("Fetch.enable", {"patterns": [{"resourceType": kind, "requestStage": "Response"}
+                                                     for kind in READ_BACK_TYPES]})
 
     async def _read_document(self, cdp: CDPSession, event: dict[str, Any], url: str, main_frame: str) -> None:
-        """``Fetch.requestPaused`` at the response of a document: the main frame's body of unknown or encoded
-        length is read here, ``READ_CHUNK`` bytes at a time, and handed to the page only when it ends within
-        the limit. Chromium reads from the server only as fast as we read from Chromium (back-pressure), so a
-        page that goes on past the limit stops the limit plus Chromium's and the kernel's buffers in,
-        however slow this process is; it fails (``BlockedByClient``) and is counted ``too_large``. Redirects,
-        error statuses, frames, downloads and bodies whose Content-Length is within the limit pass as they
-        are; a body announced over the limit is refused unread."""
+        """``Fetch.requestPaused`` at the response of a document or script (``READ_BACK_TYPES``): a body of unknown
+        or encoded length (the main frame's document, a frame's, a script) is read here, ``READ_CHUNK`` bytes at
+        a time, and handed to the page only when it ends within the limit. Chromium reads from the server only
+        as fast as we read from Chromium (back-pressure), so a body that goes on past the limit stops the limit
+        plus Chromium's and the kernel's buffers in, however slow this process is; it fails
+        (``BlockedByClient``) and the page is counted ``too_large``. Frames and scripts were left to the page's
+        meter (4 times the limit, no back-pressure), and crashing the renderer did not stop a script's download:
+        the server sent all 50 MB of an endless one. Redirects, error statuses, downloads and bodies whose
+        Content-Length is within the limit pass as they are; a body announced over the limit is refused
+        unread."""
         request_id = event["requestId"]
         status = event.get("responseStatusCode")
         headers = {h["name"].lower(): h["value"] for h in event.get("responseHeaders") or []}
         announced = headers.get("content-length", "")
         size = int(announced) if announced.isdigit() else None
         encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
-        passes = (event.get("frameId") != main_frame or status is None or event.get("responseErrorReason")
+        if event.get("resourceType") == "Document":
+            what = "document" if event.get("frameId") == main_frame else f"frame document {event['request']['url']}"
+        else:
+            what = f"{str(event.get('resourceType', 'resource')).lower()} {event['request']['url']}"
+        passes = (status is None or event.get("responseErrorReason")
                   or not 200 <= int(status) < 300 or int(status) == 204
                   or "attachment" in headers.get("content-disposition", "").lower()
                   or (size is not None and size <= self.max_bytes and not encoded))
@@ -674,7 +685,7 @@ class BrowserGuard:
                 await cdp.send("Fetch.continueRequest", {"requestId": request_id})
                 return
             if size is not None and size > self.max_bytes and not encoded:
-                self.too_large(url, f"document of {size} bytes announced, over {self.max_bytes}")
+                self.too_large(url, f"{what} of {size} bytes announced, over {self.max_bytes}")
                 await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"})
                 return
             stream = (await cdp.send("Fetch.takeResponseBodyAsStream", {"requestId": request_id}))["stream"]
@@ -688,7 +699,7 @@ class BrowserGuard:
                 data = chunk.get("data") or ""
                 body += base64.b64decode(data) if chunk.get("base64Encoded") else data.encode("utf-8")
                 if len(body) > self.max_bytes:
-                    self.too_large(url, f"document over {self.max_bytes} bytes while loading ({len(body)} read)")
+                    self.too_large(url, f"{what} over {self.max_bytes} bytes while loading ({len(body)} read)")
                     await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"})
                     return
                 if chunk.get("eof"):

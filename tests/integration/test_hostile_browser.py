@@ -207,7 +207,7 @@ def test_page_whose_script_holds_the_browser_is_closed_and_counted(tmp_path: Pat
 
 def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> None:
     """Chromium puts pages in one renderer process when it reaches its process limit (on a host short of
-    memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of a page whose frame
+    memory; forced here with ``--renderer-process-limit=1``). Crashing the renderer of a page whose fetch
     never ends (``too_large``: its resources pass 4 times the limit) then crashed the normal page being
     rendered beside it, which was lost (no retries left). Now the endless page is dropped and counted, and
     its sibling is rendered once more and yields."""
@@ -225,7 +225,9 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
         send(req, 200, b"", "application/javascript")
 
     links = "".join(f"<a class='item-link' href='/item/{n}'>{n}</a> " for n in ("stream", "ok"))
-    framed = page("stream", "<iframe src='/endless'></iframe>")
+    # a fetch: only the page's meter (4x the limit) bounds it (documents and scripts are read by the guard); the
+    # page waits for a title it does not have meanwhile
+    framed = page("stream", "<script>fetch('/endless').then(function (r) { return r.arrayBuffer(); });</script>")
     routes = {"/": lambda req: send(req, 200, page("market", links)), "/endless": endless,
               "/item/stream": lambda req: send(req, 200, framed),
               "/item/ok": lambda req: send(req, 200, page("ok", body)), "/slow.js": slow_script}
@@ -234,7 +236,7 @@ def test_page_sharing_a_crashed_renderer_is_rendered_again(tmp_path: Path) -> No
                   "robots": "ignore", "rate_limit": {"download_delay": 0, "concurrency": 2, "randomize": False},
                   "retry": {"times": 0}, "timeout": 10, "max_page_bytes": 1024 * 1024,
                   "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title", "description": "div.desc"},
-                  "browser": {"screenshot": False}}
+                  "browser": {"screenshot": False, "wait_for": "h1.title", "wait_timeout": 10}}
         result = run_crawl(source, tmp_path, env={"NARCOWATCH_CHROMIUM_ARGS": "--renderer-process-limit=1"})
     assert [i["title"] for i in result.items] == ["Fentanyl powder ok"]
     assert result.stat("narcowatch/bad_page/too_large") == 1
@@ -505,3 +507,26 @@ def test_page_sharing_a_held_renderer_goes_on_when_the_script_is_stopped(tmp_pat
     assert sorted(fetched) == ["hold", "ok"], fetched  # the neighbour was lost before
     assert fetched["ok"] - arrived["ok"] < 8, (fetched, arrived)
     assert result.stat("narcowatch/bad_page") == 0 and hits.get("/item/ok") == hits.get("/item/hold") == 1
+
+
+@pytest.mark.parametrize("kind", ["frame", "script"])
+def test_endless_frame_or_script_is_read_with_back_pressure(tmp_path: Path, kind: str) -> None:
+    """A frame's document and a script of unknown length are read by the guard like the main document and refused
+    at the limit. Before, a frame ran to the page's meter (4 times the limit, no back-pressure) and a script's
+    download went on to its end after the renderer was crashed (all 50 MB left the server)."""
+    sent = {"stream": 0}
+    tag = "<iframe src='/endless'></iframe>" if kind == "frame" else "<script src='/endless'></script>"
+    routes = {"/": lambda req: send(req, 200, page("market", "<a class='item-link' href='/item/x'>x</a>")),
+              "/item/x": lambda req: send(req, 200, page("x", "<h1 class='title'>Fentanyl powder x</h1>" + tag)),
+              "/endless": _endless_page(sent)}
+    with local_server(routes) as (base, hits):
+        source = {"name": f"endless{kind}", "kind": "browser", "allow_private_addresses": True,
+                  "start_urls": [f"{base}/"], "robots": "ignore", "retry": {"times": 0}, "timeout": 15,
+                  "max_page_bytes": 1024 * 1024, "links": {"listing": "a.item-link"}, "fields": {"title": "h1.title"},
+                  "browser": {"screenshot": False}}
+        result = run_crawl(source, tmp_path)
+    assert result.items == [] and hits.get("/item/x") == 1 and hits.get("/endless") == 1
+    assert result.stat("narcowatch/bad_page/too_large") == 1
+    assert 0 < sent["stream"] < 12 * 1024 * 1024, sent  # the limit and buffers; 50 MB for the script before
+    what = "frame document" if kind == "frame" else "script"
+    assert f"/item/x (too_large): {what} {base}/endless over 1048576 bytes while loading" in result.log
