@@ -52,3 +52,22 @@ def test_page_time_budget_adds_the_page_methods_to_twice_the_timeout() -> None:
     # 2 x 10 s, wait_for twice (3 s each), two scrolls (an evaluate: the timeout each) and their waits (0.5 s)
     assert page_time_budget(meta) == 20 + 3 + 3 + 2 * 10 + 2 * 0.5
     assert page_time_budget({}, default_timeout=30) == 60
+
+
+def test_known_address_only_when_chromium_could_connect_nowhere_else() -> None:
+    """WARC-IP-Address of a document handed to the page through DevTools (Chromium gives it none): the host when it
+    is an IP literal; nothing for a name (Chromium resolves it again) or behind a proxy (it connects to the proxy)."""
+    import ipaddress
+
+    from crawler.browser import BrowserGuard
+    from crawler.sources.models import SourcesFile
+
+    def guard(**kw: object) -> BrowserGuard:
+        entry = {"name": "s", "kind": "browser", "start_urls": ["http://127.0.0.1:8808/"], "links": {"listing": "a"},
+                 "fields": {"title": "h1"}, "allow_private_addresses": True, **kw}
+        return BrowserGuard(SourcesFile.model_validate({"sources": [entry]}).sources[0])
+
+    assert guard().known_address("http://127.0.0.1:8808/item/1") == ipaddress.ip_address("127.0.0.1")
+    assert guard().known_address("http://[::1]:8808/") == ipaddress.ip_address("::1")
+    assert guard().known_address("https://shop.example/item/1") is None
+    assert guard(proxy="http://127.0.0.1:8118").known_address("http://127.0.0.1:8808/item/1") is None
