@@ -52,12 +52,12 @@ _STEM_NAME_RE = re.compile(
     r"|(?P<hallucinogen>\d-(?:meo|ho|aco)-[a-z]{2,5}|[a-z0-9][a-z0-9-]{0,9}-?nbome"
     r"|[a-z0-9-]*(?:methoxy|methylenedioxy)[a-z0-9-]*(?:amphetamine?|amfetamine?))"
     r"|(?P<stimulant>[a-z0-9][a-z0-9-]{0,19}(?:amphetamine?|amfetamine?))"
-    r"|(?P<opioid>[a-z0-9][a-z0-9-]{0,19}nitaze(?:ne|pyne))"
+    r"|(?P<opioid>[a-z0-9][a-z0-9-]{0,19}(?:nitaze(?:ne|pyne)|orphine))"  # brorphine, etorphine
     r"|(?P<cannabis>[a-z0-9][a-z0-9-]{0,19}(?:pinaca|binaca|minaca)"
     r"|jwh-?\d{3}|m?am-?\d{3,4}|ur-?\d{3}|xlr-?\d{2}|akb-?\d{2})"
     r")s?(?![\w-])")
-_STEM_KEYS = ("azepam", "azolam", "amphetamin", "amfetamin", "nitaze", "inaca", "jwh", "am-", "am2", "ur-", "ur1",
-              "xlr", "akb", "-meo-", "-ho-", "-aco-", "nbome")
+_STEM_KEYS = ("azepam", "azolam", "amphetamin", "amfetamin", "nitaze", "orphine", "inaca", "jwh", "am-", "am2", "ur-",
+              "ur1", "xlr", "akb", "-meo-", "-ho-", "-aco-", "nbome")
 STEM_SOURCE = "name stem (WHO INN stem or designer-drug series)"
 
 

@@ -25,6 +25,7 @@ def rules() -> Analyzer:
 # ------------------------------------------------------------------ names classed by their stem
 def _lexicon() -> Lexicon:
     return Lexicon([Term("alprazolam", "alprazolam", "depressant", "", "", "strong", "test"),
+                    Term("morphine", "morphine", "opioid", "", "", "strong", "test"),
                     Term("methamphetamine", "methamphetamine", "stimulant", "", "", "strong", "test")])
 
 
@@ -36,6 +37,7 @@ def _lexicon() -> Lexicon:
     ("jwh-018 spice blend", "jwh-018", "cannabis"),
     ("5f-mdmb-pinaca 1g", "5f-mdmb-pinaca", "cannabis"),
     ("protonitazepyne 1g", "protonitazepyne", "opioid"),
+    ("brorphine powder 5g", "brorphine", "opioid"),
     ("5-meo-dipt 1g", "5-meo-dipt", "hallucinogen"),
     ("25n-nbome blotters", "25n-nbome", "hallucinogen"),
     # ring-substituted amphetamines are hallucinogens (DOM), not stimulants
@@ -52,6 +54,7 @@ def test_stem_names_get_their_class(text: str, name: str, cls: str) -> None:
     "open 9am-10pm, am 2201 street",  # times and street numbers are no series codes
     "the pinacas and the azepams",  # a bare stem is no name
     "campaign against the amphetamine-like hype",
+    "morphine is on the table, it is no new name",  # a table name ends in the stem: the table's hit
 ])
 def test_stem_rule_leaves_other_words(text: str) -> None:
     hits = _lexicon().match(text)
