@@ -1042,6 +1042,37 @@ def _heading_above(norm: str, line_start: int, prev_mention_end: int) -> str | N
     return "to" if role == "within" else role
 
 
+PICKER_MIN_COUNTRIES = 20  # this many countries on option lines in a row are a country picker, no policy
+
+
+_OPTION_LINE_RE = re.compile(r"[^\S\n]*[^\W\d_][^\n\d]{0,60}\([a-z]{2,3}\)[^\S\n]*")
+
+
+def _picker_block(norm: str, spans: list[tuple[int, int, str, str]]) -> set[tuple[int, int]]:
+    """(start, end) of the mentions on option lines ("Albania (AL)": a short name and its code in brackets) in
+    runs, at most three lines apart, that name ``PICKER_MIN_COUNTRIES`` countries or more: a select's options."""
+    out: set[tuple[int, int]] = set()
+    run: list[tuple[int, int, str, str]] = []
+
+    def close() -> None:
+        if len({sp[2] for sp in run}) >= PICKER_MIN_COUNTRIES:
+            out.update((sp[0], sp[1]) for sp in run)
+        run.clear()
+
+    for sp in sorted(spans):
+        a = norm.rfind("\n", 0, sp[0]) + 1
+        b = norm.find("\n", sp[1])
+        b = len(norm) if b < 0 else b
+        if _OPTION_LINE_RE.fullmatch(norm, a, b) is None:
+            close()
+            continue
+        if run and norm.count("\n", run[-1][1], sp[0]) > 3:
+            close()
+        run.append(sp)
+    close()
+    return out
+
+
 def _drop_tags(norm: str, mentions: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """``mentions`` without the codes in brackets that tag the country named right after them: "(EU) Italy /
     Italia" (cryptonia vendor profile, tests/fixtures/nlp_probe) names Italy, not the whole EU, in a list of
@@ -1086,6 +1117,16 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
         elif code not in ("WORLDWIDE", "EU") and "," not in code:
             unassigned.append(code)
             spans.append((start, end, code, "mentioned"))
+    if "(" in norm and len(spans) >= PICKER_MIN_COUNTRIES:
+        block = _picker_block(norm, spans)
+        if block:
+            # a form's option list ("--Ships From--" then "Afghanistan (AF)", "Albania (AL)", ... on saved
+            # Cryptonia and Apollon result pages) is not what a seller states: its lines go, the rest stays
+            spans = [sp for sp in spans if (sp[0], sp[1]) not in block]
+            for role, codes_of_role in (("from", ships_from), ("to", ships_to), ("not", ships_not),
+                                        ("mentioned", unassigned)):
+                codes_of_role[:] = [c for sp in spans if sp[3] == role for c in sp[2].split(",")
+                                    if role != "mentioned" or (c not in ("WORLDWIDE", "EU") and "," not in sp[2])]
     not_set = set(ships_not)
     domestic_stated = any(k in norm for k in _DOMESTIC_KEYS) and bool(_DOMESTIC_RE.search(norm))
     return {

@@ -235,3 +235,26 @@ def test_street_names_still_count_in_a_drug_offer() -> None:
     tokens = Tokens(low)
     kept = filter_context(_slang_lexicon().match(low, tokens), tokens, sale=True)
     assert [h.term.canonical for h in kept] == ["cocaine"]
+
+
+# ------------------------------------------------------------------ country pickers
+def test_a_country_picker_is_no_shipping_policy(rules: Analyzer) -> None:
+    from nlp.components import DATA_DIR
+    from nlp.extractors import CountryTable
+
+    table = CountryTable.from_tsv(DATA_DIR / "countries.tsv")
+    one_name = {code: k for k, code in sorted(table.by_key.items(), reverse=True)
+                if len(code) == 2 and k.isalpha() and len(k) > 4 and code not in ("DE", "EU")}
+    picker = "\n".join(f"{name.title()} ({code})" for code, name in sorted(one_name.items()))
+    assert len(one_name) > 100
+    # saved Cryptonia result page: a "--Ships From--" select with every country, then the offers
+    res = rules.analyze("--Ships From--\n" + picker + "\n\n50g MDMA, ships from Germany to EU")
+    assert res["ships_from"] == ["DE"]
+    # saved Apollon result page: the select's first option is no country, so no heading carries over it
+    res = rules.analyze("Ships From :\nAnyWorld Wide (WW)\n" + picker + "\n\n50g MDMA for sale, 10 EUR")
+    assert res["ships_from"] == []
+
+
+def test_a_long_stated_list_stays(rules: Analyzer) -> None:
+    text = "We ship to: Germany, Austria, France, Belgium, Netherlands, Luxembourg, Poland, Czech Republic, Denmark"
+    assert len(rules.analyze(text)["ships_to"]) == 9
