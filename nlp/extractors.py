@@ -228,6 +228,13 @@ _VENDOR_VERB_RE = re.compile(r"(?<![\w@])([A-Za-z0-9][\w\-]{2,31})(?:'s)?\s+"
                              r"(?:presents|offers|proudly|brings you|is on)\b", re.I)
 _NOT_HANDLES = frozenset("""this that we i it he she they our my the listing product vendor shop store
 seller price which who what also now here there are is was were""".split())
+def _dictionary_word(word: str) -> bool:
+    """Whether ``word`` (any case, not mixed inside) is an everyday English word (SCOWL list in nlp/data)."""
+    from nlp.components import _english  # lazily: nlp.components imports this module
+
+    return not _handle_shaped(word) and word.lower() in _english()
+
+
 # What follows a "Seller:" label is no name when it is a label itself ("Trusted Seller : \n\nPositive Feedback :
 # (98%)", "Seller - Wickr : RealHG", "Quantity : Unlimited" on saved Apollon pages, tests/fixtures/real_pages),
 # a contact channel or a market ("Vendor - Empire [HumboldtGrower]", "contact: JABBER- diego@..."), or lies
@@ -363,7 +370,10 @@ def find_handles(text: str) -> list[dict[str, Any]]:
             if (name.lower() not in _COMMON_TITLE_WORDS  # "NEW VENDOR - FREE SHIPPING"
                     and name.lower().rstrip(".-") not in _CHANNEL_AND_MARKET_WORDS
                     and text.count("\n", m.start(), m.start(1)) <= 1
-                    and _LABEL_AFTER_RE.match(text, m.end(1)) is None):
+                    and _LABEL_AFTER_RE.match(text, m.end(1)) is None
+                    # "serious vendor - highly recommended", "WEED VENDOR - ALL THE BEST" (buyer feedback on saved
+                    # Dream profiles): after a dash, a dictionary word is the sentence going on, not a name
+                    and not (":" not in m.group(0) and "=" not in m.group(0) and _dictionary_word(name))):
                 add(name, m.start(1), m.end(1))
     if "/" in text:
         for m in _VENDOR_URL_RE.finditer(text):
