@@ -492,6 +492,8 @@ class CountryTable:
                 next_free = i + hit[3]
         if _ROUTE_GATE_RE.search(norm) is not None:
             out = self._routes(norm, original_at, out)
+        if "world" in norm:
+            out = _world_destinations(norm, out)
         if self._cjk_re is not None and not norm.isascii() and _CJK_RE.search(norm):
             out = self._cjk(norm, out)
         return out
@@ -544,6 +546,20 @@ class CountryTable:
 
 
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# "world" alone is no place ("the best in the world"), but after a destination label or "ship(s) to" it is the
+# Agora "Ships to: world" column value (tests/fixtures/nlp_probe rs100-53, rs100-55) and "we ship to the whole world"
+_WORLD_RE = re.compile(r"(?:\bto[^\S\n]*:|\b(?:ship|send|deliver|post|mail|export)\w*[^\S\n]+to)[^\S\n]*"
+                       r"(?:the[^\S\n]+)?(?:(?:whole|entire)[^\S\n]+)?(world)\b(?![\-'’]?\w)(?![^\S\n]+wars?\b)")
+
+
+def _world_destinations(norm: str, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """``out`` plus a WORLDWIDE mention for each "world" right after a destination cue ("Ships to: world")."""
+    added = [(m.start(1), m.end(1), "WORLDWIDE") for m in _WORLD_RE.finditer(norm)]
+    if not added:
+        return out
+    taken = [(s, e) for s, e, _c in out]
+    added = [a for a in added if not any(s < a[1] and a[0] < e for s, e in taken)]
+    return sorted(out + added) if added else out
 # route arrows: "NL → EU", "[NL > EU]", "UK>WW", "DE ⇒ EU", "US --> WW" ("»" is left out: breadcrumbs)
 _ARROW = r"(?:-{1,2}>|={1,2}>|>>|[→➡⇒➔➜➝➞⟶⇨])"
 _ROUTE_GATE_RE = re.compile(r"[>→➡⇒➔➜➝➞⟶⇨]")

@@ -1,0 +1,51 @@
+"""Shipping and substance forms that the probe set's blind half (tests/fixtures/nlp_probe, scored once on
+2026-12-03) showed misread: each rule with texts it must read and look-alikes it must leave alone. Hand-built
+texts; no trained pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlp import extractors
+from nlp.lexicon import Tokens
+from nlp.normalize import normalize
+
+TABLE = extractors.CountryTable.from_tsv(Path(__file__).resolve().parents[2] / "nlp" / "data" / "countries.tsv")
+
+
+def shipping(text: str) -> dict[str, Any]:
+    norm = normalize(text)
+    tokens = Tokens(norm.text)
+    return extractors.find_shipping(norm.text, TABLE.find(norm.text, lambda s, e: text[s:e], tokens), tokens)
+
+
+def roles(text: str) -> tuple[list[str], list[str], list[str]]:
+    res = shipping(text)
+    return res["ships_from"], res["ships_to"], res["ships_not_to"]
+
+
+# ---------------------------------------------------------------- "world" after a destination cue
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Xanax 1mg\nShips from: denmark → Ships to: world", (["DK"], ["WORLDWIDE"], [])),
+    ("Ships to: World", ([], ["WORLDWIDE"], [])),
+    ("We ship to the whole world!", ([], ["WORLDWIDE"], [])),
+    ("we send to the entire world from Spain", (["ES"], ["WORLDWIDE"], [])),
+])
+def test_world_after_a_destination_cue_is_worldwide(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The best MDMA in the world",
+    "world class quality, ships fast",
+    "Ships to: World War II collectors",
+    "we send to world's end",
+    "welcome to the world of stealth",
+])
+def test_world_elsewhere_is_no_place(text: str) -> None:
+    assert "WORLDWIDE" not in roles(text)[1]
