@@ -916,6 +916,11 @@ def _from_then_to(norm: str, prev: tuple[int, int, str], prev_role: str | None, 
     return "from"
 
 
+# "eu except outside, norway, finland" (an Agora "ships to" value, tests/fixtures/nlp_probe rs100-98): "outside" as
+# an item of the excluded list (outside the region named before), so the exclusion reaches the countries after it
+_OUTSIDE_ITEM_RE = re.compile(r"[^\S\n]*(?:outside|elsewhere)[^\S\n]*[,;/&+][^\S\n]*(?:(?:and|or)[^\S\n]+)?")
+
+
 def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str | None]:
     """Role of each mention (sorted by start): from / to / not, or None.
 
@@ -975,7 +980,8 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                         role = "from"
                     elif cur is not None:
                         if cur[2] in ("not", "inside"):
-                            ok = _is_gap(norm, reach, s)
+                            ok = _is_gap(norm, reach, s) or (
+                                cur[2] == "not" and _OUTSIDE_ITEM_RE.fullmatch(norm, reach, s) is not None)
                         else:
                             ok = s - reach <= CUE_WINDOW
                         if ok:

@@ -49,3 +49,24 @@ def test_world_after_a_destination_cue_is_worldwide(text: str, expected: tuple[l
 ])
 def test_world_elsewhere_is_no_place(text: str) -> None:
     assert "WORLDWIDE" not in roles(text)[1]
+
+
+# ---------------------------------------------------------------- "<region> except outside, X, Y"
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ships from: germany → Ships to: eu except outside, norway, finland", (["DE"], ["EU"], ["NO", "FI"])),
+    ("Ships to: EU except Norway, Finland", ([], ["EU"], ["NO", "FI"])),
+    ("Ships to: worldwide except outside, australia", ([], ["WORLDWIDE"], ["AU"])),
+])
+def test_region_except_list_is_excluded(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    # "outside" not as an item of the list: the negation still stops at words that are no separators
+    "Except weekends and outside, Norway orders ship on Monday",
+    "We don't ship on weekends or outside, Norway orders go Monday",
+    "Ships to: EU except outside office hours, Norway gets it in 2 days",
+])
+def test_outside_elsewhere_does_not_extend_an_exclusion(text: str) -> None:
+    assert "NO" not in roles(text)[2]
