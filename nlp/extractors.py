@@ -1161,6 +1161,12 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
                                     if role != "mentioned" or (c not in ("WORLDWIDE", "EU") and "," not in sp[2])]
     not_set = set(ships_not)
     domestic_stated = any(k in norm for k in _DOMESTIC_KEYS) and bool(_DOMESTIC_RE.search(norm))
+    if "WORLDWIDE" in not_set:
+        # "will not ship international(ly)", "we don't ship worldwide" (tests/fixtures/nlp_probe, a saved vendor
+        # profile): no exclusion of the whole world but domestic shipping only, unless the text names where else
+        # it ships ("we don't ship internationally, only to the US and Canada")
+        ships_not = [c for c in ships_not if c != "WORLDWIDE"]
+        domestic_stated = domestic_stated or not [c for c in ships_to if c != "WORLDWIDE"]
     return {
         "ships_from": list(dict.fromkeys(c for c in ships_from if c not in ("WORLDWIDE",))),
         "ships_to": list(dict.fromkeys(c for c in ships_to if c not in not_set)),

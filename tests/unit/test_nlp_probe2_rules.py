@@ -70,3 +70,31 @@ def test_region_except_list_is_excluded(text: str, expected: tuple[list[str], ..
 ])
 def test_outside_elsewhere_does_not_extend_an_exclusion(text: str) -> None:
     assert "NO" not in roles(text)[2]
+
+
+# ---------------------------------------------------------------- "will not ship international": domestic only
+
+@pytest.mark.parametrize("text", [
+    "We will not ship international. Ships from USA",
+    "I dont ship internationally!! Located in Germany",
+    "we do not ship worldwide",
+])
+def test_no_international_shipping_is_domestic_only(text: str) -> None:
+    res = shipping(text)
+    assert "WORLDWIDE" not in res["ships_not_to"]
+    assert res["domestic_only"] and res["domestic_stated"]
+    # once the origin is known, the destinations are that country alone
+    assert extractors.domestic_destinations(res, res["ships_from"]) == res["ships_from"]
+
+
+@pytest.mark.parametrize(("text", "to"), [
+    # other destinations named: not domestic only
+    ("we don't ship internationally, only to the US and Canada", ["US", "CA"]),
+    # an exclusion of countries stays one
+    ("We ship worldwide. We do not ship to Australia", ["WORLDWIDE"]),
+])
+def test_other_destinations_are_kept(text: str, to: list[str]) -> None:
+    res = shipping(text)
+    assert res["ships_to"] == to
+    assert not res["domestic_stated"]
+    assert "WORLDWIDE" not in res["ships_not_to"]
