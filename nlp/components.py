@@ -67,7 +67,10 @@ class SubstanceMatcher:
         tokens = Tokens(norm.text)
         st["norm"] = norm
         st["tokens"] = tokens
-        st["hits"] = st["lex_hits"] = lex.match(norm.text, tokens)  # "hits" is filtered by context later
+        hits = st["lex_hits"] = lex.match(norm.text, tokens)
+        if hits and "c" in norm.text:
+            hits = _not_temperatures(norm.text, hits)
+        st["hits"] = hits  # filtered by context later
         return doc
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
@@ -83,6 +86,23 @@ class SubstanceMatcher:
     def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> SubstanceMatcher:
         self.initialize(table=str(Path(path) / "substances.tsv"))
         return self
+
+
+# "25C" is 25C-NBOMe in "25C blotters" but a temperature in "store below 25C", "keep between 15-25C", "25C / 77F"
+# (a Celsius figure: a number and "c" only). Temperature words before it, a range, or a Fahrenheit figure after it.
+_DEGREES_RE = re.compile(r"\d{1,3}c")
+_TEMP_BEFORE_RE = re.compile(r"(?:\b(?:below|under|above|over|at|between|store[sd]?|storage|stored|keep|kept|temp|"
+                             r"temperatures?|room|degrees?|max(?:imum)?|min(?:imum)?|up to|to|exceed(?:ing)?|"
+                             r"heat(?:ed)?|cool|celsius|fridge|freezer)|\d\s*(?:-|–|to|and))[^\S\n]*$")
+_TEMP_AFTER_RE = re.compile(r"[^\S\n]*(?:[/(]|or)?[^\S\n]*\d{1,3}[^\S\n]*(?:°|º|deg)?[^\S\n]*f\b"
+                            r"|[^\S\n]*(?:degrees|celsius)\b")
+
+
+def _not_temperatures(text: str, hits: list[Hit]) -> list[Hit]:
+    """``hits`` without Celsius figures read as a name ("store below 25C" is no 25C-NBOMe)."""
+    return [h for h in hits if not (_DEGREES_RE.fullmatch(text, h.start, h.end)
+                                    and (_TEMP_BEFORE_RE.search(text, max(0, h.start - 24), h.start)
+                                         or _TEMP_AFTER_RE.match(text, h.end)))]
 
 
 class ContactFinder:

@@ -98,3 +98,44 @@ def test_other_destinations_are_kept(text: str, to: list[str]) -> None:
     assert res["ships_to"] == to
     assert not res["domestic_stated"]
     assert "WORLDWIDE" not in res["ships_not_to"]
+
+
+# ---------------------------------------------------------------- "25C" as a temperature
+
+@pytest.fixture(scope="module")
+def substances(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import spacy
+
+    import nlp.components  # noqa: F401  (registers the factories)
+
+    table = tmp_path_factory.mktemp("lex") / "substances.tsv"
+    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n"
+                     "25c\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n"
+                     "25c-nbome\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n", encoding="utf-8")
+    pipe = spacy.blank("en")
+    pipe.add_pipe("narcowatch_substances_v1", config={"table": str(table)})
+
+    def names(text: str) -> list[str]:
+        st = pipe(text).user_data["nw"]
+        return [h.term.canonical for h in st["hits"]]
+    return names
+
+
+@pytest.mark.parametrize("text", [
+    "store below 25C in a dry place",
+    "Store at 25C",
+    "keep between 15-25C",
+    "Storage: 25C / 77F",
+    "temp 25c max",
+])
+def test_celsius_figure_is_no_substance(substances: Any, text: str) -> None:
+    assert substances(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "25C blotters x10",
+    "selling 25C 800ug tabs",
+    "25C-NBOMe blotters, store below 25C",
+])
+def test_25c_as_a_name_stays(substances: Any, text: str) -> None:
+    assert substances(text)[:1] == ["25c-nbome"]
