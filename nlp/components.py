@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 
 from nlp import extractors
 from nlp.intent import IntentModel, public_health_prob, risk_score, rule_prob, title_offer
-from nlp.lexicon import Hit, Lexicon, Tokens, filter_context
+from nlp.lexicon import _DRUG_CONTEXT, _WEIGHT_RE, Hit, Lexicon, Tokens, filter_context, term_key
 from nlp.normalize import Normalized, normalize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -70,6 +70,8 @@ class SubstanceMatcher:
         hits = st["lex_hits"] = lex.match(norm.text, tokens)
         if hits and "c" in norm.text:
             hits = _not_temperatures(norm.text, hits)
+        if "cb" in norm.text and _SPACED_2CB_RE.search(norm.text):
+            hits = _spaced_2cb(lex, tokens, hits)
         st["hits"] = hits  # filtered by context later
         return doc
 
@@ -103,6 +105,32 @@ def _not_temperatures(text: str, hits: list[Hit]) -> list[Hit]:
     return [h for h in hits if not (_DEGREES_RE.fullmatch(text, h.start, h.end)
                                     and (_TEMP_BEFORE_RE.search(text, max(0, h.start - 24), h.start)
                                          or _TEMP_AFTER_RE.match(text, h.end)))]
+
+
+_SPACED_2CB_RE = re.compile(r"(?<![\w.,])2[^\S\n]+cb\b")
+
+
+def _spaced_2cb(lex: Lexicon, tokens: Tokens, hits: list[Hit]) -> list[Hit]:
+    """``hits`` plus 2C-B written apart ("2 CB Powder 99% Purity 1g", tests/fixtures/nlp_probe rs100-55) where drug
+    words or a weight lie within 6 words: "2 cb" alone is anything (two citizens-band radios, a cell count)."""
+    term = lex.by_key.get(term_key("2c-b"))
+    words = tokens.words
+    text = tokens.text
+    added = []
+    for i in range(1, len(words)):
+        if words[i] != "cb" or words[i - 1] != "2":
+            continue
+        s, e = tokens.start(i - 1), tokens.end(i)
+        glued = s > 0 and (text[s - 1].isalnum() or text[s - 1] in ".,")
+        if glued or text[tokens.end(i - 1):tokens.start(i)].strip(" \t"):
+            continue  # "2\ncb", "1.2 cb", "x2 cb"
+        near = words[max(0, i - 7):i - 1] + words[i + 1:i + 7]
+        if term is not None and (not _DRUG_CONTEXT.isdisjoint(near)
+                                 or any(_WEIGHT_RE.fullmatch(w) for w in near if w[:1].isdigit())):
+            added.append(Hit(s, e, term, i - 1))
+    if not added:
+        return hits
+    return sorted([*hits, *added], key=operator.attrgetter("start"))
 
 
 class ContactFinder:

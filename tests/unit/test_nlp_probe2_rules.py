@@ -139,3 +139,43 @@ def test_celsius_figure_is_no_substance(substances: Any, text: str) -> None:
 ])
 def test_25c_as_a_name_stays(substances: Any, text: str) -> None:
     assert substances(text)[:1] == ["25c-nbome"]
+
+
+# ---------------------------------------------------------------- "2 CB": 2C-B written apart, in drug context
+
+@pytest.fixture(scope="module")
+def substances_2cb(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import spacy
+
+    import nlp.components  # noqa: F401  (registers the factories)
+
+    table = tmp_path_factory.mktemp("lex2cb") / "substances.tsv"
+    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n"
+                     "2c-b\t4-bromo-2,5-dimethoxyphenethylamine\thallucinogen\t\t\tstrong\ttest row\n",
+                     encoding="utf-8")
+    pipe = spacy.blank("en")
+    pipe.add_pipe("narcowatch_substances_v1", config={"table": str(table)})
+
+    def names(text: str) -> list[str]:
+        st = pipe(text).user_data["nw"]
+        return [h.term.canonical for h in st["hits"]]
+    return names
+
+
+@pytest.mark.parametrize("text", [
+    "2 CB Powder 99% Purity 1g",
+    "selling 2 cb 20mg pills",
+    "Pressed 2 CB tabs, 25mg each",
+])
+def test_2cb_written_apart_in_drug_context(substances_2cb: Any, text: str) -> None:
+    assert substances_2cb(text) == ["4-bromo-2,5-dimethoxyphenethylamine"]
+
+
+@pytest.mark.parametrize("text", [
+    "2 CB radios for sale, free shipping",
+    "Channel 19 on 2 CB sets",
+    "1.2 cb powder",
+    "room 2\ncb powder",
+])
+def test_2_cb_elsewhere_is_no_substance(substances_2cb: Any, text: str) -> None:
+    assert substances_2cb(text) == []
