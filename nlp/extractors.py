@@ -1121,6 +1121,11 @@ def _drop_tags(norm: str, mentions: list[tuple[int, int, str]]) -> list[tuple[in
     return out
 
 
+# a country as the example value of an address template: "UNITED KINGDOM (Country: FULL CAPITALS)" under "Remember
+# ADDRESS FORMATTING" (apollon seller_5, tests/fixtures/nlp_probe page-apo5-address) says how to write the field
+_FIELD_EXAMPLE_RE = re.compile(r"[^\S\n]*\(country\b[^\S\n]*[:)]")
+
+
 def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Tokens) -> dict[str, Any]:
     """Assign country mentions to ships_from / ships_to / ships_not_to by the clause and list grammar of
     ``_assign_roles``; region words ("Scandinavia", "Middle East") stand for their countries."""
@@ -1130,6 +1135,8 @@ def find_shipping(norm: str, countries: list[tuple[int, int, str]], tokens: Toke
     unassigned: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
     mentions = _drop_tags(norm, sorted(countries))
+    if "(country" in norm:
+        mentions = [m for m in mentions if not _FIELD_EXAMPLE_RE.match(norm, m[1])]
     roles = _assign_roles(norm, mentions) if mentions else []
     for idx, (start, end, code) in enumerate(mentions):
         role = roles[idx]

@@ -179,3 +179,23 @@ def test_2cb_written_apart_in_drug_context(substances_2cb: Any, text: str) -> No
 ])
 def test_2_cb_elsewhere_is_no_substance(substances_2cb: Any, text: str) -> None:
     assert substances_2cb(text) == []
+
+
+# ---------------------------------------------------------------- a country as an address template's example
+
+def test_address_template_example_is_no_country() -> None:
+    text = ("- Remember ADDRESS FORMATTING\nPeter Shark (Name+Surname: Capatilize Every Word)\n"
+            "TR11 0DF (Post Code: FULL CAPITALS)\nUNITED KINGDOM (Country: FULL CAPITALS)")
+    res = shipping(text)
+    assert (res["ships_from"], res["ships_to"], res["mentioned"]) == ([], [], [])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ships from: United Kingdom (country of origin)", (["GB"], [], [])),
+    ("Ships from: Germany (countrywide next day)", (["DE"], [], [])),
+    ("Country: United Kingdom (GB)", ([], [], [])),
+])
+def test_country_before_other_brackets_stays(text: str, expected: tuple[list[str], ...]) -> None:
+    assert roles(text) == expected
+    if not expected[0]:
+        assert shipping(text)["mentioned"] == ["GB"]
