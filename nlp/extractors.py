@@ -921,6 +921,12 @@ def _from_then_to(norm: str, prev: tuple[int, int, str], prev_role: str | None, 
 _OUTSIDE_ITEM_RE = re.compile(r"[^\S\n]*(?:outside|elsewhere)[^\S\n]*[,;/&+][^\S\n]*(?:(?:and|or)[^\S\n]+)?")
 
 
+# a place named as a reference point of a delivery-time table ("Countries near Belgium 2-3 working days", cryptonia
+# profile 15, tests/fixtures/nlp_probe page-cry15-ship): the countries around it are the destinations, not it
+_NEAR_BEFORE_RE = re.compile(r"\b(?:near|nearby|close to|next to|neighbou?r(?:ing|s)?(?: of)?|bordering|"
+                             r"surrounding)[^\S\n]+(?:the[^\S\n]+)?$")
+
+
 def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str | None]:
     """Role of each mention (sorted by start): from / to / not, or None.
 
@@ -999,6 +1005,8 @@ def _assign_roles(norm: str, mentions: list[tuple[int, int, str]]) -> list[str |
                                    and _is_gap(norm, mentions[back - 1][1], mentions[back][0])):
                                 back -= 1
                                 roles[back] = role
+                    if role == "to" and _NEAR_BEFORE_RE.search(norm, max(0, s - 24), s):
+                        role = None  # "Countries near Belgium 2-3 working days": a reference point, no destination
                     if role == "to" and _POST_NOT_RE.match(norm, e, clause_end):
                         # "Shipping to the USA is not possible", "Shipping to Canada and the US: not available":
                         # the negation after the list takes it back

@@ -199,3 +199,24 @@ def test_country_before_other_brackets_stays(text: str, expected: tuple[list[str
     assert roles(text) == expected
     if not expected[0]:
         assert shipping(text)["mentioned"] == ["GB"]
+
+
+# ---------------------------------------------------------------- "near X" in a delivery-time table
+
+@pytest.mark.parametrize("text", [
+    "Estimated arrival time for Europe. Countries near Belgium 2-3 working days.",
+    "We ship to countries neighbouring Germany",
+    "Countries close to the Netherlands: 1-2 days",
+])
+def test_place_near_which_is_no_destination(text: str) -> None:
+    to = roles(text)[1]
+    assert not {"BE", "DE", "NL"} & set(to)
+
+
+@pytest.mark.parametrize(("text", "to"), [
+    ("Belgium 2-3 working days, Germany 3-4 days", ["BE", "DE"]),
+    ("we ship to Germany and around Europe", ["DE", "EU"]),
+    ("Shipping to Belgium: 2-3 days", ["BE"]),
+])
+def test_destinations_of_a_delivery_table_stay(text: str, to: list[str]) -> None:
+    assert roles(text)[1] == to
