@@ -72,6 +72,8 @@ class SubstanceMatcher:
             hits = _not_temperatures(norm.text, hits)
         if "cb" in norm.text and _SPACED_2CB_RE.search(norm.text):
             hits = _spaced_2cb(lex, tokens, hits)
+        if hits and ("coin" in norm.text or "troy" in norm.text or "bullion" in norm.text):
+            hits = _not_bullion_slang(tokens.words, hits)
         st["hits"] = hits  # filtered by context later
         return doc
 
@@ -131,6 +133,21 @@ def _spaced_2cb(lex: Lexicon, tokens: Tokens, hits: list[Hit]) -> list[Hit]:
     if not added:
         return hits
     return sorted([*hits, *added], key=operator.attrgetter("start"))
+
+
+# precious-metal listings: "1/20th Troy Ounce Gold Coin- Perth Mint" (tests/fixtures/nlp_probe rs100-94) is no
+# cannabis ("mint" is DEA-list slang); in such a text only a name counts, slang is the coin's words
+_BULLION_WORDS = frozenset(("troy", "bullion", "numismatic"))
+_METALS = frozenset(("gold", "silver", "platinum", "palladium"))
+
+
+def _not_bullion_slang(words: list[str], hits: list[Hit]) -> list[Hit]:
+    """``hits`` without slang in a text about coins or bullion that names no substance by a strong term."""
+    if any(h.term.strength == "strong" for h in hits):
+        return hits
+    bullion = not _BULLION_WORDS.isdisjoint(words) or (
+        not _METALS.isdisjoint(words) and ("coin" in words or "coins" in words))
+    return [h for h in hits if h.term.strength == "strong"] if bullion else hits
 
 
 class ContactFinder:

@@ -220,3 +220,43 @@ def test_place_near_which_is_no_destination(text: str) -> None:
 ])
 def test_destinations_of_a_delivery_table_stay(text: str, to: list[str]) -> None:
     assert roles(text)[1] == to
+
+
+# ---------------------------------------------------------------- slang in a coin or bullion listing
+
+@pytest.fixture(scope="module")
+def substances_slang(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import spacy
+
+    import nlp.components  # noqa: F401  (registers the factories)
+
+    table = tmp_path_factory.mktemp("lexmint") / "substances.tsv"
+    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n"
+                     "mint\tcannabis\tcannabis\t\t\tweak\ttest row\n"
+                     "acapulco gold\tcannabis\tcannabis\t\t\tweak\ttest row\n"
+                     "heroin\theroin\topioid\t\t\tstrong\ttest row\n", encoding="utf-8")
+    pipe = spacy.blank("en")
+    pipe.add_pipe("narcowatch_substances_v1", config={"table": str(table)})
+
+    def names(text: str) -> list[str]:
+        st = pipe(text).user_data["nw"]
+        return [h.term.canonical for h in st["hits"]]
+    return names
+
+
+@pytest.mark.parametrize("text", [
+    "1/20th Troy Ounce Gold Coin- Perth Mint 2014 Year of the Horse",
+    "Silver coins from the Royal Mint, 10 pcs",
+    "Mint condition gold bullion bar",
+])
+def test_slang_in_a_bullion_listing_is_no_substance(substances_slang: Any, text: str) -> None:
+    assert substances_slang(text) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Acapulco Gold 3.5g, pay in bitcoin", ["cannabis"]),  # "bitcoin" is no coin
+    ("Heroin 1g and mint, gold coin accepted", ["heroin", "cannabis"]),  # a name: the text is about drugs
+    ("Fresh mint 10g", ["cannabis"]),
+])
+def test_slang_elsewhere_stays(substances_slang: Any, text: str, expected: list[str]) -> None:
+    assert substances_slang(text) == expected
