@@ -268,6 +268,7 @@ _CUE_BEFORE_RE = re.compile(
     r"(?:(?i:\b(?:welcome to(?:\s+the)?|from(?:\s+the one and only)?|sold by|offered by|brought to you by"
     r"|courtesy of|i am|i['’]m|it['’]s me|we are|we['’]re|my name is|this is))\s*[,:]?\s+"
     r"|(?<!\S)[-~–—]+\s*|(?:<<|>>)\s*)$")
+_SHIP_VERB_END_RE = re.compile(r"(?i:\b(?:ship\w*|sen[dt]\w*|dispatch\w*|post\w*|mail\w*|deliver\w*))\s*$")
 _WELCOME_BEFORE_RE = re.compile(r"(?i:\bwelcome to(?:\s+the)?)\s+$")
 # "SiGGy's CRITICAL MASS", "25 x TragicallyHip's Red LSD": a possessive at the head of the title or the description
 _HEAD_PREFIX_RE = re.compile(r"[^\w\n]{0,8}(?:\d+(?:[.,]\d+)?\s*(?i:x|grams?|gr?|oz)?\s+)?")
@@ -337,8 +338,12 @@ def _signed(text: str, s: int, e: int) -> bool:
                 or _WELCOME_BEFORE_RE.search(text, max(0, s - 20), s) is not None)
     if nxt[:1] == "-" or nxt[:1] in ("'", "’"):
         return False  # part of a compound or a contraction
-    if _CUE_BEFORE_RE.search(text, max(0, s - 40), s):
-        return True
+    cue = _CUE_BEFORE_RE.search(text, max(0, s - 40), s)
+    if cue is not None:
+        # "Ships From :\nAnyWorld Wide (WW)" (a country select on saved Apollon result pages): after a shipping
+        # verb, "from" names a place, not the seller
+        return not (cue.group(0)[:4].lower() == "from"
+                    and _SHIP_VERB_END_RE.search(text, max(0, cue.start() - 20), cue.start()) is not None)
     before = text[max(0, s - 3):s].rstrip()
     after = text[e:e + 3].lstrip()
     if (before.endswith("*") and after.startswith("*")) or (before.endswith("[") and after.startswith("]")):

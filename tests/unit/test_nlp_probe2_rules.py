@@ -260,3 +260,23 @@ def test_slang_in_a_bullion_listing_is_no_substance(substances_slang: Any, text:
 ])
 def test_slang_elsewhere_stays(substances_slang: Any, text: str, expected: list[str]) -> None:
     assert substances_slang(text) == expected
+
+
+# ---------------------------------------------------------------- "Ships From : AnyWorld": a place, no seller
+
+@pytest.mark.parametrize("text", [
+    "Ships From :\nAnyWorld Wide (WW)\nAlbania (AL)\nAlgeria (DZ)",
+    "Shipping from: AnyWhere",
+    "Sent from TheNetherlands",
+])
+def test_name_after_ships_from_is_no_handle(text: str) -> None:
+    assert extractors.find_handles(text) == []
+
+
+@pytest.mark.parametrize(("text", "handle"), [
+    ("Greetings from HollandBoys", "HollandBoys"),
+    ("Best MDMA from DutchMasters", "DutchMasters"),
+    ("Welcome to DutchDeal", "DutchDeal"),
+])
+def test_signature_after_other_from_stays(text: str, handle: str) -> None:
+    assert [h["value"] for h in extractors.find_handles(text)] == [handle]
