@@ -53,6 +53,7 @@ CANDIDATES = {c.name: c for c in [
     Candidate("shipped"),
     Candidate("news-train-split", news="train"),
     Candidate("dropout-0.3", dropout=0.3),
+    Candidate("news-train+dropout-0.3", news="train", dropout=0.3),
     Candidate("fixes", fixes=True),
     Candidate("vote-3-seeds", vote_seeds=(datasets.SEED + 10, datasets.SEED + 20)),
     Candidate("seed-b", seed=datasets.SEED + 10),  # one model of another seed: the seed noise
