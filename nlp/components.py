@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 
 from nlp import extractors
 from nlp.intent import IntentModel, public_health_prob, risk_score, rule_prob, title_offer
-from nlp.lexicon import _DRUG_CONTEXT, _WEIGHT_RE, Hit, Lexicon, Tokens, filter_context, term_key
+from nlp.lexicon import _DRUG_CONTEXT, _WEIGHT_RE, Hit, Lexicon, Tokens, english_words, filter_context, term_key
 from nlp.normalize import Normalized, normalize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -402,17 +402,6 @@ _AMOUNT_THEN_NAME_RE = re.compile(
     r"(?i:mg|mcg|ug|µg|g|gr|grams?|gramm|kg|kilos?|oz)\.?\s+(?:(?i:of)\s+)?([A-Za-z0-9][\w\-+]*[A-Za-z0-9])(?=[\s,;|()\[\]!.]|$)")
 _CODE_FIRST_RE = re.compile(r"\W{0,3}((?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[A-Za-z0-9]{1,6}-[A-Za-z0-9\-]{1,10}[A-Za-z0-9])"
                             r"(?=[\s,;|()\[\]]|$)")
-_ENGLISH: frozenset[str] | None = None
-
-
-def _english() -> frozenset[str]:
-    global _ENGLISH
-    if _ENGLISH is None:
-        path = DATA_DIR / "sources" / "english_words.txt"
-        _ENGLISH = frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
-    return _ENGLISH
-
-
 def title_names(text: str, taken: list[tuple[int, int]], is_place: Callable[[str], bool]) -> list[tuple[int, int]]:
     """(start, end) of unknown product names in the first line of a sale title (see ``_AMOUNT_THEN_NAME_RE``)."""
     end = text.find("\n")
@@ -425,7 +414,8 @@ def title_names(text: str, taken: list[tuple[int, int]], is_place: Callable[[str
         word = m.group(1)
         low = word.lower()
         code = "-" in word and any(c.isdigit() for c in word)
-        if (code or (word.isalpha() and len(word) >= 3 and low not in _english() and low.rstrip("s") not in _english()
+        english = english_words()
+        if (code or (word.isalpha() and len(word) >= 3 and low not in english and low.rstrip("s") not in english
                      and not is_place(low))):
             out.append(m.span(1))
     m = _CODE_FIRST_RE.match(line)

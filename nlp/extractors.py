@@ -11,7 +11,7 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from nlp.lexicon import TOKEN_RE, Tokens, longest_at
+from nlp.lexicon import TOKEN_RE, Tokens, english_words, longest_at
 from nlp.normalize import NUKTA
 
 # ---------------------------------------------------------------- contacts
@@ -230,9 +230,7 @@ _NOT_HANDLES = frozenset("""this that we i it he she they our my the listing pro
 seller price which who what also now here there are is was were""".split())
 def _dictionary_word(word: str) -> bool:
     """Whether ``word`` (any case, not mixed inside) is an everyday English word (SCOWL list in nlp/data)."""
-    from nlp.components import _english  # lazily: nlp.components imports this module
-
-    return not _handle_shaped(word) and word.lower() in _english()
+    return not _handle_shaped(word) and word.lower() in english_words()
 
 
 # What follows a "Seller:" label is no name when it is a label itself ("Trusted Seller : \n\nPositive Feedback :

@@ -466,3 +466,15 @@ def filter_context(hits: list[Hit], tokens: Tokens, sale: bool, window: int = 6)
         if not CUE_WORDS.isdisjoint(words[lo:i]) or not CUE_WORDS.isdisjoint(words[i + 1:hi]) or near:
             kept.append(h)
     return kept
+
+
+_ENGLISH: frozenset[str] | None = None
+
+
+def english_words() -> frozenset[str]:
+    """Everyday English words (the SCOWL list in nlp/data/sources/english_words.txt), loaded once."""
+    global _ENGLISH
+    if _ENGLISH is None:
+        path = Path(__file__).resolve().parent / "data" / "sources" / "english_words.txt"
+        _ENGLISH = frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
+    return _ENGLISH
