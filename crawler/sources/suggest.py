@@ -828,13 +828,18 @@ def _rows_selector(root: Any, rows: list[Any]) -> tuple[str, float]:
 # ---------------------------------------------------------------- the assistant
 
 
-def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: list[str] | None = None,
-            preview: int = 10) -> Suggestion:
-    """Propose ``listing_rows``, links and fields for the result page ``html`` (read from ``url``)."""
+def page_response(html: str | bytes, url: str) -> Any:
+    """A Scrapy ``HtmlResponse`` for a page given as text (read as UTF-8) or bytes (its declaration decides)."""
     from scrapy.http import HtmlResponse
 
     body = html.encode("utf-8") if isinstance(html, str) else html
-    response = HtmlResponse(url=url, body=body, encoding="utf-8" if isinstance(html, str) else None)
+    return HtmlResponse(url=url, body=body, encoding="utf-8" if isinstance(html, str) else None)
+
+
+def suggest(html: str | bytes, url: str = "http://example.invalid/", examples: list[str] | None = None,
+            preview: int = 10) -> Suggestion:
+    """Propose ``listing_rows``, links and fields for the result page ``html`` (read from ``url``)."""
+    response = page_response(html, url)
     out = Suggestion()
     try:
         root = response.selector.root

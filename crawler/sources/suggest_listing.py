@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from crawler.pages.labels import label_pairs, norm_label, text_of
-from crawler.sources.suggest import PRICE_YAML_RX, Guess, Suggestion, country_share, is_price
+from crawler.sources.suggest import PRICE_YAML_RX, Guess, Suggestion, country_share, is_price, page_response
 
 # label words per field (normalised: lower case, no colon); the first value that looks right wins
 LABELS: dict[str, tuple[str, ...]] = {
@@ -219,10 +219,7 @@ def _tag(el: Any) -> str:
 def suggest_listing(html: str | bytes, url: str = "http://example.invalid/") -> Suggestion:
     """Propose ``fields`` for the single listing page ``html``: title, price, vendor, ships from/to, stock,
     category, as ``label`` selectors where the page labels them."""
-    from scrapy.http import HtmlResponse
-
-    body = html.encode("utf-8") if isinstance(html, str) else html
-    response = HtmlResponse(url=url, body=body, encoding="utf-8" if isinstance(html, str) else None)
+    response = page_response(html, url)
     out = Suggestion()
     try:
         root = response.selector.root
@@ -314,11 +311,8 @@ def listing_yaml(s: Suggestion, name: str = "suggested", start_url: str | None =
 
 def read_fields(html: str | bytes, s: Suggestion, url: str = "http://example.invalid/") -> dict[str, Any]:
     """The suggested fields read back from the page the way the crawler reads them (for the preview)."""
-    from scrapy.http import HtmlResponse
-
     from crawler.pages.base import select_first
     from crawler.sources.models import SelectorSpec, parse_selector
 
-    body = html.encode("utf-8") if isinstance(html, str) else html
-    response = HtmlResponse(url=url, body=body, encoding="utf-8" if isinstance(html, str) else None)
+    response = page_response(html, url)
     return {f: select_first(response, SelectorSpec.model_validate(parse_selector(g.spec))) for f, g in s.fields.items()}

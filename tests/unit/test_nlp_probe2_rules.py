@@ -102,16 +102,14 @@ def test_other_destinations_are_kept(text: str, to: list[str]) -> None:
 
 # ---------------------------------------------------------------- "25C" as a temperature
 
-@pytest.fixture(scope="module")
-def substances(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def _names_pipe(directory: Path, rows: str) -> Any:
+    """A blank pipeline with only the substances component over a hand-built table; text -> canonical names."""
     import spacy
 
     import nlp.components  # noqa: F401  (registers the factories)
 
-    table = tmp_path_factory.mktemp("lex") / "substances.tsv"
-    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n"
-                     "25c\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n"
-                     "25c-nbome\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n", encoding="utf-8")
+    table = directory / "substances.tsv"
+    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n" + rows, encoding="utf-8")
     pipe = spacy.blank("en")
     pipe.add_pipe("narcowatch_substances_v1", config={"table": str(table)})
 
@@ -119,6 +117,12 @@ def substances(tmp_path_factory: pytest.TempPathFactory) -> Any:
         st = pipe(text).user_data["nw"]
         return [h.term.canonical for h in st["hits"]]
     return names
+
+
+@pytest.fixture(scope="module")
+def substances(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return _names_pipe(tmp_path_factory.mktemp("lex"), "25c\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n"
+                       "25c-nbome\t25c-nbome\thallucinogen\t\t\tstrong\ttest row\n")
 
 
 @pytest.mark.parametrize("text", [
@@ -226,22 +230,9 @@ def test_destinations_of_a_delivery_table_stay(text: str, to: list[str]) -> None
 
 @pytest.fixture(scope="module")
 def substances_slang(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    import spacy
-
-    import nlp.components  # noqa: F401  (registers the factories)
-
-    table = tmp_path_factory.mktemp("lexmint") / "substances.tsv"
-    table.write_text("term\tcanonical\tclass\tcas\tcontrol\tstrength\tsource\n"
-                     "mint\tcannabis\tcannabis\t\t\tweak\ttest row\n"
-                     "acapulco gold\tcannabis\tcannabis\t\t\tweak\ttest row\n"
-                     "heroin\theroin\topioid\t\t\tstrong\ttest row\n", encoding="utf-8")
-    pipe = spacy.blank("en")
-    pipe.add_pipe("narcowatch_substances_v1", config={"table": str(table)})
-
-    def names(text: str) -> list[str]:
-        st = pipe(text).user_data["nw"]
-        return [h.term.canonical for h in st["hits"]]
-    return names
+    return _names_pipe(tmp_path_factory.mktemp("lexmint"), "mint\tcannabis\tcannabis\t\t\tweak\ttest row\n"
+                       "acapulco gold\tcannabis\tcannabis\t\t\tweak\ttest row\n"
+                       "heroin\theroin\topioid\t\t\tstrong\ttest row\n")
 
 
 @pytest.mark.parametrize("text", [
